@@ -1,0 +1,1 @@
+"""Composition root: settings, wiring, ASGI app, CLI. The only package that imports everything."""

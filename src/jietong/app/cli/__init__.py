@@ -1,0 +1,20 @@
+"""The `jietong` command. Each command group lives in its own module of this package."""
+
+from __future__ import annotations
+
+import typer
+
+from jietong.app.cli import platform, wfm
+
+app = typer.Typer(
+    name="jietong",
+    help="Jietong (接通): an open-source omnichannel contact center.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+platform.register(app)
+app.add_typer(wfm.app, name="wfm")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,101 @@
+"""One typed Settings object, layered: defaults -> TOML file -> JIETONG_* environment.
+
+This is the only module that reads the environment. Defaults give the embedded mode:
+a SQLite file under the data directory, the in-process event bus, no other service.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV_VAR = "JIETONG_CONFIG"
+DEFAULT_CONFIG_FILE = "jietong.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIETONG_", extra="forbid")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where SQLite, blobs and keys live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means sqlite:///<data_dir>/jietong.db.",
+    )
+    redis_url: str | None = Field(default=None, description="Unset means the in-process bus.")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs tokens; unset means a random key kept in <data_dir>/secret.key.",
+    )
+    default_region: str = Field(default="CN", description="Region for phone numbers without +.")
+    default_locale: str = "zh-CN"
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    secure_cookies: bool = Field(default=False, description="Set Secure on cookies (HTTPS).")
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    outbox_relay_enabled: bool = Field(
+        default=True, description="Relay committed events to the bus (off only for tests)."
+    )
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        # Earlier sources win: explicit arguments, then environment, then the file.
+        return (init_settings, env_settings, toml)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'jietong.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def secret(self) -> bytes:
+        """The signing key: configured, or generated once and kept in the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; pass overrides for tests and CLI flags."""
+    return Settings(**overrides)
+
+
+def environment_value(name: str) -> str | None:
+    """Read one variable that is not a setting (test harness URLs); kept here on purpose."""
+    return os.environ.get(name)

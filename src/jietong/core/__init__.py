@@ -1,0 +1,1 @@
+"""Shared kernel: ids, clock, errors, tenancy. Imports nothing else of Jietong."""
