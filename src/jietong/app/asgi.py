@@ -1,0 +1,88 @@
+"""The ASGI application: API under /api/v1, the web shell, health, the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from jietong import __version__
+from jietong.app import problems
+from jietong.app.platform import Platform
+from jietong.auth import api as auth_api
+from jietong.auth.ratelimit import InProcessRateLimiter
+from jietong.identity import api as identity_api
+from jietong.org import api as org_api
+from jietong.web import pages
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform) -> FastAPI:
+    """Build the application around an already-built platform (ports chosen, DB migrated)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay_task = None
+        if platform.settings.outbox_relay_enabled:
+            # Publish what a previous process committed but did not publish.
+            await asyncio.to_thread(platform.relay.relay_all)
+            relay_task = asyncio.create_task(_relay_forever(platform))
+        try:
+            yield
+        finally:
+            if relay_task is not None:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+
+    app = FastAPI(
+        title="Jietong",
+        version=__version__,
+        summary="Omnichannel contact center API",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = platform
+    app.state.login_limiter = InProcessRateLimiter(platform.settings.login_attempts_per_minute)
+    problems.install(app)
+    app.include_router(_api_router(), prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("jietong.web", "static")]), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        with platform.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(auth_api.router)
+    router.include_router(org_api.router)
+    router.include_router(identity_api.router)
+    return router
+
+
+async def _relay_forever(platform: Platform) -> None:
+    interval = platform.settings.outbox_poll_seconds
+    while True:
+        try:
+            await asyncio.to_thread(platform.events_pending.wait, interval)
+            platform.events_pending.clear()
+            await asyncio.to_thread(platform.relay.relay_all)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The bus being down must not kill the relay: events wait in the outbox.
+            log.exception("outbox relay failed; retrying")
+            await asyncio.sleep(interval)

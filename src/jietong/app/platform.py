@@ -1,0 +1,54 @@
+"""The composition root's container: one object holding every port's chosen backend."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from jietong.app.settings import Settings
+from jietong.core.clock import utcnow
+from jietong.events.bus import EventBus, create_bus
+from jietong.storage.blobs import BlobStore, FileBlobStore
+from jietong.storage.engine import create_db_engine
+from jietong.storage.outbox import OutboxRelay
+from jietong.storage.uow import UnitOfWork
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: EventBus
+    relay: OutboxRelay
+    blobs: BlobStore
+    clock: Callable[[], datetime] = utcnow
+    # Set after a commit that emitted events; the relay task waits on it.
+    events_pending: threading.Event = field(default_factory=threading.Event)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.clock(), after_commit=self.events_pending.set)
+
+    def close(self) -> None:
+        self.bus.close()
+        self.engine.dispose()
+
+
+def build_platform(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Platform:
+    engine = create_db_engine(settings.effective_database_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    bus = create_bus(settings.redis_url)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=bus,
+        relay=OutboxRelay(sessions, bus, clock),
+        blobs=FileBlobStore(settings.blob_dir),
+        clock=clock,
+    )

@@ -1,0 +1,1 @@
+"""Authentication: passwords, browser sessions, API tokens, login rate limiting."""

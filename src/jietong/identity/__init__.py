@@ -1,0 +1,1 @@
+"""Who is this? Customers, their contact points, and merges."""

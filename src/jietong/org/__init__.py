@@ -1,0 +1,1 @@
+"""The organisation's structure: tenants, users, teams and departments, skills, queues."""

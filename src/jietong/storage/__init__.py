@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy engine, tables, the unit of work, migrations (Alembic)."""

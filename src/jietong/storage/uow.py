@@ -1,0 +1,85 @@
+"""The unit of work: one transaction, its outbox events and its audit entries.
+
+Service functions open one, change rows, `emit` events and `audit` changes, then
+`commit`. Events reach the outbox table in the same transaction, so they exist if and
+only if the change does; the relay publishes them after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from jietong.core.tenancy import SYSTEM_USER_ID, Actor
+from jietong.events.base import DomainEvent, Envelope
+from jietong.storage.tables import AuditRow, OutboxRow
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        now: datetime,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.session: Session = session_factory()
+        self.now = now
+        self._after_commit = after_commit
+        self._emitted = 0
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Anything not committed explicitly is rolled back.
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, event: DomainEvent) -> None:
+        envelope = Envelope.wrap(event, self.now)
+        self.session.add(
+            OutboxRow(
+                event_id=envelope.event_id,
+                org_id=envelope.org_id,
+                event_type=envelope.event_type,
+                payload=envelope.payload,
+                occurred_at=envelope.occurred_at,
+            )
+        )
+        self._emitted += 1
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.add(
+            AuditRow(
+                org_id=actor.org_id,
+                actor_user_id=None if actor.user_id == SYSTEM_USER_ID else actor.user_id,
+                actor_token_id=actor.token_id,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                changes=changes or {},
+                at=self.now,
+            )
+        )
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self._emitted and self._after_commit is not None:
+            self._after_commit()
+        self._emitted = 0
