@@ -42,7 +42,7 @@ class Platform:
 def build_platform(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Platform:
     engine = create_db_engine(settings.effective_database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    bus = create_bus(settings.redis_url)
+    bus = create_bus(settings.redis_url, settings.event_stream)
     return Platform(
         settings=settings,
         engine=engine,

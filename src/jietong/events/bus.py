@@ -105,5 +105,5 @@ def _call_safely(handler: Handler, envelope: Envelope) -> None:
         log.exception("event handler %r failed on %s", handler, envelope.event_type)
 
 
-def create_bus(redis_url: str | None) -> EventBus:
-    return RedisStreamBus(redis_url) if redis_url else InProcessBus()
+def create_bus(redis_url: str | None, stream: str = STREAM_KEY) -> EventBus:
+    return RedisStreamBus(redis_url, stream=stream) if redis_url else InProcessBus()

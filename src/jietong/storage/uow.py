@@ -40,8 +40,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Anything not committed explicitly is rolled back.
-        self.session.rollback()
+        # close() rolls back anything not committed explicitly; unlike rollback() it
+        # leaves loaded rows readable (detached), so results outlive the unit of work.
         self.session.close()
 
     def emit(self, event: DomainEvent) -> None:
