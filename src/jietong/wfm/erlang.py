@@ -323,7 +323,8 @@ def erlang_c_figures(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         gap = np.where(stable, n - a, 1.0)
         sl = np.where(stable, 1.0 - p_wait * np.exp(-gap * t / aht), 0.0)
-        asa = np.where(stable, p_wait * aht / gap, np.inf)
+        # p_wait == 0 (no load, or B underflowed) means no wait at all, even at n == a.
+        asa = np.where(stable, np.where(p_wait > 0.0, p_wait * aht / gap, 0.0), np.inf)
         occupancy = np.where(stable, np.where(n > 0.0, a / np.where(n > 0.0, n, 1.0), 0.0), 1.0)
     return p_wait, sl, asa, occupancy
 
