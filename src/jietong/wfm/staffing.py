@@ -228,6 +228,26 @@ def _solve_erlang_c(load: FloatArray, aht: FloatArray, targets: StaffingTargets)
 
 # --------------------------------------------------------------------------- Erlang A
 
+
+def meets_targets(metrics: QueueMetrics, targets: StaffingTargets) -> npt.NDArray[np.bool_]:
+    """Whether each element of ``metrics`` meets every target set in ``targets``."""
+    ok = np.ones(metrics.agents.shape, dtype=np.bool_)
+    if targets.service_level is not None:
+        sl = {
+            "offered": metrics.service_level,
+            "answered": metrics.service_level_answered,
+            "offered_excl_short_abandons": metrics.service_level_excl_short_abandons,
+        }[targets.sl_definition]
+        ok &= sl >= targets.service_level
+    if targets.asa_seconds is not None:
+        ok &= metrics.asa_seconds <= targets.asa_seconds
+    if targets.max_abandon is not None:
+        ok &= metrics.p_abandon <= targets.max_abandon
+    if targets.max_occupancy is not None:
+        ok &= metrics.occupancy <= targets.max_occupancy
+    return ok
+
+
 Feasible = Callable[[FloatArray, npt.NDArray[np.intp]], npt.NDArray[np.bool_]]
 
 
@@ -235,7 +255,7 @@ def _erlang_a_feasible(
     rate: FloatArray, aht: FloatArray, patience: FloatArray, targets: StaffingTargets
 ) -> Feasible:
     def feasible(n: FloatArray, index: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
-        m = erlang_a_metrics(
+        metrics = erlang_a_metrics(
             n,
             rate[index],
             aht[index],
@@ -243,21 +263,7 @@ def _erlang_a_feasible(
             targets.target_seconds,
             targets.short_abandon_seconds,
         )
-        ok = np.ones(n.shape, dtype=np.bool_)
-        if targets.service_level is not None:
-            sl = {
-                "offered": m.service_level,
-                "answered": m.service_level_answered,
-                "offered_excl_short_abandons": m.service_level_excl_short_abandons,
-            }[targets.sl_definition]
-            ok &= sl >= targets.service_level
-        if targets.asa_seconds is not None:
-            ok &= m.asa_seconds <= targets.asa_seconds
-        if targets.max_abandon is not None:
-            ok &= m.p_abandon <= targets.max_abandon
-        if targets.max_occupancy is not None:
-            ok &= m.occupancy <= targets.max_occupancy
-        return ok
+        return meets_targets(metrics, targets)
 
     return feasible
 
