@@ -84,8 +84,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=db_url, secret_key="test-secret",
-                    login_attempts_per_minute=1000)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret",
+        login_attempts_per_minute=1000,
+    )
 
 
 @pytest.fixture
@@ -129,10 +133,17 @@ def make_user(
     platform: Platform, org_id: str, username: str, role: Role, team_ids: list[str]
 ) -> Actor:
     with platform.uow() as uow:
-        view = org_service.create_user(uow, system_actor(org_id), UserCreate(
-            username=username, display_name=username, password="correct-horse-9",
-            role=role, team_ids=team_ids,
-        ))
+        view = org_service.create_user(
+            uow,
+            system_actor(org_id),
+            UserCreate(
+                username=username,
+                display_name=username,
+                password="correct-horse-9",
+                role=role,
+                team_ids=team_ids,
+            ),
+        )
     return Actor(org_id=org_id, user_id=view.user.id, role=role, team_ids=frozenset(team_ids))
 
 
@@ -141,8 +152,9 @@ def issue_all_scopes(platform: Platform, actor: Actor) -> str:
 
     scopes = [p.value for p in ROLE_PERMISSIONS[actor.role]]
     with platform.uow() as uow:
-        return auth_service.issue_token(uow, actor, name="test", scopes=scopes,
-                                        expires_at=None).token
+        return auth_service.issue_token(
+            uow, actor, name="test", scopes=scopes, expires_at=None
+        ).token
 
 
 @pytest.fixture

@@ -21,10 +21,15 @@ from tests.conftest import Tenant, make_tenant
 @pytest.fixture(scope="module")
 def fuzz_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, Tenant]]:
     root: Path = tmp_path_factory.mktemp("fuzz")
-    platform = build_platform(Settings(
-        data_dir=root, database_url=f"sqlite:///{root / 'fuzz.db'}", secret_key="fuzz",
-        login_attempts_per_minute=100_000, outbox_relay_enabled=False,
-    ))
+    platform = build_platform(
+        Settings(
+            data_dir=root,
+            database_url=f"sqlite:///{root / 'fuzz.db'}",
+            secret_key="fuzz",
+            login_attempts_per_minute=100_000,
+            outbox_relay_enabled=False,
+        )
+    )
     upgrade(platform.engine)
     tenant = make_tenant(platform, "fuzz")
     yield platform, tenant
@@ -38,8 +43,13 @@ def operations(platform: Platform) -> list[schemathesis.APIOperation]:
     return found
 
 
-FUZZ = settings(max_examples=10, deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 
 
 def fuzz(operation: schemathesis.APIOperation, headers: dict[str, str] | None) -> None:

@@ -24,14 +24,21 @@ def seed_b(platform: Platform, tenant: Tenant) -> dict[str, str]:
     """Objects in organisation B, keyed by the path parameter name that addresses them."""
     actor = system_actor(tenant.org_id)
     with platform.uow() as uow:
-        customer = identity_service.create_customer(uow, actor, CustomerCreate(
-            display_name="机密客户 Secret", contact_points=[
-                ContactPointIn(kind=ContactKind.PHONE, value="13800000001")]),
-            default_region="CN")
+        customer = identity_service.create_customer(
+            uow,
+            actor,
+            CustomerCreate(
+                display_name="机密客户 Secret",
+                contact_points=[ContactPointIn(kind=ContactKind.PHONE, value="13800000001")],
+            ),
+            default_region="CN",
+        )
     with platform.uow() as uow:
         skill = org_service.create_skill(uow, actor, SkillCreate(name="secret-skill"))
     with platform.uow() as uow:
-        queue = org_service.create_queue(uow, actor, QueueCreate(name="secret-q", channels=["chat"]))
+        queue = org_service.create_queue(
+            uow, actor, QueueCreate(name="secret-q", channels=["chat"])
+        )
     agent = make_user(platform, tenant.org_id, "b-agent", Role.AGENT, [tenant.team_id])
     ids = {
         "customer_id": customer.customer.id,
@@ -50,13 +57,28 @@ def seed_b_work(platform: Platform, tenant: Tenant, ids: dict[str, str]) -> dict
     """Interactions and cases of B, created through B's own API token."""
     client_ids: dict[str, str] = {}
     app_client = TestClient(platform_app(platform))
-    r = app_client.post("/api/v1/interactions", headers=tenant.headers, json={
-        "channel": "chat", "direction": "inbound", "customer_id": ids["customer_id"],
-        "queue_id": ids["queue_id"], "subject": "secret"})
+    r = app_client.post(
+        "/api/v1/interactions",
+        headers=tenant.headers,
+        json={
+            "channel": "chat",
+            "direction": "inbound",
+            "customer_id": ids["customer_id"],
+            "queue_id": ids["queue_id"],
+            "subject": "secret",
+        },
+    )
     if r.status_code == 201:
         client_ids["interaction_id"] = r.json()["id"]
-    r = app_client.post("/api/v1/cases", headers=tenant.headers, json={
-        "case_type": "complaint", "subject": "secret case", "customer_id": ids["customer_id"]})
+    r = app_client.post(
+        "/api/v1/cases",
+        headers=tenant.headers,
+        json={
+            "case_type": "complaint",
+            "subject": "secret case",
+            "customer_id": ids["customer_id"],
+        },
+    )
     if r.status_code == 201:
         client_ids["case_id"] = r.json()["id"]
     return client_ids
@@ -83,8 +105,7 @@ def test_no_endpoint_reaches_another_organisation(
             concrete = concrete.replace("{" + name + "}", b_ids.get(name, "f" * 32))
         for method in methods:
             body = {} if method in ("post", "put", "patch") else None
-            response = client.request(method.upper(), concrete, headers=tenant_a.headers,
-                                      json=body)
+            response = client.request(method.upper(), concrete, headers=tenant_a.headers, json=body)
             tried += 1
             assert response.status_code in (400, 403, 404, 405, 409, 422), (
                 f"{method.upper()} {concrete} -> {response.status_code}: {response.text[:200]}"

@@ -36,7 +36,9 @@ def free_port() -> int:
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "jietong.app.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -46,7 +48,9 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    raise AssertionError(
+        f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+    )
 
 
 def server_env(
@@ -54,9 +58,13 @@ def server_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIETONG_")}
     env.update(
-        JIETONG_DATA_DIR=str(data_dir), JIETONG_DATABASE_URL=database_url,
-        JIETONG_REDIS_URL=redis_url, JIETONG_OUTBOX_RELAY_ENABLED=str(relay).lower(),
-        JIETONG_SECRET_KEY="crash-test", JIETONG_LOG_LEVEL="WARNING", JIETONG_EVENT_STREAM=stream,
+        JIETONG_DATA_DIR=str(data_dir),
+        JIETONG_DATABASE_URL=database_url,
+        JIETONG_REDIS_URL=redis_url,
+        JIETONG_OUTBOX_RELAY_ENABLED=str(relay).lower(),
+        JIETONG_SECRET_KEY="crash-test",
+        JIETONG_LOG_LEVEL="WARNING",
+        JIETONG_EVENT_STREAM=stream,
     )
     return env
 
@@ -76,24 +84,29 @@ def test_events_committed_before_a_kill_are_published_after_restart(
     r = redis.Redis.from_url(redis_url)
     r.delete(stream)
 
-    platform = build_platform(Settings(data_dir=tmp_path, database_url=database_url,
-                                       outbox_relay_enabled=False))
+    platform = build_platform(
+        Settings(data_dir=tmp_path, database_url=database_url, outbox_relay_enabled=False)
+    )
     upgrade(platform.engine)
     ensure_demo(platform)
     platform.close()
     port = free_port()
-    server = start_server(server_env(tmp_path, database_url, redis_url, relay=False, stream=stream), port)
+    server = start_server(
+        server_env(tmp_path, database_url, redis_url, relay=False, stream=stream), port
+    )
     admin = DEMO_LOGINS[0]
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}")
-        login = http.post("/api/v1/auth/login",
-                          json={"username": admin.username, "password": admin.password})
+        login = http.post(
+            "/api/v1/auth/login", json={"username": admin.username, "password": admin.password}
+        )
         assert login.status_code == 200, login.text
         csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
         created = []
         for i in range(5):
-            resp = http.post("/api/v1/customers", headers=csrf,
-                             json={"display_name": f"崩溃测试 {i}"})
+            resp = http.post(
+                "/api/v1/customers", headers=csrf, json={"display_name": f"崩溃测试 {i}"}
+            )
             assert resp.status_code == 201, resp.text
             created.append(resp.json()["id"])
     finally:
@@ -101,7 +114,9 @@ def test_events_committed_before_a_kill_are_published_after_restart(
         server.wait(timeout=10)
     assert r.xlen(stream) == 0, "the relay was off: nothing may have been published yet"
 
-    restarted = start_server(server_env(tmp_path, database_url, redis_url, relay=True, stream=stream), port)
+    restarted = start_server(
+        server_env(tmp_path, database_url, redis_url, relay=True, stream=stream), port
+    )
     try:
         deadline = time.monotonic() + 15
         published: list[Envelope] = []

@@ -38,9 +38,12 @@ def test_audit_log_refuses_update_and_delete(platform: Platform, tenant_a: Tenan
         with pytest.raises(DBAPIError), platform.engine.begin() as conn:
             conn.execute(text(statement))
     with platform.engine.connect() as conn:
-        assert conn.execute(
-            text("SELECT count(*) FROM audit_log WHERE action = 'forged'")
-        ).scalar_one() == 0
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = 'forged'")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_events_reach_subscribers_after_commit_in_order(
@@ -49,8 +52,12 @@ def test_events_reach_subscribers_after_commit_in_order(
     seen: list[Envelope] = []
     platform.bus.subscribe(seen.append)
     for name in ("甲", "乙"):
-        assert client.post("/api/v1/customers", headers=tenant_a.headers,
-                           json={"display_name": name}).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/customers", headers=tenant_a.headers, json={"display_name": name}
+            ).status_code
+            == 201
+        )
     platform.relay.relay_all()
     names = [e.payload["display_name"] for e in seen if e.event_type == "CustomerCreated"]
     assert names == ["甲", "乙"]
@@ -63,13 +70,17 @@ def test_login_sets_a_session_and_unsafe_requests_need_csrf(
     make_user(platform, tenant_a.org_id, "alice", Role.AGENT, [tenant_a.team_id])
     bad = client.post("/api/v1/auth/login", json={"username": "alice", "password": "nope-nope"})
     assert bad.status_code == 401 and bad.headers["content-type"] == "application/problem+json"
-    good = client.post("/api/v1/auth/login",
-                       json={"username": "alice", "password": "correct-horse-9"})
+    good = client.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": "correct-horse-9"}
+    )
     assert good.status_code == 200
     assert client.get("/api/v1/me").json()["username"] == "alice"
     assert client.post("/api/v1/customers", json={"display_name": "x"}).status_code == 403
-    ok = client.post("/api/v1/customers", json={"display_name": "x"},
-                     headers={"X-CSRF-Token": good.json()["csrf_token"]})
+    ok = client.post(
+        "/api/v1/customers",
+        json={"display_name": "x"},
+        headers={"X-CSRF-Token": good.json()["csrf_token"]},
+    )
     assert ok.status_code == 201
     client.post("/api/v1/auth/logout")
     assert client.get("/api/v1/me").status_code == 401
@@ -78,20 +89,24 @@ def test_login_sets_a_session_and_unsafe_requests_need_csrf(
 def test_token_scopes_limit_what_a_token_may_do(
     client: TestClient, platform: Platform, tenant_a: Tenant
 ) -> None:
-    issued = client.post("/api/v1/tokens", headers=tenant_a.headers,
-                         json={"name": "x", "scopes": ["customers:read"]})
+    issued = client.post(
+        "/api/v1/tokens", headers=tenant_a.headers, json={"name": "x", "scopes": ["customers:read"]}
+    )
     assert issued.status_code == 422, "a token cannot issue tokens"
     from jietong.auth import service
 
     with platform.uow() as uow:
-        read_only = service.issue_token(uow, tenant_a.admin, name="ro",
-                                        scopes=["customers:read"], expires_at=None)
+        read_only = service.issue_token(
+            uow, tenant_a.admin, name="ro", scopes=["customers:read"], expires_at=None
+        )
     headers = {"Authorization": f"Bearer {read_only.token}"}
     assert client.get("/api/v1/customers", headers=headers).status_code == 200
     denied = client.post("/api/v1/customers", headers=headers, json={"display_name": "x"})
     assert denied.status_code == 403
-    assert client.delete(f"/api/v1/tokens/{read_only.row.id}",
-                         headers=tenant_a.headers).status_code == 204
+    assert (
+        client.delete(f"/api/v1/tokens/{read_only.row.id}", headers=tenant_a.headers).status_code
+        == 204
+    )
     assert client.get("/api/v1/customers", headers=headers).status_code == 401
 
 
@@ -100,33 +115,56 @@ def test_agents_cannot_manage_users_or_queues(
 ) -> None:
     agent = make_user(platform, tenant_a.org_id, "agent-x", Role.AGENT, [tenant_a.team_id])
     headers = {"Authorization": f"Bearer {issue_all_scopes(platform, agent)}"}
-    assert client.post("/api/v1/users", headers=headers, json={
-        "username": "evil", "display_name": "e", "password": "12345678", "role": "admin",
-    }).status_code == 403
-    assert client.post("/api/v1/queues", headers=headers,
-                       json={"name": "q", "channels": ["chat"]}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/users",
+            headers=headers,
+            json={
+                "username": "evil",
+                "display_name": "e",
+                "password": "12345678",
+                "role": "admin",
+            },
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/api/v1/queues", headers=headers, json={"name": "q", "channels": ["chat"]}
+        ).status_code
+        == 403
+    )
     assert client.get("/api/v1/audit", headers=headers).status_code == 403
 
 
 def test_phone_search_matches_any_spelling(client: TestClient, tenant_a: Tenant) -> None:
-    created = client.post("/api/v1/customers", headers=tenant_a.headers, json={
-        "display_name": "王芳", "contact_points": [{"kind": "phone", "value": "138-0013-8000"}],
-    })
+    created = client.post(
+        "/api/v1/customers",
+        headers=tenant_a.headers,
+        json={
+            "display_name": "王芳",
+            "contact_points": [{"kind": "phone", "value": "138-0013-8000"}],
+        },
+    )
     assert created.status_code == 201
     assert created.json()["contact_points"][0]["value"] == "+8613800138000"
     for spelling in ("+86 138 0013 8000", "13800138000", "王芳"):
-        found = client.get("/api/v1/customers", headers=tenant_a.headers,
-                           params={"q": spelling}).json()["items"]
+        found = client.get(
+            "/api/v1/customers", headers=tenant_a.headers, params={"q": spelling}
+        ).json()["items"]
         assert [c["display_name"] for c in found] == ["王芳"], spelling
-    dup = client.post("/api/v1/customers", headers=tenant_a.headers, json={
-        "display_name": "copy", "contact_points": [{"kind": "phone", "value": "13800138000"}],
-    })
+    dup = client.post(
+        "/api/v1/customers",
+        headers=tenant_a.headers,
+        json={
+            "display_name": "copy",
+            "contact_points": [{"kind": "phone", "value": "13800138000"}],
+        },
+    )
     assert dup.status_code == 409
 
 
-def test_cursor_pagination_visits_every_customer_once(
-    client: TestClient, tenant_a: Tenant
-) -> None:
+def test_cursor_pagination_visits_every_customer_once(client: TestClient, tenant_a: Tenant) -> None:
     for i in range(7):
         client.post("/api/v1/customers", headers=tenant_a.headers, json={"display_name": f"c{i}"})
     seen: list[str] = []
@@ -160,16 +198,21 @@ def test_login_is_rate_limited_through_http(platform: Platform, tenant_a: Tenant
 
     platform.settings.login_attempts_per_minute = 3
     with TestClient(create_app(platform)) as c:
-        codes = [c.post("/api/v1/auth/login", json={"username": "nobody", "password": "x"})
-                 .status_code for _ in range(5)]
+        codes = [
+            c.post("/api/v1/auth/login", json={"username": "nobody", "password": "x"}).status_code
+            for _ in range(5)
+        ]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
 
 
-def test_expired_session_is_refused(client: TestClient, platform: Platform,
-                                    tenant_a: Tenant) -> None:
+def test_expired_session_is_refused(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
     make_user(platform, tenant_a.org_id, "bob", Role.AGENT, [])
     client.post("/api/v1/auth/login", json={"username": "bob", "password": "correct-horse-9"})
     with platform.engine.begin() as conn:
-        conn.execute(text("UPDATE web_sessions SET expires_at = :t"),
-                     {"t": datetime.now(UTC) - timedelta(minutes=1)})
+        conn.execute(
+            text("UPDATE web_sessions SET expires_at = :t"),
+            {"t": datetime.now(UTC) - timedelta(minutes=1)},
+        )
     assert client.get("/api/v1/me").status_code == 401

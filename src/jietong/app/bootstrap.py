@@ -62,26 +62,43 @@ def ensure_demo(platform: Platform) -> bool:
             uow, actor, TeamCreate(name="维修部 Repair", kind=TeamKind.DEPARTMENT)
         )
     skills = {}
-    for name, kind in (("普通话 Mandarin", SkillKind.LANGUAGE), ("English", SkillKind.LANGUAGE),
-                       ("billing", SkillKind.SKILL), ("repair", SkillKind.SKILL)):
+    for name, kind in (
+        ("普通话 Mandarin", SkillKind.LANGUAGE),
+        ("English", SkillKind.LANGUAGE),
+        ("billing", SkillKind.SKILL),
+        ("repair", SkillKind.SKILL),
+    ):
         with platform.uow() as uow:
             skills[name] = org_service.create_skill(uow, actor, SkillCreate(name=name, kind=kind))
-    teams_for = {Role.AGENT: [front.id], Role.SUPERVISOR: [front.id],
-                 Role.BACK_OFFICE: [repair.id]}
+    teams_for = {Role.AGENT: [front.id], Role.SUPERVISOR: [front.id], Role.BACK_OFFICE: [repair.id]}
     for login in DEMO_LOGINS:
         with platform.uow() as uow:
-            org_service.create_user(uow, actor, UserCreate(
-                username=login.username, display_name=login.username.capitalize(),
-                password=login.password, role=login.role,
-                team_ids=teams_for.get(login.role, []),
-            ))
-    for name, channels in (("General", ["call", "chat", "email", "sms", "wechat"]),
-                           ("Billing", ["call", "email"])):
+            org_service.create_user(
+                uow,
+                actor,
+                UserCreate(
+                    username=login.username,
+                    display_name=login.username.capitalize(),
+                    password=login.password,
+                    role=login.role,
+                    team_ids=teams_for.get(login.role, []),
+                ),
+            )
+    for name, channels in (
+        ("General", ["call", "chat", "email", "sms", "wechat"]),
+        ("Billing", ["call", "email"]),
+    ):
         with platform.uow() as uow:
-            org_service.create_queue(uow, actor, QueueCreate(
-                name=name, channels=channels, team_id=front.id,
-                required_skills={skills["普通话 Mandarin"].id: 1},
-            ))
+            org_service.create_queue(
+                uow,
+                actor,
+                QueueCreate(
+                    name=name,
+                    channels=channels,
+                    team_id=front.id,
+                    required_skills={skills["普通话 Mandarin"].id: 1},
+                ),
+            )
     _demo_customers(platform, actor, platform.settings.default_region)
     return True
 
@@ -97,6 +114,14 @@ def _demo_customers(platform: Platform, actor: Actor, region: str) -> None:
         if email:
             points.append(ContactPointIn(kind=ContactKind.EMAIL, value=email))
         with platform.uow() as uow:
-            identity_service.create_customer(uow, actor, CustomerCreate(
-                display_name=name, company=company, vip_tier=tier, contact_points=points,
-            ), default_region=region)
+            identity_service.create_customer(
+                uow,
+                actor,
+                CustomerCreate(
+                    display_name=name,
+                    company=company,
+                    vip_tier=tier,
+                    contact_points=points,
+                ),
+                default_region=region,
+            )

@@ -42,7 +42,7 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
 def status_for(exc: errors.JietongError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return 400
 
 

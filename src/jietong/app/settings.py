@@ -31,8 +31,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset means sqlite:///<data_dir>/jietong.db.",
     )
     redis_url: str | None = Field(default=None, description="Unset means the in-process bus.")
-    event_stream: str = Field(default="jietong:events", max_length=200,
-                              description="Redis stream the events are published to.")
+    event_stream: str = Field(
+        default="jietong:events",
+        max_length=200,
+        description="Redis stream the events are published to.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr | None = Field(

@@ -84,14 +84,24 @@ def login(
     check_login_rate(request, body.username)
     new = service.login(uow, body.username, body.password, hours=platform.settings.session_hours)
     set_session_cookie(response, new, secure=platform.settings.secure_cookies)
-    return LoginOut(user_id=new.user.id, org_id=new.user.org_id, role=new.user.role,
-                    csrf_token=new.csrf_token, expires_at=new.expires_at)
+    return LoginOut(
+        user_id=new.user.id,
+        org_id=new.user.org_id,
+        role=new.user.role,
+        csrf_token=new.csrf_token,
+        expires_at=new.expires_at,
+    )
 
 
 def set_session_cookie(response: Response, new: service.NewSession, *, secure: bool) -> None:
     response.set_cookie(
-        SESSION_COOKIE, new.token, httponly=True, samesite="lax", secure=secure,
-        expires=new.expires_at, path="/",
+        SESSION_COOKIE,
+        new.token,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        expires=new.expires_at,
+        path="/",
     )
 
 
@@ -108,10 +118,16 @@ def logout(request: Request, uow: UowDep) -> Response:
 @router.get("/me", response_model=MeOut)
 def me(uow: UowDep, actor: ActorDep) -> MeOut:
     view = org_service.get_user(uow, actor, actor.user_id)
-    return MeOut(user_id=actor.user_id, org_id=actor.org_id, username=view.user.username,
-                 display_name=view.user.display_name, role=actor.role.value,
-                 locale=view.user.locale, team_ids=sorted(actor.team_ids),
-                 via_token=actor.token_id is not None)
+    return MeOut(
+        user_id=actor.user_id,
+        org_id=actor.org_id,
+        username=view.user.username,
+        display_name=view.user.display_name,
+        role=actor.role.value,
+        locale=view.user.locale,
+        team_ids=sorted(actor.team_ids),
+        via_token=actor.token_id is not None,
+    )
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
@@ -121,10 +137,10 @@ def list_tokens(uow: UowDep, actor: ActorDep) -> list[TokenOut]:
 
 @router.post("/tokens", status_code=201, response_model=IssuedTokenOut, tags=["tokens"])
 def issue_token(body: TokenIn, uow: UowDep, actor: ActorDep) -> IssuedTokenOut:
-    issued = service.issue_token(uow, actor, name=body.name, scopes=body.scopes,
-                                 expires_at=body.expires_at)
-    return IssuedTokenOut(token=issued.token,
-                          **TokenOut.model_validate(issued.row).model_dump())
+    issued = service.issue_token(
+        uow, actor, name=body.name, scopes=body.scopes, expires_at=body.expires_at
+    )
+    return IssuedTokenOut(token=issued.token, **TokenOut.model_validate(issued.row).model_dump())
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])

@@ -24,7 +24,9 @@ class RateLimiter(Protocol):
 
 class InProcessRateLimiter:
     def __init__(
-        self, limit: int, window_seconds: float = 60.0,
+        self,
+        limit: int,
+        window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limit = limit

@@ -24,7 +24,7 @@ from jietong.org import store as org_store
 from jietong.storage.tables import ApiTokenRow, UserRow, WebSessionRow
 from jietong.storage.uow import UnitOfWork
 
-TOKEN_PREFIX = "jt_"
+TOKEN_PREFIX = "jt_"  # noqa: S105 - a public prefix, not a secret
 
 
 def _digest(secret: str) -> str:
@@ -53,10 +53,17 @@ def login(uow: UnitOfWork, username: str, password: str, *, hours: int) -> NewSe
         raise AuthenticationFailed("wrong username or password")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires = uow.now + timedelta(hours=hours)
-    uow.session.add(WebSessionRow(
-        id=new_id(), token_hash=_digest(token), org_id=user.org_id, user_id=user.id,
-        csrf_token=csrf, created_at=uow.now, expires_at=expires,
-    ))
+    uow.session.add(
+        WebSessionRow(
+            id=new_id(),
+            token_hash=_digest(token),
+            org_id=user.org_id,
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=uow.now,
+            expires_at=expires,
+        )
+    )
     uow.audit(_actor_for(uow, user, None, None), "user.logged_in", "user", user.id)
     uow.commit()
     return NewSession(token, csrf, expires, user)
@@ -120,13 +127,21 @@ def issue_token(
         raise InvalidInput("expires_at must be in the future")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(
-        id=new_id(), org_id=actor.org_id, user_id=actor.user_id, name=name,
-        token_hash=_digest(token), scopes=sorted(set(scopes)), created_at=uow.now,
+        id=new_id(),
+        org_id=actor.org_id,
+        user_id=actor.user_id,
+        name=name,
+        token_hash=_digest(token),
+        scopes=sorted(set(scopes)),
+        created_at=uow.now,
         expires_at=expires_at,
     )
     uow.session.add(row)
-    uow.emit(ApiTokenIssued(org_id=actor.org_id, token_id=row.id, user_id=actor.user_id,
-                            scopes=row.scopes))
+    uow.emit(
+        ApiTokenIssued(
+            org_id=actor.org_id, token_id=row.id, user_id=actor.user_id, scopes=row.scopes
+        )
+    )
     uow.audit(actor, "api_token.issued", "api_token", row.id, {"name": name, "scopes": row.scopes})
     uow.commit()
     return IssuedToken(token, row)
@@ -159,5 +174,11 @@ def _actor_for(
     uow: UnitOfWork, user: UserRow, token_id: str | None, scopes: frozenset[str] | None
 ) -> Actor:
     teams = frozenset(org_store.team_ids_of(uow.session, user.org_id, [user.id])[user.id])
-    return Actor(org_id=user.org_id, user_id=user.id, role=Role(user.role), team_ids=teams,
-                 token_id=token_id, scopes=scopes)
+    return Actor(
+        org_id=user.org_id,
+        user_id=user.id,
+        role=Role(user.role),
+        team_ids=teams,
+        token_id=token_id,
+        scopes=scopes,
+    )

@@ -12,7 +12,6 @@ from typing import Generic, Protocol, TypeVar
 from jietong.core.errors import InvalidInput
 
 
-
 class HasId(Protocol):
     @property
     def id(self) -> str: ...

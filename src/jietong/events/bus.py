@@ -89,7 +89,9 @@ class RedisStreamBus:
 
     def read_all(self, count: int = 10_000) -> list[Envelope]:
         """Every envelope currently in the stream, oldest first (tools and tests)."""
-        entries = self._redis.xrange(self._stream, count=count)
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = self._redis.xrange(  # type: ignore[assignment]
+            self._stream, count=count
+        )
         return [Envelope.from_json(fields[b"envelope"]) for _id, fields in entries]
 
     def close(self) -> None:

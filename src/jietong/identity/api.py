@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from jietong.app.deps import ActorDep, CursorQuery, LimitQuery, PlatformDep, SearchQuery, UowDep
 from jietong.core.schemas import PageOut
 from jietong.identity import service
+from jietong.identity.model import VipTier
 from jietong.identity.schemas import (
     ContactPointIn,
     ContactPointOut,
@@ -24,7 +25,7 @@ def to_out(view: service.CustomerView) -> CustomerOut:
         id=c.id,
         display_name=c.display_name,
         company=c.company,
-        vip_tier=c.vip_tier,  # type: ignore[arg-type]
+        vip_tier=VipTier(c.vip_tier),
         tags=c.tags,
         attributes=c.attributes,
         contact_points=[ContactPointOut.model_validate(p) for p in view.contact_points],
@@ -43,7 +44,11 @@ def list_customers(
     limit: LimitQuery = 50,
 ) -> PageOut[CustomerOut]:
     page = service.list_customers(
-        uow, actor, query=q, cursor=cursor, limit=limit,
+        uow,
+        actor,
+        query=q,
+        cursor=cursor,
+        limit=limit,
         default_region=platform.settings.default_region,
     )
     return PageOut(items=[to_out(v) for v in page.items], next_cursor=page.next_cursor)
@@ -83,8 +88,6 @@ def add_contact_point(
 
 
 @router.delete("/{customer_id}/contact-points/{point_id}", status_code=204)
-def remove_contact_point(
-    customer_id: str, point_id: str, uow: UowDep, actor: ActorDep
-) -> Response:
+def remove_contact_point(customer_id: str, point_id: str, uow: UowDep, actor: ActorDep) -> Response:
     service.remove_contact_point(uow, actor, customer_id, point_id)
     return Response(status_code=204)

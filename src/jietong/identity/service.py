@@ -133,7 +133,10 @@ def remove_contact_point(uow: UnitOfWork, actor: Actor, customer_id: str, point_
         )
     )
     uow.audit(
-        actor, "contact_point.removed", "customer", customer.id,
+        actor,
+        "contact_point.removed",
+        "customer",
+        customer.id,
         {"kind": row.kind, "value": row.value},
     )
     uow.commit()
@@ -233,7 +236,10 @@ def _attach(
         )
     )
     uow.audit(
-        actor, "contact_point.added", "customer", customer.id,
+        actor,
+        "contact_point.added",
+        "customer",
+        customer.id,
         {"kind": row.kind, "value": row.value},
     )
     return row

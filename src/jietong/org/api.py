@@ -36,9 +36,19 @@ router = APIRouter()
 
 def user_out(view: service.UserView) -> UserOut:
     u = view.user
-    return UserOut(id=u.id, username=u.username, display_name=u.display_name, email=u.email,
-                   role=Role(u.role), locale=u.locale, timezone=u.timezone, active=u.active,
-                   team_ids=view.team_ids, skills=view.skills, created_at=u.created_at)
+    return UserOut(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        email=u.email,
+        role=Role(u.role),
+        locale=u.locale,
+        timezone=u.timezone,
+        active=u.active,
+        team_ids=view.team_ids,
+        skills=view.skills,
+        created_at=u.created_at,
+    )
 
 
 @router.get("/organisation", response_model=OrganisationOut, tags=["organisation"])
@@ -52,8 +62,13 @@ def update_organisation(body: OrganisationUpdate, uow: UowDep, actor: ActorDep) 
 
 
 @router.get("/users", response_model=PageOut[UserOut], tags=["users"])
-def list_users(uow: UowDep, actor: ActorDep, q: SearchQuery = None,
-               cursor: CursorQuery = None, limit: LimitQuery = 50) -> PageOut[UserOut]:
+def list_users(
+    uow: UowDep,
+    actor: ActorDep,
+    q: SearchQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> PageOut[UserOut]:
     page = service.list_users(uow, actor, query=q, cursor=cursor, limit=limit)
     return PageOut(items=[user_out(v) for v in page.items], next_cursor=page.next_cursor)
 
@@ -79,11 +94,13 @@ def set_user_skills(user_id: str, body: SkillLevels, uow: UowDep, actor: ActorDe
 
 
 @router.get("/teams", response_model=PageOut[TeamOut], tags=["teams"])
-def list_teams(uow: UowDep, actor: ActorDep, cursor: CursorQuery = None,
-               limit: LimitQuery = 50) -> PageOut[TeamOut]:
+def list_teams(
+    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+) -> PageOut[TeamOut]:
     page = service.list_in_org(uow, actor, TeamRow, cursor=cursor, limit=limit)
-    return PageOut(items=[TeamOut.model_validate(t) for t in page.items],
-                   next_cursor=page.next_cursor)
+    return PageOut(
+        items=[TeamOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("/teams", status_code=201, response_model=TeamOut, tags=["teams"])
@@ -97,11 +114,13 @@ def get_team(team_id: str, uow: UowDep, actor: ActorDep) -> TeamOut:
 
 
 @router.get("/skills", response_model=PageOut[SkillOut], tags=["skills"])
-def list_skills(uow: UowDep, actor: ActorDep, cursor: CursorQuery = None,
-                limit: LimitQuery = 50) -> PageOut[SkillOut]:
+def list_skills(
+    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+) -> PageOut[SkillOut]:
     page = service.list_in_org(uow, actor, SkillRow, cursor=cursor, limit=limit)
-    return PageOut(items=[SkillOut.model_validate(s) for s in page.items],
-                   next_cursor=page.next_cursor)
+    return PageOut(
+        items=[SkillOut.model_validate(s) for s in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("/skills", status_code=201, response_model=SkillOut, tags=["skills"])
@@ -115,11 +134,13 @@ def get_skill(skill_id: str, uow: UowDep, actor: ActorDep) -> SkillOut:
 
 
 @router.get("/queues", response_model=PageOut[QueueOut], tags=["queues"])
-def list_queues(uow: UowDep, actor: ActorDep, cursor: CursorQuery = None,
-                limit: LimitQuery = 50) -> PageOut[QueueOut]:
+def list_queues(
+    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+) -> PageOut[QueueOut]:
     page = service.list_in_org(uow, actor, QueueRow, cursor=cursor, limit=limit)
-    return PageOut(items=[QueueOut.model_validate(q) for q in page.items],
-                   next_cursor=page.next_cursor)
+    return PageOut(
+        items=[QueueOut.model_validate(q) for q in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("/queues", status_code=201, response_model=QueueOut, tags=["queues"])
@@ -153,9 +174,9 @@ def list_audit(uow: UowDep, actor: ActorDep, limit: LimitQuery = 100) -> list[Au
     """The newest audit entries of the organisation (append-only)."""
     require(actor, Permission.AUDIT_READ)
     rows = uow.session.scalars(
-        select(AuditRow).where(AuditRow.org_id == actor.org_id)
-        .order_by(AuditRow.id.desc()).limit(limit)
+        select(AuditRow)
+        .where(AuditRow.org_id == actor.org_id)
+        .order_by(AuditRow.id.desc())
+        .limit(limit)
     )
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
-
-

@@ -13,8 +13,9 @@ from jietong.core.tenancy import Role
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=150,
-                      pattern=r"^[A-Za-z0-9_.@+-]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$"
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Locale = Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")]

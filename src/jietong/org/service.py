@@ -54,8 +54,13 @@ class UserView:
 
 
 def create_organisation(
-    uow: UnitOfWork, *, slug: str, name: str, default_region: str = "CN",
-    timezone: str = "Asia/Shanghai", locale: str = "zh-CN",
+    uow: UnitOfWork,
+    *,
+    slug: str,
+    name: str,
+    default_region: str = "CN",
+    timezone: str = "Asia/Shanghai",
+    locale: str = "zh-CN",
 ) -> OrganisationRow:
     """Create a tenant. Called by the platform operator (CLI, demo), not through the API."""
     if not _SLUG.match(slug):
@@ -63,8 +68,13 @@ def create_organisation(
     if store.find_org_by_slug(uow.session, slug) is not None:
         raise Conflict(f"organisation '{slug}' exists")
     org = OrganisationRow(
-        id=new_id(), slug=slug, name=name, timezone=timezone,
-        default_region=default_region, locale=locale, created_at=uow.now,
+        id=new_id(),
+        slug=slug,
+        name=name,
+        timezone=timezone,
+        default_region=default_region,
+        locale=locale,
+        created_at=uow.now,
     )
     uow.session.add(org)
     uow.emit(OrganisationCreated(org_id=org.id, organisation_id=org.id, name=name))
@@ -103,19 +113,32 @@ def create_user(uow: UnitOfWork, actor: Actor, data: UserCreate) -> UserView:
     if store.find_user_by_username(uow.session, data.username) is not None:
         raise Conflict(f"username '{data.username}' is taken")
     user = UserRow(
-        id=new_id(), org_id=actor.org_id, username=data.username,
-        display_name=data.display_name, email=data.email,
-        password_hash=hash_password(data.password), role=data.role.value,
-        locale=data.locale, timezone=data.timezone, active=True,
-        created_at=uow.now, updated_at=uow.now,
+        id=new_id(),
+        org_id=actor.org_id,
+        username=data.username,
+        display_name=data.display_name,
+        email=data.email,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        locale=data.locale,
+        timezone=data.timezone,
+        active=True,
+        created_at=uow.now,
+        updated_at=uow.now,
     )
     uow.session.add(user)
     uow.session.flush()
     store.replace_memberships(uow.session, actor.org_id, user.id, sorted(set(data.team_ids)))
-    uow.emit(UserCreated(org_id=actor.org_id, user_id=user.id, username=user.username,
-                         role=user.role))
-    uow.audit(actor, "user.created", "user", user.id,
-              {"username": user.username, "role": user.role, "team_ids": data.team_ids})
+    uow.emit(
+        UserCreated(org_id=actor.org_id, user_id=user.id, username=user.username, role=user.role)
+    )
+    uow.audit(
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        {"username": user.username, "role": user.role, "team_ids": data.team_ids},
+    )
     _commit_or_conflict(uow, f"username '{data.username}' is taken")
     return get_user(uow, actor, user.id)
 
@@ -123,8 +146,9 @@ def create_user(uow: UnitOfWork, actor: Actor, data: UserCreate) -> UserView:
 def update_user(uow: UnitOfWork, actor: Actor, user_id: str, data: UserUpdate) -> UserView:
     require(actor, Permission.USERS_MANAGE)
     user = _user(uow, actor.org_id, user_id)
-    changes = _plain({k: v for k, v in data.model_dump(exclude_unset=True).items()
-                      if v is not None})
+    changes = _plain(
+        {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    )
     if user.id == actor.user_id and (changes.get("active") is False or "role" in changes):
         raise InvalidInput("you cannot deactivate yourself or change your own role")
     team_ids = changes.pop("team_ids", None)
@@ -133,7 +157,7 @@ def update_user(uow: UnitOfWork, actor: Actor, user_id: str, data: UserUpdate) -
         store.replace_memberships(uow.session, actor.org_id, user.id, sorted(set(team_ids)))
     if "password" in changes:
         user.password_hash = hash_password(changes.pop("password"))
-        changes["password"] = "(changed)"
+        changes["password"] = "(changed)"  # noqa: S105 - audit marker, not a password
     for key, value in changes.items():
         if key != "password":
             setattr(user, key, value)
@@ -145,7 +169,9 @@ def update_user(uow: UnitOfWork, actor: Actor, user_id: str, data: UserUpdate) -
     return get_user(uow, actor, user.id)
 
 
-def set_user_skills(uow: UnitOfWork, actor: Actor, user_id: str, levels: dict[str, int]) -> UserView:
+def set_user_skills(
+    uow: UnitOfWork, actor: Actor, user_id: str, levels: dict[str, int]
+) -> UserView:
     require(actor, Permission.AGENT_SKILLS_MANAGE)
     user = _user(uow, actor.org_id, user_id)
     _check_ids(uow, SkillRow, actor.org_id, list(levels), "skills")
@@ -167,8 +193,9 @@ def list_users(
     uow: UnitOfWork, actor: Actor, *, query: str | None, cursor: str | None, limit: int
 ) -> Page[UserView]:
     require(actor, Permission.USERS_READ)
-    rows = store.list_users(uow.session, actor.org_id, text=query,
-                            before_id=decode_cursor(cursor), limit=limit)
+    rows = store.list_users(
+        uow.session, actor.org_id, text=query, before_id=decode_cursor(cursor), limit=limit
+    )
     page = page_of(rows, limit)
     return Page(_views(uow, actor.org_id, page.items), page.next_cursor)
 
@@ -196,8 +223,9 @@ def _user(uow: UnitOfWork, org_id: str, user_id: str) -> UserRow:
 
 def create_team(uow: UnitOfWork, actor: Actor, data: TeamCreate) -> TeamRow:
     require(actor, Permission.TEAMS_MANAGE)
-    team = TeamRow(id=new_id(), org_id=actor.org_id, name=data.name, kind=data.kind.value,
-                   created_at=uow.now)
+    team = TeamRow(
+        id=new_id(), org_id=actor.org_id, name=data.name, kind=data.kind.value, created_at=uow.now
+    )
     uow.session.add(team)
     uow.emit(TeamCreated(org_id=actor.org_id, team_id=team.id, name=team.name, kind=team.kind))
     uow.audit(actor, "team.created", "team", team.id, {"name": team.name, "kind": team.kind})
@@ -207,8 +235,9 @@ def create_team(uow: UnitOfWork, actor: Actor, data: TeamCreate) -> TeamRow:
 
 def create_skill(uow: UnitOfWork, actor: Actor, data: SkillCreate) -> SkillRow:
     require(actor, Permission.SKILLS_MANAGE)
-    skill = SkillRow(id=new_id(), org_id=actor.org_id, name=data.name, kind=data.kind.value,
-                     created_at=uow.now)
+    skill = SkillRow(
+        id=new_id(), org_id=actor.org_id, name=data.name, kind=data.kind.value, created_at=uow.now
+    )
     uow.session.add(skill)
     uow.emit(SkillCreated(org_id=actor.org_id, skill_id=skill.id, name=skill.name))
     uow.audit(actor, "skill.created", "skill", skill.id, {"name": skill.name})
@@ -233,8 +262,15 @@ def update_queue(uow: UnitOfWork, actor: Actor, queue_id: str, data: QueueUpdate
     require(actor, Permission.QUEUES_MANAGE)
     queue = get_in_org(uow, actor, QueueRow, queue_id)
     changes = _plain(data.model_dump(exclude_unset=True))
-    for required in ("name", "channels", "policy", "priority", "required_skills",
-                     "target_service_level", "target_answer_seconds"):
+    for required in (
+        "name",
+        "channels",
+        "policy",
+        "priority",
+        "required_skills",
+        "target_service_level",
+        "target_answer_seconds",
+    ):
         if required in changes and changes[required] is None:
             del changes[required]
     _check_queue_refs(uow, actor, changes.get("team_id"), changes.get("required_skills", {}))
@@ -257,8 +293,9 @@ def get_in_org(uow: UnitOfWork, actor: Actor, row: type[Row], row_id: str) -> Ro
 def list_in_org(
     uow: UnitOfWork, actor: Actor, row: type[Row], *, cursor: str | None, limit: int
 ) -> Page[Row]:
-    rows = store.list_in_org(uow.session, row, actor.org_id,
-                             before_id=decode_cursor(cursor), limit=limit)
+    rows = store.list_in_org(
+        uow.session, row, actor.org_id, before_id=decode_cursor(cursor), limit=limit
+    )
     return page_of(rows, limit)
 
 
@@ -270,9 +307,7 @@ def _check_queue_refs(
     _check_ids(uow, SkillRow, actor.org_id, list(skills), "required_skills")
 
 
-def _check_ids(
-    uow: UnitOfWork, row: type[Row], org_id: str, ids: list[str], field: str
-) -> None:
+def _check_ids(uow: UnitOfWork, row: type[Row], org_id: str, ids: list[str], field: str) -> None:
     missing = set(ids) - store.existing_ids(uow.session, row, org_id, ids)
     if missing:
         raise InvalidInput(f"{field}: unknown id(s) {', '.join(sorted(missing))}")

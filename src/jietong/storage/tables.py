@@ -7,7 +7,7 @@ Rows are persistence shapes; decisions live in the domain services.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -38,7 +38,11 @@ ID = String(32)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
 
 
 def org_fk() -> Mapped[str]:
@@ -84,10 +88,12 @@ class UserRow(Base):
 
 class TeamMemberRow(Base):
     __tablename__ = "team_members"
-    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True, index=True)
+    team_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     org_id: Mapped[str] = org_fk()
 
 
@@ -103,10 +109,12 @@ class SkillRow(Base):
 
 class UserSkillRow(Base):
     __tablename__ = "user_skills"
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    skill_id: Mapped[str] = mapped_column(ID, ForeignKey("skills.id", ondelete="CASCADE"),
-                                          primary_key=True, index=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("skills.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     org_id: Mapped[str] = org_fk()
     level: Mapped[int] = mapped_column(Integer)
 
@@ -199,8 +207,9 @@ class TransitionRow(Base):
 
     __tablename__ = "state_transitions"
     __table_args__ = (Index("ix_state_transitions_entity", "entity_type", "entity_id"),)
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     org_id: Mapped[str] = org_fk()
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(ID)
@@ -272,8 +281,9 @@ class CaseRow(Base):
 
 class CaseInteractionRow(Base):
     __tablename__ = "case_interactions"
-    case_id: Mapped[str] = mapped_column(ID, ForeignKey("cases.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    case_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
     interaction_id: Mapped[str] = mapped_column(
         ID, ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -284,8 +294,9 @@ class AuditRow(Base):
     """Append-only: database triggers refuse UPDATE and DELETE (see the first migration)."""
 
     __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     org_id: Mapped[str] = mapped_column(ID, index=True)
     actor_user_id: Mapped[str | None] = mapped_column(ID)
     actor_token_id: Mapped[str | None] = mapped_column(ID)
@@ -301,8 +312,9 @@ class OutboxRow(Base):
     publishes them after commit and marks them, so a crash in between loses nothing."""
 
     __tablename__ = "event_outbox"
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                     primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     event_id: Mapped[str] = mapped_column(ID, unique=True)
     org_id: Mapped[str] = mapped_column(ID, index=True)
     event_type: Mapped[str] = mapped_column(String(100))

@@ -20,12 +20,18 @@ from jietong.org import service as org_service
 from jietong.web.i18n import LANG_COOKIE, SUPPORTED, choose_locale, translate
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(__import__("pathlib").Path(__file__).parent / "templates"))
+templates = Jinja2Templates(
+    directory=str(__import__("pathlib").Path(__file__).parent / "templates")
+)
 
 
 def _locale(request: Request, user_locale: str | None, default: str) -> str:
-    return choose_locale(user_locale, request.cookies.get(LANG_COOKIE),
-                         request.headers.get("accept-language"), default)
+    return choose_locale(
+        user_locale,
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+        default,
+    )
 
 
 def _render(request: Request, name: str, locale: str, status: int = 200, **ctx: Any) -> Response:
@@ -65,8 +71,7 @@ def login_submit(
     try:
         check_login_rate(request, username)
         with platform.uow() as uow:
-            new = auth_service.login(uow, username, password,
-                                     hours=platform.settings.session_hours)
+            new = auth_service.login(uow, username, password, hours=platform.settings.session_hours)
     except RateLimited as exc:
         error = translate(locale, "login.rate_limited", seconds=str(exc.retry_after_seconds))
         return _render(request, "login.html", locale, status=429, error=error)
@@ -116,12 +121,23 @@ def _landing(request: Request, platform: Any, uow: Any, actor: Actor) -> Respons
     tz = ZoneInfo(me.user.timezone or org.timezone)
     try:
         customers = identity_service.list_customers(
-            uow, actor, query=None, cursor=None, limit=10,
+            uow,
+            actor,
+            query=None,
+            cursor=None,
+            limit=10,
             default_region=platform.settings.default_region,
         ).items
     except JietongError:
         customers = []
     return _render(
-        request, "home.html", locale, me=me.user, role=actor.role.value, org=org,
-        customers=customers, tz=tz, tz_name=str(tz),
+        request,
+        "home.html",
+        locale,
+        me=me.user,
+        role=actor.role.value,
+        org=org,
+        customers=customers,
+        tz=tz,
+        tz_name=str(tz),
     )

@@ -21,8 +21,9 @@ HostOption = Annotated[str | None, typer.Option("--host", help="HTTP bind addres
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")]
 
 
-def _settings(host: str | None = None, port: int | None = None,
-              data_dir: Path | None = None) -> Settings:
+def _settings(
+    host: str | None = None, port: int | None = None, data_dir: Path | None = None
+) -> Settings:
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["http_host"] = host
@@ -40,13 +41,15 @@ def _serve(settings: Settings) -> None:
     from jietong.app.bootstrap import migrate
     from jietong.app.platform import build_platform
 
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     platform = build_platform(settings)
     migrate(platform)
     app = create_app(platform)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port,
-                log_level=settings.log_level.lower())
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower()
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -61,14 +64,16 @@ def register(app: typer.Typer) -> None:
         typer.echo(__version__)
 
     @app.command()
-    def serve(host: HostOption = None, port: PortOption = None,
-              data_dir: DataDirOption = None) -> None:
+    def serve(
+        host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None
+    ) -> None:
         """Serve the platform (migrating the database first)."""
         _serve(_settings(host, port, data_dir))
 
     @app.command()
-    def demo(host: HostOption = None, port: PortOption = None,
-             data_dir: DataDirOption = None) -> None:
+    def demo(
+        host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None
+    ) -> None:
         """Create (or reuse) the demo organisation on the embedded default and serve it."""
         from jietong.app.bootstrap import DEMO_LOGINS, ensure_demo, migrate
         from jietong.app.platform import build_platform
@@ -79,11 +84,17 @@ def register(app: typer.Typer) -> None:
         created = ensure_demo(platform)
         platform.close()
         base = f"http://{settings.http_host}:{settings.http_port}"
-        console.print(f"[bold]Jietong demo[/] ({'created' if created else 'reused'}) "
-                      f"database: {settings.effective_database_url}")
+        console.print(
+            f"[bold]Jietong demo[/] ({'created' if created else 'reused'}) "
+            f"database: {settings.effective_database_url}"
+        )
         table = Table("URL", "what")
-        for path, what in (("/login", "sign in (web)"), ("/docs", "API reference"),
-                           ("/openapi.json", "OpenAPI document"), ("/healthz", "health")):
+        for path, what in (
+            ("/login", "sign in (web)"),
+            ("/docs", "API reference"),
+            ("/openapi.json", "OpenAPI document"),
+            ("/healthz", "health"),
+        ):
             table.add_row(base + path, what)
         console.print(table)
         logins = Table("username", "password", "role", title="Demo logins")
@@ -109,10 +120,12 @@ def register(app: typer.Typer) -> None:
         role: Annotated[str, typer.Option(help="admin|supervisor|agent|back_office|read_only")],
         org: Annotated[str, typer.Option(help="Organisation slug.")] = "demo",
         display_name: Annotated[str | None, typer.Option()] = None,
-        password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                              confirmation_prompt=True)] = "",
-        create_org: Annotated[bool, typer.Option(help="Create the organisation if missing.")]
-        = False,
+        password: Annotated[
+            str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+        ] = "",
+        create_org: Annotated[
+            bool, typer.Option(help="Create the organisation if missing.")
+        ] = False,
         data_dir: DataDirOption = None,
     ) -> None:
         """Create a user (and optionally its organisation)."""
@@ -134,8 +147,12 @@ def register(app: typer.Typer) -> None:
                     found = org_service.create_organisation(uow, slug=org, name=org)
             if found is None:
                 raise JietongError(f"no organisation '{org}' (use --create-org)")
-            data = UserCreate(username=username, display_name=display_name or username,
-                              password=password, role=Role(role))
+            data = UserCreate(
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                role=Role(role),
+            )
             with platform.uow() as uow:
                 view = org_service.create_user(uow, system_actor(found.id), data)
         except (JietongError, ValidationError, ValueError) as exc:
