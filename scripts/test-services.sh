@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Start the services the test suite uses (Debian's postgresql and redis-server) on this
+# Start the services the test suite uses (Debian's postgresql, redis-server; chromium for
+# the browser tests) on this
 # machine and print the environment the tests read. Installs them when missing (root).
 set -euo pipefail
 need=()
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+# A CJK font, so that screenshots of zh-CN pages show Chinese rather than empty boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
@@ -23,3 +27,4 @@ fi
 for _ in $(seq 1 30); do redis-cli -p 6390 ping >/dev/null 2>&1 && break; sleep 0.5; done
 echo "export JIETONG_TEST_POSTGRES_URL=postgresql+psycopg://jietong:jietong@127.0.0.1:5432/jietong"
 echo "export JIETONG_TEST_REDIS_URL=redis://127.0.0.1:6390/0"
+echo "export JIETONG_TEST_CHROMIUM=$(command -v chromium)"

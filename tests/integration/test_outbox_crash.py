@@ -7,11 +7,7 @@ on, Redis Streams bus) must publish each of them, once, in commit order.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,48 +21,19 @@ from jietong.app.settings import Settings
 from jietong.events.base import Envelope
 from jietong.storage.migrate import upgrade
 from tests.conftest import POSTGRES_URL, REDIS_URL, service_or_skip
+from tests.servers import free_port, server_env, start_server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jietong.app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(
-        f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-    )
-
-
-def server_env(
+def crash_env(
     data_dir: Path, database_url: str, redis_url: str, relay: bool, stream: str
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JIETONG_")}
-    env.update(
-        JIETONG_DATA_DIR=str(data_dir),
-        JIETONG_DATABASE_URL=database_url,
-        JIETONG_REDIS_URL=redis_url,
-        JIETONG_OUTBOX_RELAY_ENABLED=str(relay).lower(),
-        JIETONG_SECRET_KEY="crash-test",
-        JIETONG_LOG_LEVEL="WARNING",
-        JIETONG_EVENT_STREAM=stream,
+    return server_env(
+        data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        outbox_relay_enabled=str(relay).lower(),
+        event_stream=stream,
     )
-    return env
 
 
 @pytest.mark.slow
@@ -92,7 +59,7 @@ def test_events_committed_before_a_kill_are_published_after_restart(
     platform.close()
     port = free_port()
     server = start_server(
-        server_env(tmp_path, database_url, redis_url, relay=False, stream=stream), port
+        crash_env(tmp_path, database_url, redis_url, relay=False, stream=stream), port
     )
     admin = DEMO_LOGINS[0]
     try:
@@ -115,7 +82,7 @@ def test_events_committed_before_a_kill_are_published_after_restart(
     assert r.xlen(stream) == 0, "the relay was off: nothing may have been published yet"
 
     restarted = start_server(
-        server_env(tmp_path, database_url, redis_url, relay=True, stream=stream), port
+        crash_env(tmp_path, database_url, redis_url, relay=True, stream=stream), port
     )
     try:
         deadline = time.monotonic() + 15

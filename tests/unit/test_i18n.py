@@ -42,6 +42,7 @@ def test_templates_use_only_known_keys() -> None:
     used = {k for f in TEMPLATES.glob("*.html") for k in LITERAL_KEY.findall(f.read_text())}
     assert used and used <= known, used - known
     roles = ("admin", "supervisor", "agent", "back_office", "read_only")
+    assert {f"vip.{tier}" for tier in ("none", "silver", "gold", "platinum")} <= known
     for role in roles:
         assert {f"landing.{role}.title", f"landing.{role}.body", f"role.{role}"} <= known
 
