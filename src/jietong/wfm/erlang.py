@@ -509,7 +509,11 @@ def _assemble_erlang_a(
         sl_excl = np.where(
             1.0 - short_abandons > 0.0, answered_within / (1.0 - short_abandons), 0.0
         )
-        occupancy = np.where(n > 0.0, a * p_served / np.where(n > 0.0, n, 1.0), 0.0)
+        # No agents but calls: count them as fully occupied (the limit of overload), so
+        # that occupancy stays non-increasing in n and an occupancy cap never picks 0.
+        occupancy = np.where(
+            n > 0.0, a * p_served / np.where(n > 0.0, n, 1.0), np.where(a > 0.0, 1.0, 0.0)
+        )
     return QueueMetrics(
         model="erlang_a",
         agents=n,

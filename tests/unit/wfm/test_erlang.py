@@ -377,5 +377,6 @@ def test_erlang_c_from_erlang_b_identity(a: float, offset: int) -> None:
 def test_erlang_b_recurrence_holds(a: float, n: int) -> None:
     b_n = erlang_b(n, a)
     stepped = erlang_b_step(b_n, np.float64(n), np.float64(a))
-    assert float(erlang_b(n + 1, a)) == pytest.approx(float(stepped), rel=1e-12, abs=1e-300)
+    # Far in the tail (B ~ 1e-250) log-space terms of size ~1e4 leave ~1e-12 relative error.
+    assert float(erlang_b(n + 1, a)) == pytest.approx(float(stepped), rel=1e-10, abs=1e-300)
     assert 0.0 <= float(b_n) <= 1.0
