@@ -274,9 +274,11 @@ def _visible(reach: Reach | None, interaction: InteractionRow) -> bool:
 
 
 def _insert_numbered(uow: UnitOfWork, org_id: str, build: Callable[[int], CaseRow]) -> CaseRow:
-    """Insert the case with the next free number. Two openers may read the same maximum;
-    UNIQUE(org_id, number) refuses the second, which reads the new maximum and retries.
-    The savepoint keeps the surrounding transaction usable after a refusal."""
+    """Insert the case with the next free number (max + 1). Openers in one organisation
+    queue on its row lock, so they normally read distinct maxima; should two still read
+    the same one, UNIQUE(org_id, number) refuses the second, which reads the new maximum
+    and retries. The savepoint keeps the surrounding transaction usable after a refusal."""
+    store.lock_case_numbering(uow.session, org_id)
     for _attempt in range(NUMBER_ATTEMPTS):
         case = build(store.highest_case_number(uow.session, org_id) + 1)
         try:

@@ -14,6 +14,7 @@ from jietong.storage.tables import (
     CaseInteractionRow,
     CaseRow,
     InteractionRow,
+    OrganisationRow,
     TeamRow,
     TransitionRow,
 )
@@ -38,6 +39,17 @@ def find_case(
     if for_update:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def lock_case_numbering(session: Session, org_id: str) -> None:
+    """Hold the organisation's row until commit so that its case openings take numbers
+    one after the other (PostgreSQL). NO KEY UPDATE leaves inserts that only reference
+    the organisation unblocked; SQLite ignores the clause (its writers are serial)."""
+    session.execute(
+        select(OrganisationRow.id)
+        .where(OrganisationRow.id == org_id)
+        .with_for_update(key_share=True)
+    )
 
 
 def highest_case_number(session: Session, org_id: str) -> int:
