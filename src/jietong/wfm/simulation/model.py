@@ -223,6 +223,12 @@ def single_queue_scenario(
         raise InvalidInput("at least one agent is needed")
     if not (math.isfinite(hours) and hours > 0):
         raise InvalidInput("hours must be a positive number")
+    if not (math.isfinite(aht_seconds) and aht_seconds > 0):
+        raise InvalidInput("average handle time must be a positive number of seconds")
+    if patience_seconds is not None and not (
+        math.isfinite(patience_seconds) and patience_seconds > 0
+    ):
+        raise InvalidInput("mean patience must be a positive, finite number of seconds")
     n_intervals = max(1, math.ceil(hours * 3600 / interval_seconds - 1e-9))
     per_interval = calls_per_hour * interval_seconds / 3600
     patience: Distribution = Never() if patience_seconds is None else Exponential(patience_seconds)
