@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jietong.app.cli import platform, wfm
+from jietong.app.cli import importing, platform, wfm
 
 app = typer.Typer(
     name="jietong",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 platform.register(app)
+app.add_typer(importing.app, name="import")
 app.add_typer(wfm.app, name="wfm")
 
 
