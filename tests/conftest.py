@@ -46,7 +46,7 @@ def service_or_skip(url: str | None, name: str) -> str:
 def postgres_template(worker_id: str) -> Iterator[str]:
     """A migrated template database for this xdist worker; yields its name."""
     url = service_or_skip(POSTGRES_URL, "PostgreSQL")
-    name = f"jt_template_{worker_id}"
+    name = f"jt_template_{worker_id}_{os.getpid()}"  # unique per concurrent run
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
