@@ -123,7 +123,7 @@ def _forecast_command(app: typer.Typer) -> None:
         if plot is not None and plot_fmt is not None:
             plot.write_bytes(plots.plot_forecast(results[0], "svg" if plot_fmt == "svg" else "png"))
         if as_json:
-            _out.print_json(json.dumps([_result_json(r) for r in results]))
+            typer.echo(json.dumps([_result_json(r) for r in results], indent=2))
             return
         for result in results:
             _print_report(result)
@@ -269,7 +269,7 @@ def _schedule_command(app: typer.Typer) -> None:
             )
         summary = export.schedule_tables(result)["summary"].iloc[0].to_dict()
         if as_json:
-            _out.print_json(json.dumps({k: _plain(v) for k, v in summary.items()}))
+            typer.echo(json.dumps({k: _plain(v) for k, v in summary.items()}, indent=2))
             return
         _out.print(
             f"status: [bold]{result.status}[/]; {len(result.shifts)} shifts for "

@@ -15,6 +15,12 @@ Formulation (all on the planning grid, one slot = ``grid`` minutes):
   ``min_rest_minutes``.
 * Objective: minimise ``under_weight * sum(under) + over_weight * sum(over)``.
 * Symmetry breaking: agent ``a`` works at least as many minutes as agent ``a + 1``.
+
+Solving in two steps: the same model with anonymous counts and pooled per-agent limits
+(a relaxation, far smaller) is solved first. Its shifts are handed to agents greedily
+(each, in time order, to the eligible agent with the fewest minutes that week); when every
+shift finds an agent, that plan is optimal if the pooled model was. Otherwise the exact
+agent model above is solved, seeded with the greedy plan, and the better plan is kept.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ from jietong.wfm.scheduling.model import (
 )
 
 __all__ = ["default_headcount", "solve_schedule"]
+
+# Share of the time limit for the pooled model; the rest is for the exact agent model
+# when the greedy hand-out of pooled shifts to agents falls short.
+_POOL_SHARE = 0.6
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
@@ -135,7 +145,8 @@ def default_headcount(requirements: Requirements, config: ScheduleConfig) -> int
     """An agent count large enough to cover every interval (an upper bound, not a plan).
 
     Each day needs at most its peak requirement per shift "wave" that fits in the day,
-    plus a quarter for breaks; spread over the days an agent may work in a week.
+    plus a quarter for breaks; the count is the larger of the busiest day's shifts and the
+    busiest week's shifts spread over the days an agent may work.
     """
     shortest = min(config.rules.shift_minutes)
     per_week: dict[tuple[int, int], float] = defaultdict(float)
@@ -147,12 +158,15 @@ def default_headcount(requirements: Requirements, config: ScheduleConfig) -> int
         per_day[day] = max(per_day[day], int(need))
         first.setdefault(day, start)
         last[day] = start
+    daily: list[int] = []
     for day, peak in per_day.items():
         span = (last[day] - first[day]).total_seconds() / 60 + requirements.interval_minutes
-        waves = math.ceil(span / shortest)
-        per_week[day.isocalendar()[:2]] += math.ceil(peak * waves * 1.25)
+        shifts = math.ceil(peak * math.ceil(span / shortest) * 1.25)
+        daily.append(shifts)
+        per_week[day.isocalendar()[:2]] += shifts
     weekly = max(per_week.values(), default=0.0) / config.rules.max_days_per_week
-    return max(math.ceil(weekly), max(per_day.values(), default=0))
+    # An agent works at most one shift a day, so a day's shifts bound the count too.
+    return max(math.ceil(weekly), max(daily, default=0))
 
 
 Expr = cp_model.LinearExprT
@@ -165,7 +179,6 @@ class _Built:
     model: cp_model.CpModel
     works: list[list[cp_model.IntVar]]  # [agent][template]
     placements: dict[tuple[int, int, int], cp_model.IntVar]  # (template, break, offset)
-    objective_vars: list[cp_model.IntVar]
 
 
 def _add_coverage(
@@ -203,21 +216,24 @@ def _add_coverage(
     return placements, penalties
 
 
-def _add_agent_limits(
-    model: cp_model.CpModel,
-    works: list[list[cp_model.IntVar]],
+def _by_day_and_week(
     templates: list[_Template],
-    grid: _Grid,
-    config: ScheduleConfig,
-) -> None:
-    rules = config.rules
+) -> tuple[dict[dt.date, list[int]], dict[tuple[int, int], list[int]]]:
     by_day: dict[dt.date, list[int]] = defaultdict(list)
     by_week: dict[tuple[int, int], list[int]] = defaultdict(list)
     for j, template in enumerate(templates):
         by_day[template.day].append(j)
         by_week[template.day.isocalendar()[:2]].append(j)
+    return by_day, by_week
+
+
+def _rest_conflicts(
+    templates: list[_Template], grid: _Grid, min_rest_minutes: int
+) -> set[tuple[int, int]]:
+    """Pairs (today, tomorrow) of templates one agent may not both work: too little rest."""
+    by_day, _ = _by_day_and_week(templates)
     starts = grid.requirements.starts
-    conflicts = []
+    conflicts: set[tuple[int, int]] = set()
     for day, today in by_day.items():
         tomorrow = by_day.get(day + dt.timedelta(days=1), [])
         for j in today:
@@ -226,8 +242,21 @@ def _add_agent_limits(
             )
             for k in tomorrow:
                 rest = (starts[templates[k].start] - end).total_seconds() / 60
-                if rest < rules.min_rest_minutes:
-                    conflicts.append((j, k))
+                if rest < min_rest_minutes:
+                    conflicts.add((j, k))
+    return conflicts
+
+
+def _add_agent_limits(
+    model: cp_model.CpModel,
+    works: list[list[cp_model.IntVar]],
+    templates: list[_Template],
+    grid: _Grid,
+    config: ScheduleConfig,
+) -> None:
+    rules = config.rules
+    by_day, by_week = _by_day_and_week(templates)
+    conflicts = _rest_conflicts(templates, grid, rules.min_rest_minutes)
     minutes = [t.length * grid.minutes for t in templates]
     for row in works:
         for day_templates in by_day.values():
@@ -246,6 +275,107 @@ def _add_agent_limits(
         )
 
 
+@dataclass(frozen=True)
+class _Pool:
+    counts: list[int]
+    placements: dict[tuple[int, int, int], int]
+    status: str
+
+
+def _solve_pool(
+    grid: _Grid,
+    templates: list[_Template],
+    headcount: int,
+    config: ScheduleConfig,
+    seconds: float,
+) -> _Pool | None:
+    """The same model with anonymous shift counts and pooled agent limits.
+
+    It is a relaxation of the agent model (per-agent limits become totals) and much
+    smaller, so CP-SAT solves it far better; see :func:`solve_schedule`.
+    """
+    rules = config.rules
+    model = cp_model.CpModel()
+    counts = [model.new_int_var(0, headcount, f"n_{j}") for j in range(len(templates))]
+    placements, penalties = _add_coverage(model, grid, templates, list(counts), headcount, config)
+    by_day, by_week = _by_day_and_week(templates)
+    for day_templates in by_day.values():
+        model.add(sum(counts[j] for j in day_templates) <= headcount)
+    for week_templates in by_week.values():
+        model.add(sum(counts[j] for j in week_templates) <= headcount * rules.max_days_per_week)
+        model.add(
+            sum(templates[j].length * grid.minutes * counts[j] for j in week_templates)
+            <= headcount * rules.max_minutes_per_week
+        )
+    model.minimize(sum(penalties))
+    solver = _solver(config, seconds)
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    values = {key: solver.value(var) for key, var in placements.items()}
+    return _Pool([solver.value(n) for n in counts], values, _STATUS[status])
+
+
+def _assign_greedily(
+    counts: list[int],
+    templates: list[_Template],
+    grid: _Grid,
+    config: ScheduleConfig,
+    headcount: int,
+) -> list[list[int]]:
+    """Hand pooled shift counts to agents: each shift, in time order, goes to the eligible
+    agent with the fewest minutes that week. Agents are then ordered by total minutes to
+    satisfy the symmetry breaking. Shifts no agent can take are dropped."""
+    rules = config.rules
+    conflicts = _rest_conflicts(templates, grid, rules.min_rest_minutes)
+    worked: list[dict[dt.date, int]] = [{} for _ in range(headcount)]
+    days_in_week: dict[tuple[int, tuple[int, int]], int] = defaultdict(int)
+    minutes_in_week: dict[tuple[int, tuple[int, int]], int] = defaultdict(int)
+    order = sorted(range(len(templates)), key=lambda j: (templates[j].day, templates[j].start))
+    for j in order:
+        template = templates[j]
+        week = template.day.isocalendar()[:2]
+        minutes = template.length * grid.minutes
+        yesterday = template.day - dt.timedelta(days=1)
+        for _ in range(counts[j]):
+            eligible = [
+                a
+                for a in range(headcount)
+                if template.day not in worked[a]
+                and days_in_week[(a, week)] < rules.max_days_per_week
+                and minutes_in_week[(a, week)] + minutes <= rules.max_minutes_per_week
+                and (worked[a].get(yesterday, -1), j) not in conflicts
+            ]
+            if not eligible:
+                break
+            agent = min(eligible, key=lambda a: (minutes_in_week[(a, week)], a))
+            worked[agent][template.day] = j
+            days_in_week[(agent, week)] += 1
+            minutes_in_week[(agent, week)] += minutes
+    plans = [sorted(w.values()) for w in worked]
+    total = [sum(templates[j].length for j in plan) for plan in plans]
+    return [plans[a] for a in sorted(range(headcount), key=lambda a: -total[a])]
+
+
+def _hint(
+    built: _Built, plans: list[list[int]], placements: dict[tuple[int, int, int], int]
+) -> None:
+    for row, plan in zip(built.works, plans, strict=True):
+        chosen = set(plan)
+        for j, var in enumerate(row):
+            built.model.add_hint(var, j in chosen)
+    for key, var in built.placements.items():
+        built.model.add_hint(var, placements.get(key, 0))
+
+
+def _solver(config: ScheduleConfig, seconds: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(seconds, 0.05)
+    solver.parameters.num_workers = max(1, config.workers)
+    solver.parameters.random_seed = config.seed
+    return solver
+
+
 def _build(
     grid: _Grid, templates: list[_Template], headcount: int, config: ScheduleConfig
 ) -> _Built:
@@ -253,31 +383,40 @@ def _build(
     works = [
         [model.new_bool_var(f"y_{a}_{j}") for j in range(len(templates))] for a in range(headcount)
     ]
-    counts: list[Expr] = [sum(works[a][j] for a in range(headcount)) for j in range(len(templates))]
+    # One count variable per template keeps the coverage rows short (not agents x shifts).
+    counts: list[Expr] = []
+    for j in range(len(templates)):
+        count = model.new_int_var(0, headcount, f"n_{j}")
+        model.add(count == sum(works[a][j] for a in range(headcount)))
+        counts.append(count)
     placements, penalties = _add_coverage(model, grid, templates, counts, headcount, config)
     _add_agent_limits(model, works, templates, grid, config)
     model.minimize(sum(penalties))
-    return _Built(model, works, placements, [])
+    return _Built(model, works, placements)
 
 
-def _read_shifts(
-    solver: cp_model.CpSolver, built: _Built, templates: list[_Template], grid: _Grid
+def _shifts(
+    assigned: dict[int, list[int]],
+    placements: dict[tuple[int, int, int], int],
+    templates: list[_Template],
+    grid: _Grid,
 ) -> tuple[Shift, ...]:
+    """Concrete shifts from agents per template and break positions per template."""
     starts = grid.requirements.starts
     step = dt.timedelta(minutes=grid.minutes)
     shifts: list[Shift] = []
-    for j, template in enumerate(templates):
-        agents = [a for a, row in enumerate(built.works) if solver.boolean_value(row[j])]
-        if not agents:
-            continue
+    for j, agents in assigned.items():
+        template = templates[j]
         # Hand each break's chosen positions to the template's agents in order.
         per_agent: list[list[PlacedBreak]] = [[] for _ in agents]
         for r, window in enumerate(template.breaks):
             offsets = [
                 p
                 for p in range(window.first, window.last + 1)
-                for _ in range(solver.value(built.placements[(j, r, p)]))
+                for _ in range(placements.get((j, r, p), 0))
             ]
+            # Fewer agents than planned shifts (a dropped shift) leaves spare positions;
+            # more agents than positions cannot happen (sum of positions = count).
             for i, p in enumerate(offsets[: len(agents)]):
                 begin = starts[template.start] + p * step
                 per_agent[i].append(
@@ -288,6 +427,43 @@ def _read_shifts(
             end = begin + template.length * step
             shifts.append(Shift(f"agent-{a + 1:03d}", begin, end, tuple(per_agent[i])))
     return tuple(sorted(shifts, key=lambda s: (s.agent, s.start)))
+
+
+def _from_plans(plans: list[list[int]]) -> dict[int, list[int]]:
+    assigned: dict[int, list[int]] = defaultdict(list)
+    for agent, plan in enumerate(plans):
+        for j in plan:
+            assigned[j].append(agent)
+    return assigned
+
+
+def _solve_agents(
+    grid: _Grid,
+    templates: list[_Template],
+    headcount: int,
+    config: ScheduleConfig,
+    seconds: float,
+    hint: tuple[list[list[int]], dict[tuple[int, int, int], int]] | None,
+) -> tuple[str, tuple[Shift, ...]] | None:
+    """The exact agent model, optionally seeded with a plan; None if nothing found."""
+    built = _build(grid, templates, headcount, config)
+    if hint is not None:
+        _hint(built, *hint)
+    solver = _solver(config, seconds)
+    status = solver.solve(built.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    assigned = {
+        j: [a for a, row in enumerate(built.works) if solver.boolean_value(row[j])]
+        for j in range(len(templates))
+    }
+    placements = {key: solver.value(var) for key, var in built.placements.items()}
+    return _STATUS[status], _shifts(assigned, placements, templates, grid)
+
+
+def _objective(shifts: tuple[Shift, ...], grid: _Grid, config: ScheduleConfig) -> float:
+    coverage = coverage_of(shifts, grid.requirements)
+    return float(config.under_weight * coverage.under + config.over_weight * coverage.over)
 
 
 def solve_schedule(requirements: Requirements, config: ScheduleConfig) -> ScheduleResult:
@@ -308,21 +484,36 @@ def solve_schedule(requirements: Requirements, config: ScheduleConfig) -> Schedu
         if config.headcount is not None
         else default_headcount(requirements, config)
     )
-    built = _build(grid, templates, headcount, config)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = config.time_limit_seconds
-    solver.parameters.num_workers = max(1, config.workers)
-    solver.parameters.random_seed = config.seed
     began = time.perf_counter()
-    status = solver.solve(built.model)
+    pool = _solve_pool(grid, templates, headcount, config, config.time_limit_seconds * _POOL_SHARE)
+    status = "unknown"
+    shifts: tuple[Shift, ...] = ()
+    plans: list[list[int]] = []
+    complete = False
+    if pool is not None:
+        plans = _assign_greedily(pool.counts, templates, grid, config, headcount)
+        status = pool.status
+        shifts = _shifts(_from_plans(plans), pool.placements, templates, grid)
+        complete = sum(len(p) for p in plans) == sum(pool.counts)
+    if pool is None or not complete:
+        # Per-agent rules (rest, weekly minutes) kept the greedy hand-out from placing every
+        # pooled shift: solve the exact agent model, seeded with what was placed.
+        left = config.time_limit_seconds - (time.perf_counter() - began)
+        hint = (plans, pool.placements) if pool is not None else None
+        exact = _solve_agents(grid, templates, headcount, config, left, hint)
+        if exact is not None and (
+            not shifts or _objective(exact[1], grid, config) <= _objective(shifts, grid, config)
+        ):
+            status, shifts = exact
+        elif shifts:
+            status = "feasible"
     elapsed = time.perf_counter() - began
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    shifts = _read_shifts(solver, built, templates, grid) if found else ()
+    coverage = coverage_of(shifts, grid.requirements)
     return ScheduleResult(
-        status=_STATUS.get(status, "unknown"),
-        objective=float(solver.objective_value) if found else float("nan"),
+        status=status,
+        objective=_objective(shifts, grid, config) if shifts else float("nan"),
         shifts=shifts,
-        coverage=coverage_of(shifts, grid.requirements),
+        coverage=coverage,
         headcount=headcount,
         solve_seconds=elapsed,
     )
