@@ -432,6 +432,27 @@ def _erlang_a_parts(
     )
 
 
+# Quadrature works on (intervals x nodes) matrices; chunking bounds their memory.
+_CHUNK: Final = 4096
+
+
+def _erlang_a_parts_chunked(
+    n: FloatArray, lam: FloatArray, mu: FloatArray, theta: FloatArray, t: FloatArray, s: FloatArray
+) -> _ErlangAParts:
+    """``_erlang_a_parts`` on 1-D inputs, _CHUNK elements at a time."""
+    chunks = [
+        _erlang_a_parts(*(v[i : i + _CHUNK] for v in (n, lam, mu, theta, t, s)))
+        for i in range(0, n.size, _CHUNK)
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+    joined = {
+        name: np.concatenate([getattr(c, name) for c in chunks])
+        for name in _ErlangAParts.__dataclass_fields__
+    }
+    return _ErlangAParts(**joined)
+
+
 def erlang_a_metrics(
     agents: npt.ArrayLike,
     arrival_rate: npt.ArrayLike,
@@ -467,7 +488,7 @@ def erlang_a_metrics(
     within_s_w = np.array(np.where(a > 0.0, -np.expm1(-s / pat), 0.0), dtype=np.float64)
     live = (a > 0.0) & (n > 0.0)
     if np.any(live):
-        parts = _erlang_a_parts(
+        parts = _erlang_a_parts_chunked(
             n[live], lam[live], 1.0 / aht[live], 1.0 / pat[live], t[live], s[live]
         )
         p_wait[live] = parts.p_wait
