@@ -136,7 +136,10 @@ def eligible(agent: AgentView, item: WorkItem) -> bool:
 
 def proficiency(agent: AgentView, item: WorkItem) -> int:
     """The agent's summed level over the item's required skills."""
-    skills = agent.skills
+    return _level_sum(agent.skills, item)
+
+
+def _level_sum(skills: Mapping[str, int], item: WorkItem) -> int:
     return sum(skills.get(skill, 0) for skill in item.required_skills)
 
 
@@ -148,14 +151,31 @@ def agent_rank(
     ``cursor`` is only used by round robin: agents whose id sorts after it come first, in
     id order, then the wrap-around.
     """
-    if policy is AgentPolicy.LONGEST_IDLE:
-        return (agent.idle_since, 0.0, agent.agent_id)
-    if policy is AgentPolicy.BEST_PROFICIENCY:
-        return (-float(proficiency(agent, item)), agent.idle_since, agent.agent_id)
+    if policy is AgentPolicy.LONGEST_IDLE or policy is AgentPolicy.BEST_PROFICIENCY:
+        return stable_rank(policy, agent.agent_id, agent.skills, agent.idle_since, item)
     if policy is AgentPolicy.LEAST_OCCUPIED:
         return (agent.occupancy, agent.idle_since, agent.agent_id)
     after_cursor = cursor is None or agent.agent_id > cursor
     return (0.0 if after_cursor else 1.0, 0.0, agent.agent_id)
+
+
+def stable_rank(
+    policy: AgentPolicy,
+    agent_id: str,
+    skills: Mapping[str, int],
+    idle_since: float,
+    item: WorkItem,
+) -> Rank:
+    """`agent_rank` for a policy where `rank_is_stable`, from the only inputs it reads.
+
+    Lets a caller that tracks agents in its own structures (the simulator) rank an agent
+    without building an `AgentView`; ``agent_rank`` itself delegates here.
+    """
+    if policy is AgentPolicy.LONGEST_IDLE:
+        return (idle_since, 0.0, agent_id)
+    if policy is AgentPolicy.BEST_PROFICIENCY:
+        return (-float(_level_sum(skills, item)), idle_since, agent_id)
+    raise ValueError(f"the rank of policy {policy} is not stable")
 
 
 def rank_is_stable(policy: AgentPolicy) -> bool:
@@ -164,7 +184,8 @@ def rank_is_stable(policy: AgentPolicy) -> bool:
     Longest-idle and best-proficiency ranks depend only on the agent's skills, id and
     `idle_since`, which change only on assignment or release; a caller may then keep idle
     agents in a heap keyed by `agent_rank`. Round robin (moving cursor) and least occupied
-    (occupancy drifts with time) must be ranked afresh at each decision.
+    (occupancy drifts with time) must be ranked afresh at each decision. For stable
+    policies `stable_rank` computes the rank from the agent's id, skills and idle clock.
     """
     return policy in (AgentPolicy.LONGEST_IDLE, AgentPolicy.BEST_PROFICIENCY)
 

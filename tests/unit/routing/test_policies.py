@@ -23,6 +23,7 @@ from jietong.routing.policies import (
     order_work,
     qualified,
     rank_is_stable,
+    stable_rank,
     work_key,
 )
 
@@ -392,3 +393,19 @@ def test_agent_rank_orders_ties_by_id() -> None:
     a, b = agent("a", idle_since=5), agent("b", idle_since=5)
     for policy in AgentPolicy:
         assert agent_rank(policy, a, work) < agent_rank(policy, b, work)
+
+
+@settings(max_examples=100, deadline=None)
+@given(agent_views(max_size=3), waiting_items(max_size=2))
+def test_stable_rank_is_agent_rank_for_stable_policies(
+    agents: list[AgentView], items: list[WorkItem]
+) -> None:
+    for a in agents:
+        for work in items:
+            for policy in AgentPolicy:
+                if rank_is_stable(policy):
+                    expected = stable_rank(policy, a.agent_id, a.skills, a.idle_since, work)
+                    assert agent_rank(policy, a, work) == expected
+                else:
+                    with pytest.raises(ValueError):
+                        stable_rank(policy, a.agent_id, a.skills, a.idle_since, work)

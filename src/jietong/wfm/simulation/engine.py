@@ -34,9 +34,9 @@ import numpy as np
 from jietong.routing.policies import (
     AgentView,
     WorkItem,
-    agent_rank,
     choose_agent,
     rank_is_stable,
+    stable_rank,
     work_key,
 )
 from jietong.wfm.simulation.arrivals import interval_batch, queue_streams
@@ -159,7 +159,10 @@ class _Engine:
         q_wcount = [0] * nq
         q_staffed = [0] * nq
         q_cursor: list[str | None] = [None] * nq
-        q_size = [max(1, sum(q in qs for qs in a_queues)) for q in range(nq)]
+        # Compact a queue's idle heap when stale entries outnumber its agents 4 to 1.
+        q_compact = [4 * sum(q in qs for qs in a_queues) + 32 for q in range(nq)]
+        # Per agent, the queues that track free agents in a set (unstable ranks).
+        a_pooled = [[q for q in qs if not q_stable[q]] for qs in a_queues]
 
         waiting: dict[int, tuple[int, float, float, int, bool]] = {}
         events = shift_events(sc)
@@ -198,17 +201,15 @@ class _Engine:
 
         def make_available(a: int, now: float) -> None:
             """Offer agent ``a`` (which has a free slot) to the idle pools of its queues."""
-            agent_view: AgentView | None = None
-            ver = a_ver[a]
+            ver, ident, skills, idle = a_ver[a], a_ids[a], a_skills[a], a_idle[a]
             for q in a_queues[a]:
                 if not q_stable[q]:
                     q_free[q].add(a)
                     continue
-                if agent_view is None:
-                    agent_view = view(a, now)
                 pool = q_idle[q]
-                heappush(pool, (agent_rank(q_policy[q], agent_view, q_template[q]), ver, a))
-                if len(pool) > 4 * q_size[q] + 32:  # drop stale entries now and then
+                rank = stable_rank(q_policy[q], ident, skills, idle, q_template[q])
+                heappush(pool, (rank, ver, a))
+                if len(pool) > q_compact[q]:
                     pool[:] = [e for e in pool if a_ver[e[2]] == e[1]]
                     heapq.heapify(pool)
 
@@ -227,7 +228,7 @@ class _Engine:
             if load < a_conc[a]:
                 make_available(a, now)
             else:
-                for qq in a_queues[a]:
+                for qq in a_pooled[a]:
                     q_free[qq].discard(a)
             heappush(events, (now + handle, END, a, q))
             if trace is not None:
@@ -293,11 +294,12 @@ class _Engine:
         next_batch()
 
         while True:
-            from_heap = bool(events) and events[0][0] <= arr_t
-            if from_heap:
-                t = events[0][0]
+            if events and events[0][0] <= arr_t:
+                t, kind, a, q = heappop(events)
+                from_heap = True
             elif arr_t < inf:
                 t = arr_t
+                from_heap = False
             else:
                 break
             processed += 1
@@ -376,7 +378,6 @@ class _Engine:
                     next_batch()
                 continue
 
-            _, kind, a, q = heappop(events)
             if kind == END:
                 load = a_load[a] - 1
                 a_load[a] = load
