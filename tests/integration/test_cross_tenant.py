@@ -68,8 +68,15 @@ def seed_b_work(platform: Platform, tenant: Tenant, ids: dict[str, str]) -> dict
             "subject": "secret",
         },
     )
-    if r.status_code == 201:
-        client_ids["interaction_id"] = r.json()["id"]
+    assert r.status_code == 201, r.text
+    client_ids["interaction_id"] = r.json()["id"]
+    r = app_client.post(
+        f"/api/v1/interactions/{client_ids['interaction_id']}/attachments",
+        headers=tenant.headers,
+        files={"file": ("secret.txt", b"secret bytes", "text/plain")},
+    )
+    assert r.status_code == 201, r.text
+    client_ids["attachment_id"] = r.json()["id"]
     r = app_client.post(
         "/api/v1/cases",
         headers=tenant.headers,
@@ -79,8 +86,8 @@ def seed_b_work(platform: Platform, tenant: Tenant, ids: dict[str, str]) -> dict
             "customer_id": ids["customer_id"],
         },
     )
-    if r.status_code == 201:
-        client_ids["case_id"] = r.json()["id"]
+    assert r.status_code == 201, r.text
+    client_ids["case_id"] = r.json()["id"]
     return client_ids
 
 

@@ -216,3 +216,24 @@ def test_expired_session_is_refused(
             {"t": datetime.now(UTC) - timedelta(minutes=1)},
         )
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_oversized_bodies_are_refused_with_413(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
+    limit = platform.settings.max_attachment_bytes + 1024 * 1024
+    declared = client.post(
+        "/api/v1/customers",
+        headers={**tenant_a.headers, "Content-Length": str(limit + 1)},
+        content=b"{}",
+    )
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+
+    def chunks():  # no Content-Length: the body is counted as it streams in
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = client.post("/api/v1/customers", headers=tenant_a.headers, content=chunks())
+    assert streamed.status_code == 413
+    assert client.get("/api/v1/customers", headers=tenant_a.headers).status_code == 200

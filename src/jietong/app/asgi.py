@@ -13,10 +13,13 @@ from sqlalchemy import text
 
 from jietong import __version__
 from jietong.app import problems
+from jietong.app.limits import ENVELOPE_BYTES, BodySizeLimit
 from jietong.app.platform import Platform
 from jietong.auth import api as auth_api
 from jietong.auth.ratelimit import InProcessRateLimiter
+from jietong.cases import api as cases_api
 from jietong.identity import api as identity_api
+from jietong.interactions import api as interactions_api
 from jietong.org import api as org_api
 from jietong.web import pages
 
@@ -52,6 +55,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.state.login_limiter = InProcessRateLimiter(platform.settings.login_attempts_per_minute)
     problems.install(app)
+    app.add_middleware(
+        BodySizeLimit, max_body_bytes=platform.settings.max_attachment_bytes + ENVELOPE_BYTES
+    )
     app.include_router(_api_router(), prefix=API_PREFIX)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[("jietong.web", "static")]), name="static")
@@ -70,6 +76,9 @@ def _api_router() -> APIRouter:
     router.include_router(auth_api.router)
     router.include_router(org_api.router)
     router.include_router(identity_api.router)
+    router.include_router(interactions_api.timeline_router)
+    router.include_router(interactions_api.router)
+    router.include_router(cases_api.router)
     return router
 
 
