@@ -23,6 +23,7 @@ makeup workdays (``weekend_workdays``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -93,12 +94,16 @@ def load_calendar(
     """
     if country is None or country.strip().lower() in {"", "none"}:
         return HolidayCalendar()
-    code = country.strip().upper()
-    wanted = sorted(set(years))
+    return _load(country.strip().upper(), tuple(sorted(set(years))), subdivision)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(code: str, wanted: tuple[int, ...], subdivision: str | None) -> HolidayCalendar:
+    """Build (and cache: calendars are immutable and building one takes ~50 ms)."""
     try:
-        source = holidays_lib.country_holidays(code, subdiv=subdivision, years=wanted)
+        source = holidays_lib.country_holidays(code, subdiv=subdivision, years=list(wanted))
     except NotImplementedError as exc:
-        raise ValueError(f"unknown holiday country {country!r}: {exc}") from exc
+        raise ValueError(f"unknown holiday country {code!r}: {exc}") from exc
     names = {day: str(name) for day, name in source.items()}
     year_set = set(wanted)
     # The library keeps makeup days of every year it knows; keep those we were asked for.

@@ -175,7 +175,7 @@ def _fit_level(levels: FloatArray, horizon: int) -> FloatArray:
                 trend=trend,
                 damped_trend=trend is not None,
                 initialization_method="estimated",
-            ).fit()
+            ).fit(use_brute=False)
             aicc = float(fit.aicc)
             if np.isfinite(aicc) and aicc < best_aicc:
                 best_aicc = aicc
@@ -275,7 +275,7 @@ def mstl_ets(train: TrainingSet, targets: Sequence[TargetDay]) -> FloatArray:
         horizon = max(t.step for t in targets) * n_slots
         smoother = ExponentialSmoothing(
             rest, trend="add", damped_trend=True, initialization_method="estimated"
-        ).fit()
+        ).fit(use_brute=False)
         rest_fc = np.asarray(smoother.forecast(horizon), dtype=np.float64)
     seasonal_rows = seasonal.reshape(n_days, n_slots)
     weekdays = np.array([d.weekday() for d in grid])
