@@ -222,10 +222,16 @@ def work_key(item: WorkItem, aging_seconds_per_level: float | None) -> WorkKey:
     ``arrived_at - priority * aging_seconds_per_level``: an item of priority p is treated as
     if it had arrived p aging steps earlier.
     """
+    return key_of_work(item.priority, item.arrived_at, item.item_id, aging_seconds_per_level)
+
+
+def key_of_work(
+    priority: int, arrived_at: float, item_id: str, aging_seconds_per_level: float | None
+) -> WorkKey:
+    """`work_key` from the three fields it reads, for callers without a `WorkItem` at hand."""
     if aging_seconds_per_level is None:
-        return (-float(item.priority), item.arrived_at, item.item_id)
-    virtual = item.arrived_at - item.priority * aging_seconds_per_level
-    return (virtual, item.arrived_at, item.item_id)
+        return (-float(priority), arrived_at, item_id)
+    return (arrived_at - priority * aging_seconds_per_level, arrived_at, item_id)
 
 
 def order_work(items: Iterable[WorkItem], aging_seconds_per_level: float | None) -> list[WorkItem]:

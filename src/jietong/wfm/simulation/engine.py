@@ -9,15 +9,16 @@ answered; it fires later and finds nothing to do (lazy cancellation is cheaper t
 deleting from a heap).
 
 Routing. Every decision comes from `jietong.routing.policies`, the code the live routing
-engine runs: waiting contacts sit in one heap per queue keyed by `policies.work_key`, and
-the agent for a contact is the lowest `policies.agent_rank` (or `policies.choose_agent` for
-policies whose rank drifts over time). Rather than calling `policies.match` on a full
-snapshot after every event, the engine keeps the invariant that *no waiting contact has
-an eligible agent with a free slot*; then only the contact or agent touched by the event
-can produce an assignment, and the result equals what `match` would decide (the test
-suite checks this against `reference.simulate_with_match`, which does call `match`).
-Idle agents of a queue are kept in a heap keyed by their rank when the rank is stable
-(longest idle, best proficiency), with entries invalidated by a per-agent version number.
+engine runs. Waiting contacts sit in one heap per queue keyed by `policies.key_of_work`
+(the fields of `policies.work_key`, without building a `WorkItem` per contact). Idle agents
+of a queue whose policy has a stable rank (longest idle, best proficiency) sit in a heap
+keyed by `policies.stable_rank`, entries being invalidated by a per-agent version number;
+for the other policies the engine asks `policies.choose_agent` among the free agents.
+Rather than calling `policies.match` on a full snapshot after every event, the engine
+keeps the invariant that *no waiting contact has an eligible agent with a free slot*; then
+only the contact or agent touched by an event can produce an assignment, and the result is
+what `match` would decide. The test suite checks this assignment by assignment against
+`reference.simulate_with_match`, which does call `match` on full snapshots.
 
 The horizon ends after the last interval; no contact arrives after it, and agents whose
 shift ends at or after it stay until all waiting contacts are served or have abandoned
@@ -35,9 +36,9 @@ from jietong.routing.policies import (
     AgentView,
     WorkItem,
     choose_agent,
+    key_of_work,
     rank_is_stable,
     stable_rank,
-    work_key,
 )
 from jietong.wfm.simulation.arrivals import interval_batch, queue_streams
 from jietong.wfm.simulation.model import Scenario
@@ -131,6 +132,10 @@ class _Engine:
             {sc.queues[q].channel: a.concurrency for q in qs}
             for a, qs in zip(agents, a_queues, strict=True)
         ]
+        # Per-channel loads are only tracked for agents serving several channels; for the
+        # others the load on their one channel is the total load.
+        a_multi = [len(cap) > 1 for cap in a_cap]
+        a_channel = [next(iter(cap), "") for cap in a_cap]
         a_chload = [dict.fromkeys(cap, 0) for cap in a_cap]
         a_load = [0] * n_agents
         a_on = [False] * n_agents
@@ -166,6 +171,7 @@ class _Engine:
 
         waiting: dict[int, tuple[int, float, float, int, bool]] = {}
         events = shift_events(sc)
+        n_shift_events = len(events)
         trace: list[TraceEntry] | None = [] if self.record_trace else None
         offered, answered, in_target = self.offered, self.answered, self.in_target
         immediate, abandoned, callbacks = self.immediate, self.abandoned, self.callbacks
@@ -177,7 +183,13 @@ class _Engine:
         )
 
         busy = staffed = qlen = qmax = 0
-        processed = 0
+        timers = 0  # abandonment timers set (each is one event, fired or not)
+
+        # Time integrals of the queue length, busy and logged-in agents, per interval. A
+        # change of +-1 at time t adds +-(edge - t) to the current interval's integral (edge
+        # = the interval's end), and an interval starts at value x width: no per-event work.
+        cur, bound, edge = 0, width, width
+        area_q = area_busy = area_staffed = 0.0
 
         def view(a: int, now: float) -> AgentView:
             loaded = a_load[a] > 0
@@ -188,12 +200,13 @@ class _Engine:
                 a_logged[a] + (now - a_login[a] if a_on[a] else 0.0),
                 now,
             )
+            load = a_chload[a] if a_multi[a] else {a_channel[a]: a_load[a]}
             return AgentView(
                 a_ids[a],
                 a_skills[a],
                 a_idle[a],
                 a_cap[a],
-                a_chload[a],
+                load,
                 a_conc[a],
                 a_handled[a],
                 occ,
@@ -215,12 +228,14 @@ class _Engine:
 
         def start(a: int, q: int, cid: int, handle: float, now: float) -> None:
             """Agent ``a`` takes contact ``cid`` of queue ``q`` at ``now``."""
-            nonlocal busy
+            nonlocal busy, area_busy
             load = a_load[a] + 1
             a_load[a] = load
-            a_chload[a][q_channel[q]] += 1
+            if a_multi[a]:
+                a_chload[a][q_channel[q]] += 1
             if load == 1:
                 busy += 1
+                area_busy += edge - now
                 a_busy_since[a] = now
             a_idle[a] = now
             a_ver[a] += 1
@@ -236,7 +251,7 @@ class _Engine:
 
         def pull(a: int, now: float) -> bool:
             """Give agent ``a`` the first waiting contact it qualifies for, if any."""
-            nonlocal qlen
+            nonlocal qlen, area_q
             best_q, best_key = -1, None
             for q in a_queues[a]:
                 heap = q_wait[q]
@@ -250,6 +265,7 @@ class _Engine:
             q, arrived, handle, idx, is_callback = waiting.pop(cid)
             q_wcount[q] -= 1
             qlen -= 1
+            area_q -= edge - now
             wait = now - arrived
             offer = q_callback[q]
             if is_callback and offer is not None:
@@ -263,10 +279,6 @@ class _Engine:
                     in_target[idx] += 1
             start(a, q, cid, handle, now)
             return True
-
-        # Interval bookkeeping for the time integrals.
-        cur, bound, last = 0, width, 0.0
-        area_q = area_busy = area_staffed = 0.0
 
         # Arrival stream.
         batch_interval = -1
@@ -302,25 +314,18 @@ class _Engine:
                 from_heap = False
             else:
                 break
-            processed += 1
-            if t >= bound:
-                while t >= bound:
-                    dt = bound - last
-                    if cur < n_int:
-                        self.queue_area[cur] = area_q + qlen * dt
-                        self.busy_area[cur] = area_busy + busy * dt
-                        self.staffed_area[cur] = area_staffed + staffed * dt
-                        self.queue_max[cur] = qmax
-                    cur += 1
-                    area_q = area_busy = area_staffed = 0.0
-                    qmax = qlen
-                    last = bound
-                    bound = (cur + 1) * width if cur < n_int else inf
-            dt = t - last
-            area_q += qlen * dt
-            area_busy += busy * dt
-            area_staffed += staffed * dt
-            last = t
+            while t >= bound:
+                self.queue_area[cur] = area_q
+                self.busy_area[cur] = area_busy
+                self.staffed_area[cur] = area_staffed
+                self.queue_max[cur] = qmax
+                cur += 1
+                if cur < n_int:
+                    bound = edge = (cur + 1) * width
+                else:  # past the horizon: keep counting, record nothing
+                    bound, edge = inf, horizon
+                area_q, area_busy, area_staffed = qlen * width, busy * width, staffed * width
+                qmax = qlen
 
             if not from_heap:
                 # --- arrival ---------------------------------------------------------
@@ -330,7 +335,6 @@ class _Engine:
                 offered[idx] += 1
                 cid += 1
                 a = -1
-                item: WorkItem | None = None
                 if q_stable[q]:
                     pool = q_idle[q]
                     while pool:
@@ -350,8 +354,6 @@ class _Engine:
                     in_target[idx] += 1
                     start(a, q, cid, handle, t)
                 else:
-                    if item is None:
-                        item = WorkItem(str(cid), q_ids[q], q_channel[q], q_skills[q], b_prio[k], t)
                     is_callback = False
                     offer = q_callback[q]
                     if offer is not None:
@@ -362,15 +364,18 @@ class _Engine:
                             if b_cb[k] < offer.accept_probability:
                                 is_callback = True
                                 callbacks[idx] += 1
-                    heappush(q_wait[q], (work_key(item, aging), cid))
+                    key = key_of_work(b_prio[k], t, str(cid), aging)
+                    heappush(q_wait[q], (key, cid))
                     waiting[cid] = (q, t, handle, idx, is_callback)
                     q_wcount[q] += 1
                     qlen += 1
+                    area_q += edge - t
                     if qlen > qmax:
                         qmax = qlen
                     patience = b_pat[k]
                     if not is_callback and patience < inf:
                         heappush(events, (t + patience, ABANDON, cid, 0))
+                        timers += 1
                 k += 1
                 if k < len(times):
                     arr_t = times[k]
@@ -381,17 +386,20 @@ class _Engine:
             if kind == END:
                 load = a_load[a] - 1
                 a_load[a] = load
-                a_chload[a][q_channel[q]] -= 1
+                if a_multi[a]:
+                    a_chload[a][q_channel[q]] -= 1
                 a_handled[a] += 1
                 a_idle[a] = t
                 a_ver[a] += 1
                 if load == 0:
                     busy -= 1
+                    area_busy -= edge - t
                     a_busy_time[a] += t - a_busy_since[a]
                 if a_leaving[a]:
                     if load == 0:
                         a_leaving[a] = a_on[a] = False
                         staffed -= 1
+                        area_staffed -= edge - t
                         a_logged[a] += t - a_login[a]
                 elif not pull(a, t):
                     make_available(a, t)
@@ -403,6 +411,7 @@ class _Engine:
                     wait_abandoned[idx] += t - arrived
                     q_wcount[q] -= 1
                     qlen -= 1
+                    area_q -= edge - t
                     heap = q_wait[q]
                     if len(heap) > 2 * q_wcount[q] + 64:  # drop abandoned entries now and then
                         heap[:] = [e for e in heap if e[1] in waiting]
@@ -413,6 +422,7 @@ class _Engine:
                 else:
                     a_on[a] = True
                     staffed += 1
+                    area_staffed += edge - t
                     a_login[a] = t
                 a_ver[a] += 1
                 for qq in a_queues[a]:
@@ -429,20 +439,20 @@ class _Engine:
                 if a_load[a] == 0:
                     a_on[a] = False
                     staffed -= 1
+                    area_staffed -= edge - t
                     a_logged[a] += t - a_login[a]
                 else:
                     a_leaving[a] = True
 
         # Close the integrals of the intervals the run did not reach.
         while cur < n_int:
-            dt = bound - last
-            self.queue_area[cur] = area_q + qlen * dt
-            self.busy_area[cur] = area_busy + busy * dt
-            self.staffed_area[cur] = area_staffed + staffed * dt
+            self.queue_area[cur] = area_q
+            self.busy_area[cur] = area_busy
+            self.staffed_area[cur] = area_staffed
             self.queue_max[cur] = qmax
             cur += 1
-            area_q = area_busy = area_staffed = 0.0
-            qmax, last, bound = qlen, bound, (cur + 1) * width
+            area_q, area_busy, area_staffed = qlen * width, busy * width, staffed * width
+            qmax = qlen
 
         return ReplicationResult(
             queue_ids=tuple(q_ids),
@@ -465,6 +475,6 @@ class _Engine:
             busy_area=self.busy_area,
             staffed_area=self.staffed_area,
             unserved=len(waiting),
-            events=processed,
+            events=cid + sum(answered) + sum(cb_answered) + timers + n_shift_events,
             trace=None if trace is None else tuple(trace),
         )
