@@ -77,6 +77,12 @@ class CustomerUpdated(DomainEvent):
     changed: list[str]
 
 
+class CustomerDeleted(DomainEvent):
+    """A customer with no contact history was deleted (for example, created by mistake)."""
+
+    customer_id: str
+
+
 class ContactPointAdded(DomainEvent):
     """A phone number, email, chat id, WeChat openid or SIP URI was attached to a customer."""
 

@@ -74,6 +74,12 @@ def update_customer(
     return to_out(service.update_customer(uow, actor, customer_id, body))
 
 
+@router.delete("/{customer_id}", status_code=204)
+def delete_customer(customer_id: str, uow: UowDep, actor: ActorDep) -> Response:
+    service.delete_customer(uow, actor, customer_id)
+    return Response(status_code=204)
+
+
 @router.post(
     "/{customer_id}/contact-points",
     status_code=status.HTTP_201_CREATED,

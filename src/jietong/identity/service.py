@@ -17,6 +17,7 @@ from jietong.events.catalogue import (
     ContactPointAdded,
     ContactPointRemoved,
     CustomerCreated,
+    CustomerDeleted,
     CustomerUpdated,
 )
 from jietong.identity import store
@@ -139,6 +140,19 @@ def remove_contact_point(uow: UnitOfWork, actor: Actor, customer_id: str, point_
         customer.id,
         {"kind": row.kind, "value": row.value},
     )
+    uow.commit()
+
+
+def delete_customer(uow: UnitOfWork, actor: Actor, customer_id: str) -> None:
+    """Delete a customer that has no interactions or cases (a mistaken entry). A customer
+    with history is kept: the timeline and the KPIs refer to it."""
+    require(actor, Permission.CUSTOMERS_WRITE)
+    customer = _get(uow, actor.org_id, customer_id)
+    if store.has_history(uow.session, actor.org_id, customer.id):
+        raise Conflict("the customer has interactions or cases and cannot be deleted")
+    uow.session.delete(customer)
+    uow.emit(CustomerDeleted(org_id=actor.org_id, customer_id=customer.id))
+    uow.audit(actor, "customer.deleted", "customer", customer.id, {"name": customer.display_name})
     uow.commit()
 
 

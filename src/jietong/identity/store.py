@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from jietong.storage.tables import ContactPointRow, CustomerRow
+from jietong.storage.tables import CaseRow, ContactPointRow, CustomerRow, InteractionRow
 
 
 def find_customer(session: Session, org_id: str, customer_id: str) -> CustomerRow | None:
@@ -18,6 +18,17 @@ def find_customer(session: Session, org_id: str, customer_id: str) -> CustomerRo
             CustomerRow.merged_into_id.is_(None),
         )
     )
+
+
+def has_history(session: Session, org_id: str, customer_id: str) -> bool:
+    """Whether any interaction or case refers to the customer."""
+    for row in (InteractionRow, CaseRow):
+        found = session.scalar(
+            select(row.id).where(row.org_id == org_id, row.customer_id == customer_id).limit(1)
+        )
+        if found is not None:
+            return True
+    return False
 
 
 def contact_points_of(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -23,8 +23,10 @@ from jietong.org.schemas import (
     SkillCreate,
     SkillLevels,
     SkillOut,
+    SkillUpdate,
     TeamCreate,
     TeamOut,
+    TeamUpdate,
     UserCreate,
     UserOut,
     UserUpdate,
@@ -95,9 +97,13 @@ def set_user_skills(user_id: str, body: SkillLevels, uow: UowDep, actor: ActorDe
 
 @router.get("/teams", response_model=PageOut[TeamOut], tags=["teams"])
 def list_teams(
-    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+    uow: UowDep,
+    actor: ActorDep,
+    q: SearchQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
 ) -> PageOut[TeamOut]:
-    page = service.list_in_org(uow, actor, TeamRow, cursor=cursor, limit=limit)
+    page = service.list_in_org(uow, actor, TeamRow, query=q, cursor=cursor, limit=limit)
     return PageOut(
         items=[TeamOut.model_validate(t) for t in page.items], next_cursor=page.next_cursor
     )
@@ -115,9 +121,13 @@ def get_team(team_id: str, uow: UowDep, actor: ActorDep) -> TeamOut:
 
 @router.get("/skills", response_model=PageOut[SkillOut], tags=["skills"])
 def list_skills(
-    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+    uow: UowDep,
+    actor: ActorDep,
+    q: SearchQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
 ) -> PageOut[SkillOut]:
-    page = service.list_in_org(uow, actor, SkillRow, cursor=cursor, limit=limit)
+    page = service.list_in_org(uow, actor, SkillRow, query=q, cursor=cursor, limit=limit)
     return PageOut(
         items=[SkillOut.model_validate(s) for s in page.items], next_cursor=page.next_cursor
     )
@@ -135,9 +145,13 @@ def get_skill(skill_id: str, uow: UowDep, actor: ActorDep) -> SkillOut:
 
 @router.get("/queues", response_model=PageOut[QueueOut], tags=["queues"])
 def list_queues(
-    uow: UowDep, actor: ActorDep, cursor: CursorQuery = None, limit: LimitQuery = 50
+    uow: UowDep,
+    actor: ActorDep,
+    q: SearchQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
 ) -> PageOut[QueueOut]:
-    page = service.list_in_org(uow, actor, QueueRow, cursor=cursor, limit=limit)
+    page = service.list_in_org(uow, actor, QueueRow, query=q, cursor=cursor, limit=limit)
     return PageOut(
         items=[QueueOut.model_validate(q) for q in page.items], next_cursor=page.next_cursor
     )
@@ -156,6 +170,34 @@ def get_queue(queue_id: str, uow: UowDep, actor: ActorDep) -> QueueOut:
 @router.patch("/queues/{queue_id}", response_model=QueueOut, tags=["queues"])
 def update_queue(queue_id: str, body: QueueUpdate, uow: UowDep, actor: ActorDep) -> QueueOut:
     return QueueOut.model_validate(service.update_queue(uow, actor, queue_id, body))
+
+
+@router.patch("/teams/{team_id}", response_model=TeamOut, tags=["teams"])
+def update_team(team_id: str, body: TeamUpdate, uow: UowDep, actor: ActorDep) -> TeamOut:
+    return TeamOut.model_validate(service.update_team(uow, actor, team_id, body))
+
+
+@router.delete("/teams/{team_id}", status_code=204, tags=["teams"])
+def delete_team(team_id: str, uow: UowDep, actor: ActorDep) -> Response:
+    service.delete_team(uow, actor, team_id)
+    return Response(status_code=204)
+
+
+@router.patch("/skills/{skill_id}", response_model=SkillOut, tags=["skills"])
+def update_skill(skill_id: str, body: SkillUpdate, uow: UowDep, actor: ActorDep) -> SkillOut:
+    return SkillOut.model_validate(service.update_skill(uow, actor, skill_id, body))
+
+
+@router.delete("/skills/{skill_id}", status_code=204, tags=["skills"])
+def delete_skill(skill_id: str, uow: UowDep, actor: ActorDep) -> Response:
+    service.delete_skill(uow, actor, skill_id)
+    return Response(status_code=204)
+
+
+@router.delete("/queues/{queue_id}", status_code=204, tags=["queues"])
+def delete_queue(queue_id: str, uow: UowDep, actor: ActorDep) -> Response:
+    service.delete_queue(uow, actor, queue_id)
+    return Response(status_code=204)
 
 
 class AuditOut(BaseModel):

@@ -112,6 +112,12 @@ class TeamCreate(BaseModel):
     kind: TeamKind = TeamKind.TEAM
 
 
+class TeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    kind: TeamKind | None = None
+
+
 class TeamOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -124,6 +130,15 @@ class SkillCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     kind: SkillKind = SkillKind.SKILL
+
+
+class SkillUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    kind: SkillKind | None = None
 
 
 class SkillOut(BaseModel):

@@ -32,11 +32,21 @@ from jietong.org.schemas import (
     QueueCreate,
     QueueUpdate,
     SkillCreate,
+    SkillUpdate,
     TeamCreate,
+    TeamUpdate,
     UserCreate,
     UserUpdate,
 )
-from jietong.storage.tables import OrganisationRow, QueueRow, SkillRow, TeamRow, UserRow
+from jietong.storage.tables import (
+    CaseRow,
+    InteractionRow,
+    OrganisationRow,
+    QueueRow,
+    SkillRow,
+    TeamRow,
+    UserRow,
+)
 from jietong.storage.uow import UnitOfWork
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -291,12 +301,91 @@ def get_in_org(uow: UnitOfWork, actor: Actor, row: type[Row], row_id: str) -> Ro
 
 
 def list_in_org(
-    uow: UnitOfWork, actor: Actor, row: type[Row], *, cursor: str | None, limit: int
+    uow: UnitOfWork,
+    actor: Actor,
+    row: type[Row],
+    *,
+    query: str | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> Page[Row]:
+    """Teams, skills or queues of the organisation, newest first, optionally by name."""
     rows = store.list_in_org(
-        uow.session, row, actor.org_id, before_id=decode_cursor(cursor), limit=limit
+        uow.session, row, actor.org_id, text=query, before_id=decode_cursor(cursor), limit=limit
     )
     return page_of(rows, limit)
+
+
+def update_team(uow: UnitOfWork, actor: Actor, team_id: str, data: TeamUpdate) -> TeamRow:
+    require(actor, Permission.TEAMS_MANAGE)
+    return _rename(
+        uow,
+        actor,
+        get_in_org(uow, actor, TeamRow, team_id),
+        data.model_dump(exclude_unset=True),
+        "team",
+    )
+
+
+def update_skill(uow: UnitOfWork, actor: Actor, skill_id: str, data: SkillUpdate) -> SkillRow:
+    require(actor, Permission.SKILLS_MANAGE)
+    return _rename(
+        uow,
+        actor,
+        get_in_org(uow, actor, SkillRow, skill_id),
+        data.model_dump(exclude_unset=True),
+        "skill",
+    )
+
+
+def _rename(uow: UnitOfWork, actor: Actor, row: Row, changes: dict[str, Any], kind: str) -> Row:
+    changes = _plain({k: v for k, v in changes.items() if v is not None})
+    for key, value in changes.items():
+        setattr(row, key, value)
+    uow.audit(actor, f"{kind}.updated", kind, row.id, changes)
+    _commit_or_conflict(uow, f"a {kind} with that name exists")
+    return row
+
+
+def delete_team(uow: UnitOfWork, actor: Actor, team_id: str) -> None:
+    """Delete a team or department that no queue, interaction or case refers to."""
+    require(actor, Permission.TEAMS_MANAGE)
+    team = get_in_org(uow, actor, TeamRow, team_id)
+    for column, org_column, what in (
+        (QueueRow.team_id, QueueRow.org_id, "queues"),
+        (InteractionRow.team_id, InteractionRow.org_id, "interactions"),
+        (CaseRow.department_id, CaseRow.org_id, "cases"),
+    ):
+        if store.is_referenced(uow.session, column, org_column, actor.org_id, team.id):
+            raise Conflict(f"team '{team.name}' is still used by {what}")
+    _delete(uow, actor, team, "team")
+
+
+def delete_skill(uow: UnitOfWork, actor: Actor, skill_id: str) -> None:
+    """Delete a skill no queue requires; agents simply lose it."""
+    require(actor, Permission.SKILLS_MANAGE)
+    skill = get_in_org(uow, actor, SkillRow, skill_id)
+    queues = store.queues_requiring_skill(uow.session, actor.org_id, skill.id)
+    if queues:
+        raise Conflict(f"skill '{skill.name}' is required by queues: {', '.join(queues)}")
+    _delete(uow, actor, skill, "skill")
+
+
+def delete_queue(uow: UnitOfWork, actor: Actor, queue_id: str) -> None:
+    """Delete a queue that never received work (its history would lose its queue)."""
+    require(actor, Permission.QUEUES_MANAGE)
+    queue = get_in_org(uow, actor, QueueRow, queue_id)
+    if store.is_referenced(
+        uow.session, InteractionRow.queue_id, InteractionRow.org_id, actor.org_id, queue.id
+    ):
+        raise Conflict(f"queue '{queue.name}' has interactions; stop routing to it instead")
+    _delete(uow, actor, queue, "queue")
+
+
+def _delete(uow: UnitOfWork, actor: Actor, row: Row, kind: str) -> None:
+    uow.session.delete(row)
+    uow.audit(actor, f"{kind}.deleted", kind, row.id, {"name": row.name})
+    _commit_or_conflict(uow, f"{kind} '{row.name}' is still in use")
 
 
 def _check_queue_refs(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -110,10 +110,32 @@ def list_in_org(
     row: type[OrgRow],
     org_id: str,
     *,
+    text: str | None = None,
     before_id: str | None,
     limit: int,
 ) -> list[OrgRow]:
     query = select(row).where(row.org_id == org_id)
+    if text:
+        query = query.where(row.name.ilike(f"%{_escape_like(text)}%", escape="\\"))
     if before_id:
         query = query.where(row.id < before_id)
     return list(session.scalars(query.order_by(row.id.desc()).limit(limit + 1)))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def queues_requiring_skill(session: Session, org_id: str, skill_id: str) -> list[str]:
+    queues = session.scalars(select(QueueRow).where(QueueRow.org_id == org_id))
+    return [q.name for q in queues if skill_id in (q.required_skills or {})]
+
+
+def is_referenced(
+    session: Session, column: Any, org_id_column: Any, org_id: str, value: str
+) -> bool:
+    """Whether any row has `column == value` (used to refuse deleting what is in use)."""
+    return (
+        session.scalar(select(column).where(org_id_column == org_id, column == value).limit(1))
+        is not None
+    )
