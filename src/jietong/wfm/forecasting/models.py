@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import MSTL
 
 from jietong.wfm.forecasting.series import DayMatrix
@@ -159,7 +159,7 @@ def _shapes_and_factors(
 
 
 def _fit_level(levels: FloatArray, horizon: int) -> FloatArray:
-    """Forecast a daily level series with exponential smoothing, damped trend or none.
+    """Forecast a daily level series with ETS (additive errors), damped trend or none.
 
     The two candidates are compared by AICc; short histories use a recent mean.
     """
@@ -170,12 +170,9 @@ def _fit_level(levels: FloatArray, horizon: int) -> FloatArray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for trend in (None, "add"):
-            fit = ExponentialSmoothing(
-                levels,
-                trend=trend,
-                damped_trend=trend is not None,
-                initialization_method="estimated",
-            ).fit(use_brute=False)
+            fit = ETSModel(levels, error="add", trend=trend, damped_trend=trend is not None).fit(
+                disp=False
+            )
             aicc = float(fit.aicc)
             if np.isfinite(aicc) and aicc < best_aicc:
                 best_aicc = aicc
@@ -187,7 +184,7 @@ def level_profile_ets(k_shape: int = 8, k_factor: int = 4) -> ModelFn:
     """Top-down model: daily level x day-of-week factor x intraday shape.
 
     Each usable day's total is divided by its day-of-week factor to give a deseasonalised
-    level; exponential smoothing (statsmodels, trend chosen by AICc) forecasts that level
+    level; ETS (statsmodels ``ETSModel``, trend chosen by AICc) forecasts that level
     ``step`` open days ahead. Shapes average the last ``k_shape`` same-key days (smooth),
     factors the last ``k_factor`` (recent). Gaps and holidays simply drop out of the level
     series, so no imputation is needed.
@@ -273,9 +270,7 @@ def mstl_ets(train: TrainingSet, targets: Sequence[TargetDay]) -> FloatArray:
         seasonal = seasonal.sum(axis=1) if seasonal.ndim == 2 else seasonal
         rest = flat - seasonal
         horizon = max(t.step for t in targets) * n_slots
-        smoother = ExponentialSmoothing(
-            rest, trend="add", damped_trend=True, initialization_method="estimated"
-        ).fit(use_brute=False)
+        smoother = ETSModel(rest, error="add", trend="add", damped_trend=True).fit(disp=False)
         rest_fc = np.asarray(smoother.forecast(horizon), dtype=np.float64)
     seasonal_rows = seasonal.reshape(n_days, n_slots)
     weekdays = np.array([d.weekday() for d in grid])
