@@ -124,31 +124,36 @@ def coverage_figure(coverage: Coverage, title: str = "Required vs scheduled agen
     """Required agents (steps) and scheduled agents per interval, gaps shaded."""
     figure = Figure(figsize=_SIZE)
     axes = figure.add_subplot()
-    x = np.arange(len(coverage.starts))
+    n = len(coverage.starts)
+    edges = np.arange(n + 1)
     required = coverage.required.astype(float)
     scheduled = coverage.scheduled.astype(float)
-    axes.step(x, required, where="post", color="#333333", label="required")
-    axes.step(x, scheduled, where="post", color="#00798c", label="scheduled")
-    axes.fill_between(
-        x,
-        scheduled,
-        required,
-        where=scheduled < required,
-        step="post",
+    # Intervals are [start, end): stairs and edge-aligned bars draw them exactly.
+    gap = scheduled - required
+    axes.bar(
+        edges[:-1],
+        np.maximum(-gap, 0),
+        bottom=scheduled,
+        width=1.0,
+        align="edge",
         color="#d1495b",
         alpha=0.35,
         label="under",
     )
-    axes.fill_between(
-        x,
-        required,
-        scheduled,
-        where=scheduled > required,
-        step="post",
+    axes.bar(
+        edges[:-1],
+        np.maximum(gap, 0),
+        bottom=required,
+        width=1.0,
+        align="edge",
         color="#edae49",
         alpha=0.35,
         label="over",
     )
+    axes.stairs(required, edges, baseline=None, color="#333333", linewidth=1.2, label="required")
+    axes.stairs(scheduled, edges, baseline=None, color="#00798c", linewidth=1.2, label="scheduled")
+    top = max(float(required.max(initial=0)), float(scheduled.max(initial=0)), 1.0)
+    axes.set_ylim(0, top * 1.15)
     ticks, labels = _day_ticks(list(coverage.starts))
     axes.set_xticks(ticks, labels, rotation=30, ha="right")
     axes.set_ylabel("agents")
