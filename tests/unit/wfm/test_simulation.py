@@ -27,6 +27,7 @@ from jietong.wfm.simulation import (
     run_replications,
     simulate,
     single_queue_scenario,
+    volumes_from_history,
 )
 from jietong.wfm.simulation.arrivals import interval_batch, queue_streams
 from jietong.wfm.simulation.reference import simulate_with_match
@@ -315,3 +316,11 @@ def test_distributions_have_the_stated_means() -> None:
 def test_bad_models_are_rejected_with_a_clear_error(build: object) -> None:
     with pytest.raises(InvalidInput):
         build()  # type: ignore[operator]
+
+
+def test_volumes_from_history_fold_periods_onto_one_grid() -> None:
+    day = 4 * 900.0
+    times = [10.0, 899.0, 905.0, day + 20.0, day + 3 * 900.0 + 1]
+    assert volumes_from_history(times, 900, 4, periods=2) == (1.5, 0.5, 0.0, 0.5)
+    with pytest.raises(InvalidInput):
+        volumes_from_history([2 * day], 900, 4, periods=2)

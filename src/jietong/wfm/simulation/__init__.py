@@ -29,6 +29,7 @@ from jietong.wfm.simulation.model import (
     Scenario,
     agents_from_headcount,
     single_queue_scenario,
+    volumes_from_history,
 )
 from jietong.wfm.simulation.report import (
     Estimate,
@@ -59,4 +60,5 @@ __all__ = [
     "simulate",
     "single_queue_scenario",
     "summarize",
+    "volumes_from_history",
 ]

@@ -198,6 +198,26 @@ def agents_from_headcount(
     return tuple(agents)
 
 
+def volumes_from_history(
+    arrival_times: Sequence[float], interval_seconds: float, n_intervals: int, periods: int = 1
+) -> tuple[float, ...]:
+    """Expected arrivals per interval, averaged from past arrival times.
+
+    ``arrival_times`` are seconds from the start of ``periods`` consecutive periods of
+    ``n_intervals`` intervals each (e.g. 28 days of 96 quarter-hours); every period is folded
+    onto one grid and the counts are averaged. Times outside the periods are an error.
+    """
+    if periods < 1 or n_intervals < 1 or not interval_seconds > 0:
+        raise InvalidInput("history needs at least one period of at least one interval")
+    span = interval_seconds * n_intervals
+    counts = [0] * n_intervals
+    for t in arrival_times:
+        if not 0 <= t < span * periods:
+            raise InvalidInput(f"arrival time {t!r} is outside the {periods} period(s) given")
+        counts[int((t % span) // interval_seconds)] += 1
+    return tuple(c / periods for c in counts)
+
+
 def single_queue_scenario(
     *,
     calls_per_hour: float,
