@@ -35,12 +35,11 @@ from jietong.identity.model import VipTier
 from jietong.identity.schemas import ContactPointIn, CustomerCreate, CustomerUpdate
 from jietong.identity.service import (
     CustomerView,
-    add_contact_point,
     create_customer,
+    enrich_customer,
     find_customer_by_contact,
     get_customer,
     require_customer,
-    update_customer,
 )
 from jietong.storage.uow import UnitOfWork
 
@@ -508,29 +507,21 @@ def _owner_label(uow: UnitOfWork, org_id: str, customer_id: str) -> str:
 def _merge(
     uow: UnitOfWork, actor: Actor, customer_id: str, row: ImportRow, region: str, *, dry_run: bool
 ) -> None:
-    """Add the row's new contact points, then the field changes.
-
-    The identity service commits inside each call, so a merge is several short
-    transactions. Everything that can be checked (values, ownership, the update payload)
-    is checked before the first write, which leaves only a concurrent writer able to
-    split a row.
-    """
+    """Add the row's new contact points and the field changes in one transaction."""
     view = get_customer(uow, actor, customer_id)
     update = merge_update(view, row)
     if dry_run:
         return
     held = {(p.kind, p.value) for p in view.contact_points}
-    for point in row.contact_points:
-        if point.key not in held:
-            add_contact_point(
-                uow,
-                actor,
-                customer_id,
-                ContactPointIn(kind=point.kind, value=point.value),
-                default_region=region,
-            )
-    if update is not None:
-        update_customer(uow, actor, customer_id, update)
+    new_points = [
+        ContactPointIn(kind=point.kind, value=point.value)
+        for point in row.contact_points
+        if point.key not in held
+    ]
+    if new_points or update is not None:
+        enrich_customer(
+            uow, actor, customer_id, new_points=new_points, update=update, default_region=region
+        )
 
 
 def customer_create(row: ImportRow) -> CustomerCreate:

@@ -73,6 +73,46 @@ def update_customer(
 ) -> CustomerView:
     require(actor, Permission.CUSTOMERS_WRITE)
     customer = _get(uow, actor.org_id, customer_id)
+    _apply_update(uow, actor, customer, data)
+    points = store.contact_points_of(uow.session, actor.org_id, [customer.id])[customer.id]
+    uow.commit()
+    return CustomerView(customer, points)
+
+
+def add_contact_point(
+    uow: UnitOfWork, actor: Actor, customer_id: str, data: ContactPointIn, *, default_region: str
+) -> ContactPointRow:
+    require(actor, Permission.CUSTOMERS_WRITE)
+    customer = _get(uow, actor.org_id, customer_id)
+    [row] = _add_points(uow, actor, customer, [data], default_region)
+    _commit_or_conflict(uow)
+    return row
+
+
+def enrich_customer(
+    uow: UnitOfWork,
+    actor: Actor,
+    customer_id: str,
+    *,
+    new_points: list[ContactPointIn],
+    update: CustomerUpdate | None,
+    default_region: str,
+) -> CustomerView:
+    """Add contact points and change fields in ONE transaction (imports, merges): either
+    everything lands or nothing does."""
+    require(actor, Permission.CUSTOMERS_WRITE)
+    customer = _get(uow, actor.org_id, customer_id)
+    _add_points(uow, actor, customer, new_points, default_region)
+    if update is not None:
+        _apply_update(uow, actor, customer, update)
+    points = store.contact_points_of(uow.session, actor.org_id, [customer.id])[customer.id]
+    _commit_or_conflict(uow)
+    return CustomerView(customer, points)
+
+
+def _apply_update(
+    uow: UnitOfWork, actor: Actor, customer: CustomerRow, data: CustomerUpdate
+) -> None:
     changes = _plain(data.model_dump(exclude_unset=True))
     for required in ("display_name", "vip_tier"):
         if changes.get(required, "") is None:
@@ -85,6 +125,7 @@ def update_customer(
     for key, value in changes.items():
         setattr(customer, key, value)
     customer.updated_at = uow.now
+    uow.session.flush()
     points = store.contact_points_of(uow.session, actor.org_id, [customer.id])[customer.id]
     _refresh_search_text(customer, points)
     if changes:
@@ -98,24 +139,23 @@ def update_customer(
             customer.id,
             {"before": before, "after": changes},
         )
-    uow.commit()
-    return CustomerView(customer, points)
 
 
-def add_contact_point(
-    uow: UnitOfWork, actor: Actor, customer_id: str, data: ContactPointIn, *, default_region: str
-) -> ContactPointRow:
-    require(actor, Permission.CUSTOMERS_WRITE)
-    customer = _get(uow, actor.org_id, customer_id)
-    point = _normalised_point(data, default_region)
-    _refuse_taken_points(uow, actor.org_id, [point])
-    row = _attach(uow, actor, customer, point)
+def _add_points(
+    uow: UnitOfWork,
+    actor: Actor,
+    customer: CustomerRow,
+    points: list[ContactPointIn],
+    default_region: str,
+) -> list[ContactPointRow]:
+    normalised = [_normalised_point(p, default_region) for p in points]
+    _refuse_taken_points(uow, actor.org_id, normalised)
+    rows = [_attach(uow, actor, customer, p) for p in normalised]
     customer.updated_at = uow.now
     uow.session.flush()
-    points = store.contact_points_of(uow.session, actor.org_id, [customer.id])[customer.id]
-    _refresh_search_text(customer, points)
-    _commit_or_conflict(uow)
-    return row
+    current = store.contact_points_of(uow.session, actor.org_id, [customer.id])[customer.id]
+    _refresh_search_text(customer, current)
+    return rows
 
 
 def remove_contact_point(uow: UnitOfWork, actor: Actor, customer_id: str, point_id: str) -> None:
