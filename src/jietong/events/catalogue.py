@@ -183,3 +183,8 @@ class ApiTokenRevoked(DomainEvent):
     """An API token was revoked."""
 
     token_id: str
+
+
+# Events of other areas live in their own modules; importing them registers them.
+from jietong.events import channels as _channels  # noqa: E402, F401
+from jietong.events import routing as _routing  # noqa: E402, F401

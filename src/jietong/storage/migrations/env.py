@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from jietong.storage.tables import Base
+from jietong.storage.all_tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:

@@ -1,0 +1,1 @@
+"""Tables of the channel adapters, outbound deliveries and identity merges (issue 3)."""

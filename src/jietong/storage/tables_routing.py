@@ -1,0 +1,1 @@
+"""Tables of the routing engine and agent presence (issue 4)."""
