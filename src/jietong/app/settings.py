@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
+    # Channels (issue 3): conversation threading and the outbound delivery worker.
+    conversation_open_hours: float = Field(
+        default=72, gt=0, description="An open conversation takes new messages this long."
+    )
+    conversation_reopen_hours: float = Field(
+        default=168, ge=0, description="A resolved conversation is followed up this long."
+    )
+    delivery_worker_enabled: bool = Field(
+        default=True, description="Send queued outbound messages from the server process."
+    )
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0)
+    delivery_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    delivery_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A send not finished by then is retried."
+    )
+    webhook_max_age_seconds: int = Field(
+        default=300, ge=10, description="Signed webhooks older than this are refused."
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -60,6 +60,22 @@ class InboundMessage:
     attachments: tuple[InboundAttachment, ...] = ()
     auto_generated: bool = False  # auto-reply, bounce, DSN: stored, never answered
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Added for issue 3 part A (all optional, so existing callers are unaffected):
+    raw: bytes | None = field(default=None, repr=False)  # the payload as received, kept
+    account_id: str | None = None  # the channel account the message arrived through
+    queue_id: str | None = None  # where a new conversation of this account is routed
+
+
+@dataclass(frozen=True)
+class ChannelAccount:
+    """The organisation's account a message is sent through (Twilio number, WeChat
+    Official Account, API-channel client). `secrets` never appear in a repr or a log."""
+
+    id: str
+    provider: str
+    address: str | None = None  # our number / original id / address on the channel
+    settings: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,7 @@ class OutboundMessage:
     attachments: tuple[OutboundAttachment, ...] = ()
     thread: Mapping[str, str] = field(default_factory=dict)  # channel threading data
     sender_name: str | None = None  # the agent's name, where the channel shows one
+    account: ChannelAccount | None = None  # the account to send through, if the channel has them
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""The channel registry: one per running platform, filled and validated at start-up.
+
+Core code asks the registry for an adapter by the channel name stored on interactions
+and messages; it never switches on names. Adding a channel means registering one more
+adapter in the composition root (`jietong.app.channels_runtime`), nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from jietong.channels.base import ChannelAdapter
+from jietong.core.errors import InvalidInput
+from jietong.identity.contact_points import ContactKind
+
+# Channel names are stored in 16-character columns and appear in URLs.
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+
+
+class RegistryError(ValueError):
+    """The registered adapters are inconsistent: start-up must stop here."""
+
+
+class UnknownChannel(InvalidInput):
+    """No adapter is registered under this name (a reply on a channel that cannot send)."""
+
+
+class ChannelRegistry:
+    """Adapters by name. Built once; `freeze` validates it and refuses later changes."""
+
+    def __init__(self, adapters: Iterable[ChannelAdapter] = ()) -> None:
+        self._adapters: dict[str, ChannelAdapter] = {}
+        self._frozen = False
+        for adapter in adapters:
+            self.register(adapter)
+
+    def register(self, adapter: ChannelAdapter) -> None:
+        """Add `adapter`; RegistryError for a bad or duplicate name or a frozen registry."""
+        if self._frozen:
+            raise RegistryError("the channel registry is frozen after start-up")
+        name = adapter.name
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RegistryError(f"channel name {name!r} must match {_NAME.pattern}")
+        if name in self._adapters:
+            raise RegistryError(f"channel {name!r} is registered twice")
+        if not isinstance(adapter.contact_kind, ContactKind):
+            raise RegistryError(f"channel {name!r}: contact_kind must be a ContactKind")
+        if not callable(getattr(adapter, "deliver", None)):
+            raise RegistryError(f"channel {name!r}: the adapter has no deliver()")
+        self._adapters[name] = adapter
+
+    def freeze(self) -> ChannelRegistry:
+        """Validate and close the registry; returns it for chaining."""
+        self._frozen = True
+        return self
+
+    def get(self, name: str) -> ChannelAdapter:
+        """The adapter of `name`, or UnknownChannel."""
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            raise UnknownChannel(f"no channel adapter can send on '{name}'")
+        return adapter
+
+    def find(self, name: str) -> ChannelAdapter | None:
+        return self._adapters.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._adapters)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._adapters
+
+    def __iter__(self) -> Iterator[ChannelAdapter]:
+        return iter([self._adapters[n] for n in self.names()])
+
+    def __len__(self) -> int:
+        return len(self._adapters)

@@ -1,0 +1,580 @@
+"""Channel intake: one inbound message, stored once, attached to one customer, threaded
+into one conversation, in ONE transaction.
+
+Every channel adapter ends here with a parsed `InboundMessage`. `receive` commits the
+message, its raw payload, its attachments, any new customer or interaction and the
+events together; the caller acknowledges the provider (HTTP 200, SMTP 250) only after
+it returned. A repeated delivery of the same (organisation, channel, external id) is
+refused by the UNIQUE constraint on messages and answered with the stored message.
+
+Threading, in order: the channel's thread key, then the external ids the message
+references (earlier inbound messages or our outbound ones), then the customer's latest
+conversation on the channel. An open conversation active within `open_window` takes the
+message; a resolved one (wrap-up or closed) within `reopen_window` is followed up by a
+new conversation linked to the same cases; anything else opens a fresh one. Automatic
+mail (bounces, auto-replies) is stored where it belongs but never opens a conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from jietong.channels.base import InboundAttachment, InboundMessage
+from jietong.core.errors import InvalidInput, PayloadTooLarge
+from jietong.core.ids import new_id
+from jietong.core.tenancy import system_actor
+from jietong.events.catalogue import (
+    AttachmentStored,
+    ContactPointAdded,
+    CustomerCreated,
+    InteractionCreated,
+    MessageAdded,
+)
+from jietong.events.channels import ConversationOpened, InboundMessageReceived
+from jietong.identity import store as identity_store
+from jietong.identity.contact_points import normalise
+from jietong.interactions import store
+from jietong.interactions.attachments import sanitise_filename, sniff_content_type
+from jietong.interactions.model import (
+    AuthorKind,
+    Direction,
+    InteractionState,
+    ParticipantRole,
+)
+from jietong.storage.blobs import BlobStore
+from jietong.storage.tables import (
+    AttachmentRow,
+    CaseInteractionRow,
+    ContactPointRow,
+    CustomerRow,
+    InteractionRow,
+    MessageRow,
+    ParticipantRow,
+)
+from jietong.storage.tables_channels import DeliveryRow, MessageSourceRow
+from jietong.storage.uow import UnitOfWork
+
+S = InteractionState
+# States in which a conversation is still being worked: a new message joins it.
+OPEN_STATES = frozenset({S.ARRIVED, S.QUEUED, S.OFFERED, S.CONNECTED})
+DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+MAX_TEXT = 100_000
+MAX_REFERENCES = 50
+
+
+@dataclass(frozen=True)
+class ThreadingPolicy:
+    """How long a conversation stays joinable (`open_window`, since its last activity)
+    and how long after it was resolved a new message follows it up (`reopen_window`)."""
+
+    open_window: timedelta = timedelta(hours=72)
+    reopen_window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What `receive` stored. `duplicate` means the message had been stored before and
+    nothing changed; the ids are those of the earlier delivery."""
+
+    message_id: str
+    interaction_id: str
+    customer_id: str | None
+    duplicate: bool
+    opened_interaction: bool = False
+    created_customer: bool = False
+
+
+@dataclass(frozen=True)
+class _Thread:
+    interaction: InteractionRow | None  # the conversation to join, if any
+    follows: InteractionRow | None  # the resolved conversation a new one follows up
+
+
+def receive(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    *,
+    default_region: str,
+    now: datetime,
+    blobs: BlobStore | None = None,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    policy: ThreadingPolicy = ThreadingPolicy(),
+) -> IntakeResult:
+    """Store `message` in one transaction and commit it; see the module docstring.
+
+    InvalidInput for a sender address that is not a valid contact point of its kind or
+    a malformed message; PayloadTooLarge for an attachment over `max_attachment_bytes`.
+    Either way nothing is stored. `blobs` is needed when the message carries attachments
+    or its raw payload."""
+    _check(message, max_attachment_bytes, blobs)
+    earlier = _earlier(uow, message)
+    if earlier is not None:
+        return earlier
+    address = normalise(message.sender.kind, message.sender.address, default_region)
+    customer, created_customer = _resolve_customer(uow, message, address, now)
+    thread = _thread(uow, message, customer, policy, now)
+    interaction, created = _conversation(uow, message, customer, thread, now)
+    opened = created and not message.auto_generated
+    row = _message(message, interaction, now)
+    try:
+        uow.session.add(row)
+        uow.session.flush()
+    except IntegrityError:
+        # A concurrent delivery of the same external id committed first: undo everything.
+        uow.session.rollback()
+        earlier = _earlier(uow, message)
+        if earlier is None:
+            raise
+        return earlier
+    _store_source(uow, message, row, interaction, address, blobs, now)
+    if opened and thread.follows is not None:
+        _link_cases(uow, thread.follows, interaction)
+    _emit(uow, message, customer, interaction, row, created=created, follows=thread.follows)
+    uow.commit()
+    return IntakeResult(
+        message_id=row.id,
+        interaction_id=interaction.id,
+        customer_id=customer.id,
+        duplicate=False,
+        opened_interaction=opened,
+        created_customer=created_customer,
+    )
+
+
+def _check(message: InboundMessage, max_bytes: int, blobs: BlobStore | None) -> None:
+    if not message.external_id or len(message.external_id) > 500:
+        raise InvalidInput("a message needs an external id of 1..500 characters")
+    if "\x00" in message.external_id or (message.thread_key or "").count("\x00"):
+        raise InvalidInput("ids must not contain NUL characters")
+    if message.thread_key is not None and len(message.thread_key) > 500:
+        raise InvalidInput("the thread key is longer than 500 characters")
+    for attachment in message.attachments:
+        if len(attachment.data) > max_bytes:
+            raise PayloadTooLarge(
+                f"attachment '{sanitise_filename(attachment.filename)}' is over the"
+                f" {max_bytes} byte limit"
+            )
+    if blobs is None and (message.attachments or message.raw is not None):
+        raise ValueError("receive() needs a blob store for attachments and raw payloads")
+
+
+def _earlier(uow: UnitOfWork, message: InboundMessage) -> IntakeResult | None:
+    row = store.find_message_by_external_id(
+        uow.session, message.org_id, message.channel, message.external_id
+    )
+    if row is None:
+        return None
+    interaction = store.find_interaction(uow.session, message.org_id, row.interaction_id)
+    customer_id = None if interaction is None else interaction.customer_id
+    return IntakeResult(row.id, row.interaction_id, customer_id, duplicate=True)
+
+
+# -- identity ---------------------------------------------------------------------------
+
+
+def _resolve_customer(
+    uow: UnitOfWork, message: InboundMessage, address: str, now: datetime
+) -> tuple[CustomerRow, bool]:
+    """The customer owning the sender's contact point, else a new one. Two first messages
+    from one new address racing each other meet at the contact point's UNIQUE constraint;
+    the loser's savepoint is rolled back and it takes the winner's customer."""
+    kind = message.sender.kind.value
+    found = _owner(uow, message.org_id, kind, address)
+    if found is not None:
+        return found, False
+    customer = CustomerRow(
+        id=new_id(),
+        org_id=message.org_id,
+        display_name=_display_name(message.sender.display_name, address),
+        company=None,
+        tags=[],
+        attributes={},
+        created_at=now,
+        updated_at=now,
+    )
+    point = ContactPointRow(
+        id=new_id(),
+        org_id=message.org_id,
+        customer_id=customer.id,
+        kind=kind,
+        value=address,
+        label=None,
+        created_at=now,
+    )
+    customer.search_text = f"{customer.display_name} {address}".lower()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(customer)
+            uow.session.flush()
+            uow.session.add(point)
+    except IntegrityError:
+        found = _owner(uow, message.org_id, kind, address)
+        if found is None:
+            raise
+        return found, False
+    _announce_customer(uow, message, customer, point)
+    return customer, True
+
+
+def _owner(uow: UnitOfWork, org_id: str, kind: str, value: str) -> CustomerRow | None:
+    point = identity_store.find_contact_point(uow.session, org_id, kind, value)
+    if point is None:
+        return None
+    # Lock the customer so that concurrent messages of one customer thread one by one.
+    return uow.session.scalar(
+        select(CustomerRow)
+        .where(CustomerRow.org_id == org_id, CustomerRow.id == point.customer_id)
+        .with_for_update()
+    )
+
+
+def _display_name(given: str | None, address: str) -> str:
+    name = " ".join((given or "").split())  # one line: no CR/LF, no tabs
+    name = "".join(c for c in name if c.isprintable())
+    return (name or address)[:200]
+
+
+def _announce_customer(
+    uow: UnitOfWork, message: InboundMessage, customer: CustomerRow, point: ContactPointRow
+) -> None:
+    org_id = message.org_id
+    uow.emit(
+        CustomerCreated(org_id=org_id, customer_id=customer.id, display_name=customer.display_name)
+    )
+    uow.emit(
+        ContactPointAdded(
+            org_id=org_id, customer_id=customer.id, contact_point_id=point.id, kind=point.kind
+        )
+    )
+    uow.audit(
+        system_actor(org_id),
+        "customer.created",
+        "customer",
+        customer.id,
+        {"name": customer.display_name, "source": message.channel, point.kind: point.value},
+    )
+
+
+# -- threading --------------------------------------------------------------------------
+
+
+def _thread(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    customer: CustomerRow,
+    policy: ThreadingPolicy,
+    now: datetime,
+) -> _Thread:
+    candidate = (
+        _by_thread_key(uow, message)
+        or _by_references(uow, message)
+        or _latest_of_customer(uow, message, customer.id)
+    )
+    if candidate is None:
+        return _Thread(None, None)
+    if message.auto_generated:
+        return _Thread(candidate, None)  # stored where it belongs, whatever its state
+    state = InteractionState(candidate.state)
+    if state in OPEN_STATES and candidate.updated_at >= now - policy.open_window:
+        return _Thread(candidate, None)
+    resolved_at = candidate.ended_at or candidate.updated_at
+    if state not in OPEN_STATES and resolved_at >= now - policy.reopen_window:
+        return _Thread(None, candidate)
+    return _Thread(None, None)
+
+
+def _by_thread_key(uow: UnitOfWork, message: InboundMessage) -> InteractionRow | None:
+    if not message.thread_key:
+        return None
+    return uow.session.scalar(
+        select(InteractionRow)
+        .where(
+            InteractionRow.org_id == message.org_id,
+            InteractionRow.channel == message.channel,
+            InteractionRow.external_ref == message.thread_key,
+        )
+        .order_by(InteractionRow.arrived_at.desc(), InteractionRow.id.desc())
+        .limit(1)
+    )
+
+
+def _by_references(uow: UnitOfWork, message: InboundMessage) -> InteractionRow | None:
+    refs = [r for r in message.references[-MAX_REFERENCES:] if r and len(r) <= 500]
+    if not refs:
+        return None
+    inbound = select(MessageRow.interaction_id).where(
+        MessageRow.org_id == message.org_id,
+        MessageRow.channel == message.channel,
+        MessageRow.external_id.in_(refs),
+    )
+    outbound = select(DeliveryRow.interaction_id).where(
+        DeliveryRow.org_id == message.org_id,
+        DeliveryRow.channel == message.channel,
+        DeliveryRow.provider_message_id.in_(refs),
+    )
+    return uow.session.scalar(
+        select(InteractionRow)
+        .where(
+            InteractionRow.org_id == message.org_id,
+            InteractionRow.id.in_(inbound.union(outbound).scalar_subquery()),
+        )
+        .order_by(InteractionRow.arrived_at.desc(), InteractionRow.id.desc())
+        .limit(1)
+    )
+
+
+def _latest_of_customer(
+    uow: UnitOfWork, message: InboundMessage, customer_id: str
+) -> InteractionRow | None:
+    return uow.session.scalar(
+        select(InteractionRow)
+        .where(
+            InteractionRow.org_id == message.org_id,
+            InteractionRow.customer_id == customer_id,
+            InteractionRow.channel == message.channel,
+        )
+        .order_by(InteractionRow.updated_at.desc(), InteractionRow.id.desc())
+        .limit(1)
+    )
+
+
+# -- storing ----------------------------------------------------------------------------
+
+
+def _conversation(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    customer: CustomerRow,
+    thread: _Thread,
+    now: datetime,
+) -> tuple[InteractionRow, bool]:
+    """The interaction to store into, and whether it was created for this message."""
+    if thread.interaction is not None:
+        thread.interaction.updated_at = now
+        return thread.interaction, False
+    queue_id, team_id = _queue_of(uow, message)
+    # Automatic mail with nowhere to go is kept in a conversation that is already over:
+    # it never waits in a queue nor asks anyone to answer.
+    state = S.CLOSED if message.auto_generated else S.ARRIVED
+    row = InteractionRow(
+        id=new_id(),
+        org_id=message.org_id,
+        customer_id=customer.id,
+        channel=message.channel,
+        direction=Direction.INBOUND.value,
+        state=state.value,
+        queue_id=queue_id,
+        team_id=team_id,
+        subject=_one_line(message.subject, 500),
+        external_ref=message.thread_key,
+        arrived_at=now,
+        ended_at=now if message.auto_generated else None,
+        wrapup_ended_at=now if message.auto_generated else None,
+        updated_at=now,
+    )
+    uow.session.add(row)
+    uow.session.flush()  # rows without relationships are inserted in the order flushed
+    uow.session.add(
+        ParticipantRow(
+            id=new_id(),
+            org_id=message.org_id,
+            interaction_id=row.id,
+            role=ParticipantRole.CUSTOMER.value,
+            customer_id=customer.id,
+            joined_at=now,
+            left_at=now if message.auto_generated else None,
+        )
+    )
+    return row, True
+
+
+def _queue_of(uow: UnitOfWork, message: InboundMessage) -> tuple[str | None, str | None]:
+    if message.queue_id is None:
+        return None, None
+    queue = store.find_queue(uow.session, message.org_id, message.queue_id)
+    return (None, None) if queue is None else (queue.id, queue.team_id)
+
+
+def _message(message: InboundMessage, interaction: InteractionRow, now: datetime) -> MessageRow:
+    return MessageRow(
+        id=new_id(),
+        org_id=message.org_id,
+        interaction_id=interaction.id,
+        channel=message.channel,
+        external_id=message.external_id,
+        direction=Direction.INBOUND.value,
+        author_kind=AuthorKind.CUSTOMER.value,
+        internal=False,
+        body_text=_text(message.text, MAX_TEXT),
+        created_at=now,
+    )
+
+
+def _store_source(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    row: MessageRow,
+    interaction: InteractionRow,
+    address: str,
+    blobs: BlobStore | None,
+    now: datetime,
+) -> None:
+    raw_key = None if message.raw is None or blobs is None else blobs.put(message.raw)
+    uow.session.add(_source(message, row, interaction, address, raw_key, now))
+    if blobs is not None:
+        for attachment in message.attachments:
+            _store_attachment(uow, blobs, row, attachment, now)
+
+
+def _source(
+    message: InboundMessage,
+    row: MessageRow,
+    interaction: InteractionRow,
+    address: str,
+    raw_key: str | None,
+    now: datetime,
+) -> MessageSourceRow:
+    return MessageSourceRow(
+        message_id=row.id,
+        org_id=message.org_id,
+        interaction_id=interaction.id,
+        channel=message.channel,
+        account_id=message.account_id,
+        sender_kind=message.sender.kind.value,
+        sender_address=address,
+        recipient=_one_line(message.recipient, 320),
+        thread_key=message.thread_key,
+        subject=_one_line(message.subject, 500),
+        quoted_text=None if message.quoted_text is None else _text(message.quoted_text, MAX_TEXT),
+        html=None if message.html is None else _text(message.html, 1_000_000),
+        auto_generated=message.auto_generated,
+        raw_key=raw_key,
+        extra={k[:100]: _text(v, 2000) for k, v in list(message.metadata.items())[:50]},
+        received_at=message.received_at if message.received_at.tzinfo else now,
+    )
+
+
+def _store_attachment(
+    uow: UnitOfWork, blobs: BlobStore, message: MessageRow, part: InboundAttachment, now: datetime
+) -> None:
+    """The same safety as uploads: sniffed type, sanitised name, bytes in the blob store
+    before the row commits (a failed commit leaves an unreferenced blob, never a row
+    without its bytes)."""
+    declared = part.declared_content_type
+    row = AttachmentRow(
+        id=new_id(),
+        org_id=message.org_id,
+        message_id=message.id,
+        interaction_id=message.interaction_id,
+        filename=sanitise_filename(part.filename),
+        declared_content_type=None if declared is None else _one_line(declared, 255),
+        content_type=sniff_content_type(part.data),
+        size_bytes=len(part.data),
+        sha256=hashlib.sha256(part.data).hexdigest(),
+        storage_key=blobs.put(part.data),
+        uploaded_by=None,
+        created_at=now,
+    )
+    uow.session.add(row)
+    uow.emit(
+        AttachmentStored(
+            org_id=message.org_id,
+            attachment_id=row.id,
+            interaction_id=row.interaction_id,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+        )
+    )
+
+
+def _link_cases(uow: UnitOfWork, previous: InteractionRow, current: InteractionRow) -> None:
+    """A follow-up conversation joins the cases of the conversation it follows."""
+    case_ids = uow.session.scalars(
+        select(CaseInteractionRow.case_id).where(
+            CaseInteractionRow.org_id == previous.org_id,
+            CaseInteractionRow.interaction_id == previous.id,
+        )
+    )
+    for case_id in list(case_ids):
+        uow.session.add(
+            CaseInteractionRow(case_id=case_id, interaction_id=current.id, org_id=current.org_id)
+        )
+
+
+def _emit(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    customer: CustomerRow,
+    interaction: InteractionRow,
+    row: MessageRow,
+    *,
+    created: bool,
+    follows: InteractionRow | None,
+) -> None:
+    org_id = message.org_id
+    opened = created and not message.auto_generated
+    if created:
+        uow.emit(
+            InteractionCreated(
+                org_id=org_id,
+                interaction_id=interaction.id,
+                channel=interaction.channel,
+                direction=interaction.direction,
+                customer_id=customer.id,
+                queue_id=interaction.queue_id,
+            )
+        )
+    if opened:
+        uow.emit(
+            ConversationOpened(
+                org_id=org_id,
+                interaction_id=interaction.id,
+                customer_id=customer.id,
+                channel=interaction.channel,
+                queue_id=interaction.queue_id,
+                continues_interaction_id=None if follows is None else follows.id,
+            )
+        )
+    uow.emit(
+        MessageAdded(
+            org_id=org_id,
+            interaction_id=interaction.id,
+            message_id=row.id,
+            direction=row.direction,
+            internal=False,
+        )
+    )
+    uow.emit(
+        InboundMessageReceived(
+            org_id=org_id,
+            interaction_id=interaction.id,
+            message_id=row.id,
+            customer_id=customer.id,
+            channel=message.channel,
+            opened_interaction=opened,
+            auto_generated=message.auto_generated,
+        )
+    )
+    uow.audit(
+        system_actor(org_id),
+        "message.received",
+        "interaction",
+        interaction.id,
+        {"message_id": row.id, "channel": message.channel, "opened": opened},
+    )
+
+
+def _one_line(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    cleaned = "".join(c for c in value if c.isprintable() or c == " ").strip()
+    return cleaned[:limit] or None
+
+
+def _text(value: str, limit: int) -> str:
+    return value.replace("\x00", "")[:limit]
