@@ -1,0 +1,1 @@
+"""Voice: call control, SIP signaling and the media engine (which runs as its own process)."""

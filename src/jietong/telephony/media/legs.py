@@ -1,0 +1,210 @@
+"""Engine state: legs, bridges and recordings, plus the struct-of-arrays the tick works on.
+
+Python objects hold what is touched per packet or per command (socket, jitter buffer,
+DTMF detector, counters). Everything touched per tick for *all* legs lives in numpy
+arrays indexed by the leg's ``row``; rows 0..n-1 are exactly the live legs (a destroyed
+leg's row is filled by the last one), so each tick works on ``array[:n]`` with no masks
+for holes.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from jietong.telephony.media.control import LegStats
+from jietong.telephony.media.dtmf import DtmfDetector
+from jietong.telephony.media.prompts import FRAME
+from jietong.telephony.media.rtp import HEADER_SIZE, seq_delta
+
+PACKET = HEADER_SIZE + FRAME
+RECORD_CHUNK_TICKS = 50  # recordings go to the writer thread once a second
+
+
+@dataclass(slots=True)
+class Counters:
+    rx_packets: int = 0
+    rx_bytes: int = 0
+    rx_lost: int = 0
+    rx_reordered: int = 0
+    rx_duplicates: int = 0
+    rx_wrong_source: int = 0
+    rx_invalid: int = 0
+    rx_dtmf_packets: int = 0
+    tx_packets: int = 0
+    tx_errors: int = 0
+    underruns: int = 0
+    overflow_drops: int = 0
+    max_gap_ticks: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class Leg:
+    leg_id: str
+    row: int
+    sock: socket.socket
+    local_port: int
+    codec: int
+    audio_pt: int
+    dtmf_pt: int | None
+    owner: int
+    call_id: str | None
+    timeout_ticks: int
+    remote: tuple[str, int] | None = None
+    jitter: deque[bytes] = field(default_factory=deque)
+    priming: bool = True  # wait for two frames before playing out (absorbs tick phase)
+    expected_seq: int | None = None
+    peer_ssrc: bytes = b""
+    dtmf: DtmfDetector = field(default_factory=DtmfDetector)
+    counters: Counters = field(default_factory=Counters)
+    bridge: Bridge | None = None
+    last_rx_tick: int = 0
+    timed_out: bool = False
+    prompt_id: str | None = None
+
+    def accept_sequence(self, data: bytes) -> bool:
+        """Count loss, drop late and duplicate packets. Audio and telephone-events share
+        the stream's sequence space; a new SSRC (the peer restarted) starts afresh."""
+        seq = (data[2] << 8) | data[3]
+        ssrc = data[8:12]
+        if self.expected_seq is None or ssrc != self.peer_ssrc:
+            self.peer_ssrc, self.expected_seq = ssrc, (seq + 1) & 0xFFFF
+            return True
+        delta = seq_delta(seq, self.expected_seq)
+        if delta < -100 or delta > 3000:  # not loss or lateness but a restarted sender
+            self.expected_seq = (seq + 1) & 0xFFFF
+            return True
+        if delta < 0:
+            if delta == -1:
+                self.counters.rx_duplicates += 1
+            else:
+                self.counters.rx_reordered += 1  # too late to play: its slot has passed
+            return False
+        self.counters.rx_lost += delta
+        self.expected_seq = (seq + 1) & 0xFFFF
+        return True
+
+    def stats(self) -> LegStats:
+        c = self.counters
+        return LegStats(
+            self.leg_id, c.rx_packets, c.rx_bytes, c.rx_lost, c.rx_reordered,
+            c.rx_duplicates, c.rx_wrong_source, c.rx_invalid, c.rx_dtmf_packets,
+            c.tx_packets, c.tx_errors, c.underruns, c.overflow_drops, c.max_gap_ticks * 20,
+        )  # fmt: skip
+
+
+@dataclass(eq=False, slots=True)
+class Recording:
+    recording_id: str
+    bridge_id: str
+    path: Path
+    row: int
+    owner: int
+    first_frame: int  # position in the current one-second chunk where this file starts
+    paused: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Bridge:
+    bridge_id: str
+    row: int
+    owner: int
+    legs: list[Leg] = field(default_factory=list)
+    recording: Recording | None = None
+
+
+_LEG_FIELDS: dict[str, Any] = {
+    "codec": np.uint8, "tx_pt": np.uint8, "ssrc": np.uint32, "seq": np.uint16,
+    "ts": np.uint32, "marker": np.bool_, "sending": np.bool_, "bridge": np.int32,
+    "muted": np.bool_, "held": np.bool_, "received": np.bool_,
+    "p_on": np.bool_, "p_start": np.int64, "p_len": np.int64, "p_pos": np.int64,
+    "p_loop": np.bool_, "m_start": np.int64, "m_len": np.int64, "m_pos": np.int64,
+}  # fmt: skip
+
+
+class LegArrays:
+    """Per-leg tick state, one row per live leg; grows by doubling."""
+
+    codec: npt.NDArray[np.uint8]
+    tx_pt: npt.NDArray[np.uint8]
+    ssrc: npt.NDArray[np.uint32]
+    seq: npt.NDArray[np.uint16]
+    ts: npt.NDArray[np.uint32]
+    marker: npt.NDArray[np.bool_]
+    sending: npt.NDArray[np.bool_]
+    bridge: npt.NDArray[np.int32]
+    muted: npt.NDArray[np.bool_]
+    held: npt.NDArray[np.bool_]
+    received: npt.NDArray[np.bool_]
+    p_on: npt.NDArray[np.bool_]  # a prompt is playing
+    p_start: npt.NDArray[np.int64]
+    p_len: npt.NDArray[np.int64]
+    p_pos: npt.NDArray[np.int64]
+    p_loop: npt.NDArray[np.bool_]
+    m_start: npt.NDArray[np.int64]  # music on hold, played while held
+    m_len: npt.NDArray[np.int64]
+    m_pos: npt.NDArray[np.int64]
+    inbuf: npt.NDArray[np.uint8]  # this tick's received payload per leg
+    out: npt.NDArray[np.uint8]  # this tick's outgoing packet per leg
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = 0
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        old = self.capacity
+        for name, dtype in _LEG_FIELDS.items():
+            grown = np.zeros(capacity, dtype=dtype)
+            if old:
+                grown[:old] = getattr(self, name)
+            setattr(self, name, grown)
+        for name, width in (("inbuf", FRAME), ("out", PACKET)):
+            grown2 = np.zeros((capacity, width), dtype=np.uint8)
+            if old:
+                grown2[:old] = getattr(self, name)
+            setattr(self, name, grown2)
+        self.capacity = capacity
+        # Flat byte views: the receive and send loops slice these without numpy overhead.
+        self.inbuf_view = self.inbuf.reshape(-1).data.cast("B")
+        self.out_view = self.out.reshape(-1).data.cast("B")
+
+    def ensure(self, rows: int) -> None:
+        if rows > self.capacity:
+            self._allocate(max(rows, 2 * self.capacity))
+
+    def move(self, src: int, dst: int) -> None:
+        for name in (*_LEG_FIELDS, "inbuf", "out"):
+            array = getattr(self, name)
+            array[dst] = array[src]
+
+
+class RecordingArrays:
+    """Per-recording tick state: the bridge row it records and one second of audio."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self.capacity = capacity
+        self.bridge = np.zeros(capacity, dtype=np.int32)
+        self.paused = np.zeros(capacity, dtype=np.bool_)
+        self.chunk = np.zeros((capacity, RECORD_CHUNK_TICKS * FRAME), dtype=np.int16)
+
+    def ensure(self, rows: int) -> None:
+        if rows <= self.capacity:
+            return
+        capacity = max(rows, 2 * self.capacity)
+        for name in ("bridge", "paused", "chunk"):
+            old = getattr(self, name)
+            grown = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: self.capacity] = old
+            setattr(self, name, grown)
+        self.capacity = capacity
+
+    def move(self, src: int, dst: int) -> None:
+        for name in ("bridge", "paused", "chunk"):
+            array = getattr(self, name)
+            array[dst] = array[src]

@@ -1,0 +1,129 @@
+"""Mixed recordings: WAV files written by a background thread, fed once a second.
+
+The tick loop never touches the disk: it copies each recorded bridge's mix into a
+per-recording buffer and hands a second of audio at a time to this writer. A stalled
+disk (dirty-page throttling, a slow fsync elsewhere) then delays files, not packets.
+``wave`` rewrites the header sizes after every chunk, so a file cut short by a crash is
+still a valid WAV up to the last second written.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    recording_id: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    recording_id: str
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    recording_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingClosed:
+    """Reported back to the engine when a file is complete (or failed)."""
+
+    recording_id: str
+    path: Path
+    frames: int
+    error: str | None = None
+
+
+class RecordingWriter:
+    """Owns the open WAV files. ``submit_*`` are called from the tick loop only;
+    ``completed`` returns what finished since the last call."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Open | _Write | _Close | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[RecordingClosed] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
+        self._thread.start()
+
+    def open(self, recording_id: str, path: Path) -> None:
+        self._jobs.put(_Open(recording_id, path))
+
+    def write(self, recording_id: str, pcm: bytes) -> None:
+        self._jobs.put(_Write(recording_id, pcm))
+
+    def close(self, recording_id: str) -> None:
+        self._jobs.put(_Close(recording_id))
+
+    def completed(self) -> list[RecordingClosed]:
+        done = []
+        while True:
+            try:
+                done.append(self._done.get_nowait())
+            except queue.Empty:
+                return done
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Close every file still open and stop the thread."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        files: dict[str, tuple[wave.Wave_write, Path]] = {}
+        failed: dict[str, tuple[Path, str]] = {}
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                for recording_id in list(files):
+                    self._finish(files, recording_id)
+                return
+            try:
+                self._apply(job, files, failed)
+            except (OSError, wave.Error) as exc:
+                log.warning("recording %s failed: %s", job.recording_id, exc)
+                entry = files.pop(job.recording_id, None)
+                if entry is not None:
+                    failed[job.recording_id] = (entry[1], str(exc))
+                elif isinstance(job, _Open):
+                    failed[job.recording_id] = (job.path, str(exc))
+
+    def _apply(
+        self,
+        job: _Open | _Write | _Close,
+        files: dict[str, tuple[wave.Wave_write, Path]],
+        failed: dict[str, tuple[Path, str]],
+    ) -> None:
+        if isinstance(job, _Open):
+            job.path.parent.mkdir(parents=True, exist_ok=True)
+            wav = wave.open(str(job.path), "wb")  # noqa: SIM115 - closed in _finish
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            files[job.recording_id] = (wav, job.path)
+        elif isinstance(job, _Write):
+            if job.recording_id in files:
+                files[job.recording_id][0].writeframes(job.pcm)
+        elif job.recording_id in failed:
+            path, error = failed.pop(job.recording_id)
+            self._done.put(RecordingClosed(job.recording_id, path, 0, error))
+        else:
+            self._finish(files, job.recording_id)
+
+    def _finish(self, files: dict[str, tuple[wave.Wave_write, Path]], recording_id: str) -> None:
+        entry = files.pop(recording_id, None)
+        if entry is None:
+            return
+        wav, path = entry
+        frames = wav.getnframes()
+        wav.close()
+        self._done.put(RecordingClosed(recording_id, path, frames))
