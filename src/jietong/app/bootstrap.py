@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jietong.app.demo_history import add_demo_history
 from jietong.app.platform import Platform
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.identity import service as identity_service
@@ -100,6 +101,7 @@ def ensure_demo(platform: Platform) -> bool:
                 ),
             )
     _demo_customers(platform, actor, platform.settings.default_region)
+    add_demo_history(platform, org.id)
     return True
 
 

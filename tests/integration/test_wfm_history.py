@@ -1,0 +1,175 @@
+"""Reading the interaction history for planning, on SQLite and PostgreSQL: weeks of
+interactions in, interval series and handling statistics out, one organisation only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from jietong.app.platform import Platform
+from jietong.app.wfm_data import read_history, window_for
+from jietong.core.ids import new_id
+from jietong.core.tenancy import system_actor
+from jietong.org import service as org_service
+from jietong.org.schemas import QueueCreate
+from jietong.storage.tables import InteractionRow
+from jietong.wfm import store
+from jietong.wfm.forecasting import ForecastConfig, forecast
+from tests.conftest import Tenant
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A Sunday evening: history is the weeks before today, Monday 2025-03-03 .. Saturday.
+NOW = dt.datetime(2025, 4, 13, 12, 0, tzinfo=dt.UTC)
+WEEKS = 6
+
+
+def make_queue(platform: Platform, tenant: Tenant, name: str) -> store.QueueInfo:
+    with platform.uow() as uow:
+        row = org_service.create_queue(
+            uow, system_actor(tenant.org_id), QueueCreate(name=name, channels=["call", "chat"])
+        )
+    with platform.uow() as uow:
+        found = store.find_queue(uow.session, tenant.org_id, queue_id=row.id)
+    assert found is not None
+    return found
+
+
+def interaction(
+    org_id: str,
+    queue_id: str | None,
+    channel: str,
+    arrived: dt.datetime,
+    *,
+    direction: str = "inbound",
+    wait: float = 10.0,
+    handle: float = 200.0,
+    abandoned: bool = False,
+) -> dict[str, object]:
+    answered = None if abandoned else arrived + dt.timedelta(seconds=wait)
+    ended = arrived + dt.timedelta(seconds=wait if abandoned else wait + handle)
+    return {
+        "id": new_id(),
+        "org_id": org_id,
+        "channel": channel,
+        "direction": direction,
+        "state": "abandoned" if abandoned else "closed",
+        "queue_id": queue_id,
+        "arrived_at": arrived,
+        "queued_at": arrived,
+        "answered_at": answered,
+        "ended_at": ended,
+        "wrapup_ended_at": None,
+        "updated_at": ended,
+    }
+
+
+def weekday_history(
+    org_id: str, queue_id: str, channel: str, per_hour: int
+) -> list[dict[str, object]]:
+    """``per_hour`` contacts every weekday hour 09:00-17:00 Shanghai time for six weeks;
+    Wednesdays at 14:00 get none (an open interval with no contacts)."""
+    rows = []
+    first = window_for(NOW, SHANGHAI, WEEKS).first_day
+    for day in range(WEEKS * 7):
+        date = first + dt.timedelta(days=day)
+        if date.weekday() >= 5:
+            continue
+        for hour in range(9, 17):
+            if date.weekday() == 2 and hour == 14:
+                continue
+            for k in range(per_hour):
+                moment = dt.datetime.combine(date, dt.time(hour), SHANGHAI)
+                offset = dt.timedelta(minutes=60 * k / per_hour)
+                rows.append(interaction(org_id, queue_id, channel, moment + offset))
+    return rows
+
+
+def insert_rows(platform: Platform, rows: list[dict[str, object]]) -> None:
+    with platform.uow() as uow:
+        uow.session.execute(insert(InteractionRow), rows)
+        uow.commit()
+
+
+def test_history_becomes_interval_series_of_one_organisation(
+    platform: Platform, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    general_a = make_queue(platform, tenant_a, "General")
+    general_b = make_queue(platform, tenant_b, "General")  # same name, other tenant
+    rows = weekday_history(tenant_a.org_id, general_a.id, "call", per_hour=4)
+    rows += weekday_history(tenant_a.org_id, general_a.id, "chat", per_hour=2)
+    rows += weekday_history(tenant_b.org_id, general_b.id, "call", per_hour=7)
+    monday = dt.datetime.combine(dt.date(2025, 3, 10), dt.time(10), SHANGHAI)
+    rows.append(interaction(tenant_a.org_id, general_a.id, "call", monday, direction="outbound"))
+    rows.append(interaction(tenant_a.org_id, None, "call", monday))  # no queue
+    today = dt.datetime(2025, 4, 13, 9, tzinfo=SHANGHAI)  # today: not history yet
+    rows.append(interaction(tenant_a.org_id, general_a.id, "call", today))
+    insert_rows(platform, rows)
+
+    with platform.uow() as uow:
+        history = read_history(
+            uow.session, tenant_a.org_id, now=NOW, weeks=WEEKS, queue=general_a, channel="call"
+        )
+        everything = read_history(uow.session, tenant_a.org_id, now=NOW, weeks=WEEKS)
+
+    built = history.series(60)
+    assert history.name == "General/call"
+    days = 30  # six weeks of weekdays
+    assert built.arrivals == days * 8 * 4 - 6 * 4  # six Wednesdays lose their 14:00 hour
+    series = built.series
+    assert len(series) == days * 8  # the quiet Wednesday 14:00 is open and counts 0
+    starts = series.starts.astype(str)
+    assert starts[0] == "2025-03-03T09:00" and starts[-1] == "2025-04-11T16:00"
+    assert set(series.counts.tolist()) == {0.0, 4.0}
+    wednesday_2pm = [c for s, c in zip(starts, series.counts, strict=True) if s.endswith("14:00")]
+    assert wednesday_2pm.count(0.0) == 6
+
+    # Split per queue and channel: the queue-less call is its own series, outbound is out.
+    split = {s.series.name: s.arrivals for s in everything.split(30)}
+    assert split == {"-/call": 1, "General/call": built.arrivals, "General/chat": days * 8 * 2 - 12}
+
+    # Handling statistics: 10 s waits, 200 s handling, no abandonment.
+    assert history.handling.answered == built.arrivals
+    assert history.handling.aht_seconds == pytest.approx(200.0)
+    assert history.handling.patience_seconds is None
+
+    # The series forecasts: a flat 4 per hour is learnt back.
+    result = forecast(series, ForecastConfig(interval_minutes=60, horizon_days=3, country=None))
+    assert result.forecast.counts.size == 3 * 8
+    assert np.median(result.forecast.counts) == pytest.approx(4.0, abs=0.5)
+
+
+def test_patience_and_abandonment_from_history(platform: Platform, tenant_a: Tenant) -> None:
+    queue = make_queue(platform, tenant_a, "Billing")
+    start = dt.datetime(2025, 4, 7, 10, tzinfo=SHANGHAI)
+    rows = [
+        interaction(tenant_a.org_id, queue.id, "call", start + dt.timedelta(minutes=i),
+                    wait=30.0, handle=300.0)
+        for i in range(8)
+    ]  # fmt: skip
+    rows += [
+        interaction(tenant_a.org_id, queue.id, "call", start, wait=60.0, abandoned=True),
+        interaction(tenant_a.org_id, queue.id, "call", start, wait=120.0, abandoned=True),
+    ]
+    insert_rows(platform, rows)
+    with platform.uow() as uow:
+        history = read_history(uow.session, tenant_a.org_id, now=NOW, weeks=2, queue=queue)
+    stats = history.handling
+    assert (stats.answered, stats.abandoned) == (8, 2)
+    assert stats.aht_seconds == pytest.approx(300.0)
+    # 8 x 30 s + 60 s + 120 s = 420 s of waiting, 2 abandonments.
+    assert stats.patience_seconds == pytest.approx(210.0)
+    assert stats.abandon_rate == pytest.approx(0.2)
+
+
+def test_another_organisations_queue_is_not_found(
+    platform: Platform, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    queue_b = make_queue(platform, tenant_b, "Secret")
+    with platform.uow() as uow:
+        assert store.find_queue(uow.session, tenant_a.org_id, queue_id=queue_b.id) is None
+        assert store.find_queue(uow.session, tenant_a.org_id, name="Secret") is None
+        assert [q.name for q in store.list_queues(uow.session, tenant_b.org_id)] == ["Secret"]
