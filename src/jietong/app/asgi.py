@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from jietong import __version__
 from jietong.app import problems
+from jietong.app.channels_runtime import DeliveryWorker, channel_routers
 from jietong.app.limits import ENVELOPE_BYTES, BodySizeLimit
 from jietong.app.platform import Platform
 from jietong.auth import api as auth_api
@@ -37,13 +38,19 @@ def create_app(platform: Platform) -> FastAPI:
             # Publish what a previous process committed but did not publish.
             await asyncio.to_thread(platform.relay.relay_all)
             relay_task = asyncio.create_task(_relay_forever(platform))
+        delivery_task = None
+        if platform.settings.delivery_worker_enabled:
+            worker = DeliveryWorker(platform)
+            platform.bus.subscribe(worker.on_event)
+            delivery_task = asyncio.create_task(worker.run_forever())
         try:
             yield
         finally:
-            if relay_task is not None:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+            for task in (relay_task, delivery_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = FastAPI(
         title="Jietong",
@@ -79,6 +86,8 @@ def _api_router() -> APIRouter:
     router.include_router(interactions_api.timeline_router)
     router.include_router(interactions_api.router)
     router.include_router(cases_api.router)
+    for channel_router in channel_routers():
+        router.include_router(channel_router)
     return router
 
 

@@ -10,7 +10,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from jietong.app.channels_runtime import build_channel_registry
 from jietong.app.settings import Settings
+from jietong.channels.registry import ChannelRegistry
 from jietong.core.clock import utcnow
 from jietong.events.bus import EventBus, create_bus
 from jietong.storage.blobs import BlobStore, FileBlobStore
@@ -30,6 +32,8 @@ class Platform:
     clock: Callable[[], datetime] = utcnow
     # Set after a commit that emitted events; the relay task waits on it.
     events_pending: threading.Event = field(default_factory=threading.Event)
+    # Channel adapters by name, validated at start-up (issue 3).
+    channels: ChannelRegistry = field(default_factory=ChannelRegistry)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock(), after_commit=self.events_pending.set)
@@ -51,4 +55,5 @@ def build_platform(settings: Settings, *, clock: Callable[[], datetime] = utcnow
         relay=OutboxRelay(sessions, bus, clock),
         blobs=FileBlobStore(settings.blob_dir),
         clock=clock,
+        channels=build_channel_registry(settings),
     )

@@ -115,6 +115,16 @@ class DeliveryResult:
     retryable: bool = True
 
 
+@dataclass(frozen=True)
+class ProviderStatus:
+    """A provider's delivery-status report for a message we sent (SMS status callbacks)."""
+
+    provider_message_id: str
+    status: str  # the provider's own word, e.g. "delivered", "undelivered"
+    delivered: bool | None  # True reached the recipient, False undeliverable, None pending
+    error: str | None = None
+
+
 class ChannelAdapter(Protocol):
     """One channel. Registered once at start-up; `name` is unique in the registry."""
 

@@ -8,7 +8,8 @@ adapter in the composition root (`jietong.app.channels_runtime`), nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from jietong.channels.base import ChannelAdapter
 from jietong.core.errors import InvalidInput
@@ -16,6 +17,25 @@ from jietong.identity.contact_points import ContactKind
 
 # Channel names are stored in 16-character columns and appear in URLs.
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """What an account of one provider on a channel needs: setting and secret names.
+    The accounts service validates against it, so core code knows no provider."""
+
+    settings: frozenset[str] = frozenset()  # required
+    optional_settings: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()  # required
+    optional_secrets: frozenset[str] = frozenset()
+    # Webhook paths under /api/v1/channels/<channel>/<account id>, shown to admins.
+    webhook_suffixes: tuple[str, ...] = ("",)
+
+    def allowed_settings(self) -> frozenset[str]:
+        return self.settings | self.optional_settings
+
+    def allowed_secrets(self) -> frozenset[str]:
+        return self.secrets | self.optional_secrets
 
 
 class RegistryError(ValueError):
@@ -31,12 +51,17 @@ class ChannelRegistry:
 
     def __init__(self, adapters: Iterable[ChannelAdapter] = ()) -> None:
         self._adapters: dict[str, ChannelAdapter] = {}
+        self._accounts: dict[str, dict[str, AccountSpec]] = {}
         self._frozen = False
         for adapter in adapters:
             self.register(adapter)
 
-    def register(self, adapter: ChannelAdapter) -> None:
-        """Add `adapter`; RegistryError for a bad or duplicate name or a frozen registry."""
+    def register(
+        self, adapter: ChannelAdapter, accounts: Mapping[str, AccountSpec] | None = None
+    ) -> None:
+        """Add `adapter` and, for channels with per-organisation accounts, the account
+        shape of each provider it speaks. RegistryError for a bad or duplicate name or a
+        frozen registry."""
         if self._frozen:
             raise RegistryError("the channel registry is frozen after start-up")
         name = adapter.name
@@ -49,6 +74,7 @@ class ChannelRegistry:
         if not callable(getattr(adapter, "deliver", None)):
             raise RegistryError(f"channel {name!r}: the adapter has no deliver()")
         self._adapters[name] = adapter
+        self._accounts[name] = dict(accounts or {})
 
     def freeze(self) -> ChannelRegistry:
         """Validate and close the registry; returns it for chaining."""
@@ -61,6 +87,13 @@ class ChannelRegistry:
         if adapter is None:
             raise UnknownChannel(f"no channel adapter can send on '{name}'")
         return adapter
+
+    def account_spec(self, name: str, provider: str) -> AccountSpec | None:
+        """The account shape of `provider` on channel `name`; None if it has none."""
+        return self._accounts.get(name, {}).get(provider)
+
+    def providers(self, name: str) -> list[str]:
+        return sorted(self._accounts.get(name, {}))
 
     def find(self, name: str) -> ChannelAdapter | None:
         return self._adapters.get(name)

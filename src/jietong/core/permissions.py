@@ -24,6 +24,9 @@ class Permission(StrEnum):
     CASES_WRITE = "cases:write"
     AUDIT_READ = "audit:read"
     TOKENS_MANAGE = "tokens:manage"
+    ROUTING_SUPERVISE = "routing:supervise"  # agents' states, moves, manual assignment
+    CHANNELS_MANAGE = "channels:manage"  # channel accounts and their secrets (admins)
+    CHANNELS_POST = "channels:post"  # post inbound messages to the API channel (integrations)
 
 
 _READ = {
@@ -42,7 +45,8 @@ _FRONT_LINE = _READ | {
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.SUPERVISOR: frozenset(
-        _FRONT_LINE | {Permission.AGENT_SKILLS_MANAGE, Permission.AUDIT_READ}
+        _FRONT_LINE
+        | {Permission.AGENT_SKILLS_MANAGE, Permission.AUDIT_READ, Permission.ROUTING_SUPERVISE}
     ),
     Role.AGENT: frozenset(_FRONT_LINE),
     Role.BACK_OFFICE: frozenset(_FRONT_LINE),

@@ -1,0 +1,138 @@
+"""Channel wiring: which adapters are registered, which webhook routers are mounted, and
+the delivery worker that sends queued outbound messages.
+
+This is the one place that names channels. Adding one means one more `ChannelPlugin`
+below (an adapter, its account shapes, its router); no core module changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from jietong.app.settings import Settings
+from jietong.channels.base import ChannelAdapter, DeliveryResult
+from jietong.channels.deliveries import DeliveryJob, RetryPolicy, claim_due, record_attempt
+from jietong.channels.registry import AccountSpec, ChannelRegistry
+from jietong.events.base import Envelope
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from jietong.app.platform import Platform
+
+log = logging.getLogger(__name__)
+WAKING_EVENTS = frozenset({"DeliveryQueued", "DeliveryRequeued"})
+
+
+@dataclass(frozen=True)
+class ChannelPlugin:
+    adapter: Callable[[Settings], ChannelAdapter]
+    accounts: Mapping[str, AccountSpec] = field(default_factory=dict)
+
+
+def channel_plugins() -> list[ChannelPlugin]:
+    from jietong.channels.api_channel import adapter as api_adapter
+    from jietong.channels.sms import adapter as sms
+    from jietong.channels.wechat import adapter as wechat
+
+    return [
+        ChannelPlugin(lambda _s: sms.SmsAdapter(), sms.ACCOUNTS),
+        ChannelPlugin(lambda _s: wechat.WeChatAdapter(), wechat.ACCOUNTS),
+        ChannelPlugin(lambda _s: api_adapter.ApiChannelAdapter(), api_adapter.ACCOUNTS),
+    ]
+
+
+def build_channel_registry(settings: Settings) -> ChannelRegistry:
+    """Every channel's adapter, validated; start-up fails on an inconsistent set."""
+    registry = ChannelRegistry()
+    for plugin in channel_plugins():
+        registry.register(plugin.adapter(settings), plugin.accounts)
+    return registry.freeze()
+
+
+def channel_routers() -> list[APIRouter]:
+    """The webhook and management routers of the channels (mounted under /api/v1)."""
+    from jietong.app import merge_api
+    from jietong.channels import api as channels_api
+    from jietong.channels.api_channel import api as api_channel_api
+    from jietong.channels.sms import api as sms_api
+    from jietong.channels.wechat import api as wechat_api
+
+    return [
+        channels_api.router,
+        sms_api.router,
+        wechat_api.router,
+        api_channel_api.router,
+        merge_api.router,
+    ]
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base=timedelta(seconds=settings.delivery_backoff_seconds),
+        cap=timedelta(seconds=settings.delivery_backoff_max_seconds),
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+
+
+class DeliveryWorker:
+    """Claims due deliveries, hands each to its channel's adapter, records the outcome.
+
+    `run_once` is synchronous (tests and `jietong worker` call it directly); the server
+    runs `run_forever` as an asyncio task, waking early when a delivery is queued."""
+
+    def __init__(self, platform: Platform, *, batch: int = 20) -> None:
+        self._platform = platform
+        self._policy = retry_policy(platform.settings)
+        self._batch = batch
+        self.wake = threading.Event()
+
+    def on_event(self, envelope: Envelope) -> None:
+        """Bus subscriber: a queued delivery wakes the worker."""
+        if envelope.event_type in WAKING_EVENTS:
+            self.wake.set()
+
+    def run_once(self) -> int:
+        """Attempt every due delivery once; returns how many were attempted."""
+        platform = self._platform
+        with platform.uow() as uow:
+            jobs = claim_due(
+                uow, platform.channels, now=uow.now, policy=self._policy, limit=self._batch
+            )
+        for job in jobs:
+            result = self._attempt(job)
+            with platform.uow() as uow:
+                record_attempt(uow, job, result, now=uow.now, policy=self._policy)
+        return len(jobs)
+
+    def _attempt(self, job: DeliveryJob) -> DeliveryResult:
+        adapter = self._platform.channels.find(job.message.channel)
+        if adapter is None:
+            return DeliveryResult(ok=False, error="no adapter for this channel", retryable=False)
+        try:
+            return adapter.deliver(job.message)
+        except Exception as exc:
+            # An adapter bug must not lose the delivery: it is retried, then failed.
+            log.exception("channel %s failed delivering %s", job.message.channel, job.delivery_id)
+            return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+
+    async def run_forever(self) -> None:
+        interval = self._platform.settings.delivery_poll_seconds
+        while True:
+            try:
+                done = await asyncio.to_thread(self.run_once)
+                if done == 0:
+                    await asyncio.to_thread(self.wake.wait, interval)
+                    self.wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery worker failed; retrying")
+                await asyncio.sleep(interval)

@@ -1,0 +1,256 @@
+"""Channel accounts: an organisation's Twilio numbers, WeChat Official Accounts and
+API-channel clients, managed by admins.
+
+Secrets are write-only: the API shows only their last four characters, events and the
+audit log name the changed keys, never values. Which settings and secrets an account
+needs comes from the registry (`AccountSpec`), so this module knows no provider.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from jietong.channels import store
+from jietong.channels.base import ChannelAccount
+from jietong.channels.registry import AccountSpec, ChannelRegistry
+from jietong.core.errors import Conflict, InvalidInput, NotFound
+from jietong.core.ids import new_id
+from jietong.core.permissions import Permission, require
+from jietong.core.tenancy import Actor
+from jietong.events.channels import (
+    ChannelAccountCreated,
+    ChannelAccountDeleted,
+    ChannelAccountUpdated,
+)
+from jietong.interactions import store as interaction_store
+from jietong.storage.tables_channels import ChannelAccountRow
+from jietong.storage.uow import UnitOfWork
+
+ENTITY_TYPE = "channel_account"
+_ID = re.compile(r"^[0-9a-f]{32}$")
+MIN_SECRET = 8
+
+
+class ChannelAccountNotFound(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountChanges:
+    """A create or update request, already shaped by the API layer."""
+
+    name: str | None = None
+    address: str | None = None
+    queue_id: str | None = None
+    settings: Mapping[str, str] | None = None
+    secrets: Mapping[str, str] | None = None
+    enabled: bool | None = None
+    clear_queue: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookAccount:
+    """An enabled account found from a webhook URL: whose it is and how to check it."""
+
+    org_id: str
+    channel: str
+    queue_id: str | None
+    account: ChannelAccount
+
+
+def create_account(
+    uow: UnitOfWork,
+    actor: Actor,
+    registry: ChannelRegistry,
+    *,
+    channel: str,
+    provider: str,
+    changes: AccountChanges,
+) -> ChannelAccountRow:
+    require(actor, Permission.CHANNELS_MANAGE)
+    spec = _spec(registry, channel, provider)
+    settings = dict(changes.settings or {})
+    secrets = dict(changes.secrets or {})
+    _check_keys(spec, settings, secrets, complete=True)
+    row = ChannelAccountRow(
+        id=new_id(),
+        org_id=actor.org_id,
+        channel=channel,
+        name=changes.name or f"{channel} {provider}",
+        provider=provider,
+        address=changes.address,
+        queue_id=_queue(uow, actor, changes.queue_id),
+        settings=settings,
+        secrets=secrets,
+        enabled=True if changes.enabled is None else changes.enabled,
+        created_at=uow.now,
+        updated_at=uow.now,
+    )
+    uow.session.add(row)
+    uow.emit(
+        ChannelAccountCreated(
+            org_id=actor.org_id, account_id=row.id, channel=channel, provider=provider
+        )
+    )
+    uow.audit(
+        actor,
+        "channel_account.created",
+        ENTITY_TYPE,
+        row.id,
+        {"channel": channel, "provider": provider, "secrets": sorted(secrets)},
+    )
+    _commit(uow)
+    return row
+
+
+def update_account(
+    uow: UnitOfWork,
+    actor: Actor,
+    registry: ChannelRegistry,
+    account_id: str,
+    changes: AccountChanges,
+) -> ChannelAccountRow:
+    """Change what is given; `settings` and `secrets` replace only the keys they name."""
+    require(actor, Permission.CHANNELS_MANAGE)
+    row = _get(uow, actor, account_id)
+    spec = _spec(registry, row.channel, row.provider)
+    settings = {**row.settings, **(changes.settings or {})}
+    secrets = {**row.secrets, **(changes.secrets or {})}
+    _check_keys(spec, settings, secrets, complete=True)
+    changed = _apply(uow, actor, row, changes, settings, secrets)
+    if changed:
+        row.updated_at = uow.now
+        uow.emit(ChannelAccountUpdated(org_id=actor.org_id, account_id=row.id, changed=changed))
+        uow.audit(actor, "channel_account.updated", ENTITY_TYPE, row.id, {"changed": changed})
+    _commit(uow)
+    return row
+
+
+def delete_account(uow: UnitOfWork, actor: Actor, account_id: str) -> None:
+    require(actor, Permission.CHANNELS_MANAGE)
+    row = _get(uow, actor, account_id)
+    uow.session.delete(row)
+    uow.emit(ChannelAccountDeleted(org_id=actor.org_id, account_id=row.id))
+    uow.audit(actor, "channel_account.deleted", ENTITY_TYPE, row.id, {"name": row.name})
+    uow.commit()
+
+
+def get_account(uow: UnitOfWork, actor: Actor, account_id: str) -> ChannelAccountRow:
+    require(actor, Permission.CHANNELS_MANAGE)
+    return _get(uow, actor, account_id)
+
+
+def list_accounts(
+    uow: UnitOfWork, actor: Actor, *, channel: str | None = None
+) -> list[ChannelAccountRow]:
+    require(actor, Permission.CHANNELS_MANAGE)
+    return store.list_accounts(uow.session, actor.org_id, channel=channel)
+
+
+def find_webhook_account(uow: UnitOfWork, account_id: str, channel: str) -> WebhookAccount | None:
+    """The enabled account of `channel` with this id, for an unauthenticated webhook
+    (whose signature the caller checks next); None for anything else."""
+    if not _ID.match(account_id):
+        return None
+    row = store.find_account(uow.session, account_id)
+    if row is None or row.channel != channel or not row.enabled:
+        return None
+    return WebhookAccount(row.org_id, row.channel, row.queue_id, to_channel_account(row))
+
+
+def to_channel_account(row: ChannelAccountRow) -> ChannelAccount:
+    return ChannelAccount(
+        id=row.id,
+        provider=row.provider,
+        address=row.address,
+        settings={k: str(v) for k, v in row.settings.items()},
+        secrets={k: str(v) for k, v in row.secrets.items()},
+    )
+
+
+def masked(secrets: Mapping[str, Any]) -> dict[str, str]:
+    """Secrets as the API shows them: the last four characters at most."""
+    return {k: "…" + str(v)[-4:] if len(str(v)) >= 12 else "…" for k, v in secrets.items()}
+
+
+def _get(uow: UnitOfWork, actor: Actor, account_id: str) -> ChannelAccountRow:
+    row = None
+    if _ID.match(account_id):
+        row = store.find_account(uow.session, account_id, org_id=actor.org_id)
+    if row is None:
+        raise ChannelAccountNotFound(f"channel account {account_id} not found")
+    return row
+
+
+def _spec(registry: ChannelRegistry, channel: str, provider: str) -> AccountSpec:
+    if channel not in registry:
+        raise InvalidInput(f"unknown channel '{channel}'")
+    spec = registry.account_spec(channel, provider)
+    if spec is None:
+        known = ", ".join(registry.providers(channel)) or "none"
+        raise InvalidInput(f"channel '{channel}' has no provider '{provider}' (known: {known})")
+    return spec
+
+
+def _check_keys(
+    spec: AccountSpec, settings: Mapping[str, str], secrets: Mapping[str, str], *, complete: bool
+) -> None:
+    unknown = sorted(set(settings) - spec.allowed_settings()) + sorted(
+        set(secrets) - spec.allowed_secrets()
+    )
+    if unknown:
+        raise InvalidInput(f"unknown account fields: {', '.join(unknown)}")
+    missing = sorted(spec.settings - set(settings)) + sorted(spec.secrets - set(secrets))
+    if complete and missing:
+        raise InvalidInput(f"missing account fields: {', '.join(missing)}")
+    short = sorted(k for k, v in secrets.items() if len(v) < MIN_SECRET)
+    if short:
+        raise InvalidInput(f"secrets must have at least {MIN_SECRET} characters: {short}")
+
+
+def _queue(uow: UnitOfWork, actor: Actor, queue_id: str | None) -> str | None:
+    if queue_id is None:
+        return None
+    if interaction_store.find_queue(uow.session, actor.org_id, queue_id) is None:
+        raise InvalidInput(f"unknown queue {queue_id}")
+    return queue_id
+
+
+def _apply(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: ChannelAccountRow,
+    changes: AccountChanges,
+    settings: dict[str, str],
+    secrets: dict[str, str],
+) -> list[str]:
+    changed: list[str] = []
+    for name in ("name", "address", "enabled"):
+        value = getattr(changes, name)
+        if value is not None and value != getattr(row, name):
+            setattr(row, name, value)
+            changed.append(name)
+    if changes.clear_queue or changes.queue_id is not None:
+        queue_id = None if changes.clear_queue else _queue(uow, actor, changes.queue_id)
+        if queue_id != row.queue_id:
+            row.queue_id = queue_id
+            changed.append("queue_id")
+    if settings != row.settings:
+        row.settings = settings
+        changed.append("settings")
+    if secrets != row.secrets:
+        row.secrets = secrets
+        changed.extend(f"secrets.{k}" for k in sorted(changes.secrets or {}))
+    return changed
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except IntegrityError:
+        raise Conflict("another account of this channel has that name") from None
