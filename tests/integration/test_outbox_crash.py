@@ -18,6 +18,7 @@ import redis
 from jietong.app.bootstrap import DEMO_LOGINS, ensure_demo
 from jietong.app.platform import build_platform
 from jietong.app.settings import Settings
+from jietong.core.ids import new_id
 from jietong.events.base import Envelope
 from jietong.storage.migrate import upgrade
 from tests.conftest import POSTGRES_URL, REDIS_URL, service_or_skip
@@ -47,7 +48,7 @@ def test_events_committed_before_a_kill_are_published_after_restart(
         database_url = request.getfixturevalue("db_url_postgres_only")
     else:
         database_url = f"sqlite:///{tmp_path / 'crash.db'}"
-    stream = f"jietong:test:{tmp_path.name}"
+    stream = f"jietong:test:{new_id()}"  # unique across xdist workers
     r = redis.Redis.from_url(redis_url)
     r.delete(stream)
 

@@ -237,3 +237,39 @@ def test_oversized_bodies_are_refused_with_413(
     streamed = client.post("/api/v1/customers", headers=tenant_a.headers, content=chunks())
     assert streamed.status_code == 413
     assert client.get("/api/v1/customers", headers=tenant_a.headers).status_code == 200
+
+
+def test_concurrent_relays_publish_each_event_once_in_one_order(
+    platform: Platform, client: TestClient, tenant_a: Tenant
+) -> None:
+    """Two relays (as two server processes would run) share the work without
+    publishing anything twice, and publication numbers form one gap-free sequence."""
+    import threading
+
+    from jietong.storage.outbox import OutboxRelay
+
+    seen: list[Envelope] = []
+    lock = threading.Lock()
+
+    def collect(envelope: Envelope) -> None:
+        with lock:
+            seen.append(envelope)
+
+    platform.bus.subscribe(collect)
+    platform.relay.relay_all()
+    seen.clear()
+    for i in range(30):
+        client.post("/api/v1/customers", headers=tenant_a.headers, json={"display_name": f"r{i}"})
+    relays = [
+        OutboxRelay(platform.sessions, platform.bus, platform.clock, batch_size=4) for _ in range(2)
+    ]
+    threads = [threading.Thread(target=r.relay_all) for r in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    platform.relay.relay_all()  # whatever a relay skipped while the other held the lock
+    ids = [e.event_id for e in seen]
+    assert len(ids) == len(set(ids)) and len(ids) >= 30
+    seqs = sorted(e.seq for e in seen if e.seq is not None)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))

@@ -2,7 +2,11 @@
 
 Runs in the server (an asyncio task calling `relay_once` in a thread) and at start-up,
 so events committed just before a crash are published when the process comes back.
-On PostgreSQL several relays may run at once: rows are claimed with SKIP LOCKED.
+
+Each published event gets the next `published_seq`: the one total order every consumer
+sees, and the position a reconnecting client resumes after. Only one relay may assign it at
+a time, so on PostgreSQL each batch runs under a transaction-level advisory lock: a second
+server process waits for the first one's (short) batch, then finds what is left.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from jietong.events.base import Envelope
@@ -19,6 +23,9 @@ from jietong.events.bus import EventBus
 from jietong.storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
+
+# Arbitrary but fixed: the advisory lock key that lets one relay publish at a time.
+RELAY_LOCK_KEY = 0x4A49_4554_4F4E_4701
 
 
 class OutboxRelay:
@@ -37,23 +44,25 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Publish one batch of unpublished events; return how many were published."""
         with self._sessions() as session, session.begin():
-            query = (
-                select(OutboxRow)
-                .where(OutboxRow.published_at.is_(None))
-                .order_by(OutboxRow.seq)
-                .limit(self._batch_size)
+            _serialise_relays(session)
+            rows = list(
+                session.scalars(
+                    select(OutboxRow)
+                    .where(OutboxRow.published_at.is_(None))
+                    .order_by(OutboxRow.seq)
+                    .limit(self._batch_size)
+                )
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
             if not rows:
                 return 0
+            last = session.scalar(select(func.max(OutboxRow.published_seq))) or 0
+            for offset, row in enumerate(rows, start=1):
+                row.published_seq = last + offset
+                row.published_at = self._clock()
+            session.flush()
+            # Publish before the marks commit: a crash in between re-publishes (at least
+            # once), never loses. Consumers dedupe on event_id.
             self._bus.publish([_envelope(row) for row in rows])
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.seq.in_([r.seq for r in rows]))
-                .values(published_at=self._clock())
-            )
         return len(rows)
 
     def relay_all(self) -> int:
@@ -71,5 +80,12 @@ def _envelope(row: OutboxRow) -> Envelope:
         org_id=row.org_id,
         occurred_at=row.occurred_at,
         payload=row.payload,
-        seq=row.seq,
+        seq=row.published_seq,
     )
+
+
+def _serialise_relays(session: Session) -> None:
+    """Hold the relay lock until this transaction ends (SQLite's BEGIN IMMEDIATE already
+    serialises every writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})

@@ -321,6 +321,9 @@ class OutboxRow(Base):
     payload: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime]
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The order in which the (single) relay published: consumers resume "after N" by
+    # this, not by `seq`, because on PostgreSQL transactions may commit out of seq order.
+    published_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 class ApiTokenRow(Base):

@@ -53,8 +53,10 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("published_seq", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_outbox")),
         sa.UniqueConstraint("event_id", name=op.f("uq_event_outbox_event_id")),
+        sa.UniqueConstraint("published_seq", name=op.f("uq_event_outbox_published_seq")),
     )
     with op.batch_alter_table("event_outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_event_outbox_org_id"), ["org_id"], unique=False)
