@@ -28,6 +28,24 @@ class DomainEvent(BaseModel):
         CATALOGUE[cls.__name__] = cls
 
 
+class Audience(BaseModel):
+    """Who may see an event on a live stream, fixed when it is emitted.
+
+    Admins, supervisors and read-only users see every event of their organisation;
+    everyone else sees an event when `everyone` is set, or when they are in one of
+    `team_ids`, or are one of `user_ids`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    everyone: bool = False
+    team_ids: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+
+
+PRIVILEGED_ONLY = Audience()
+
+
 class Envelope(BaseModel):
     """What the bus carries: the event as JSON plus identity and ordering data."""
 
@@ -38,16 +56,20 @@ class Envelope(BaseModel):
     org_id: str
     occurred_at: datetime
     payload: dict[str, Any]
-    seq: int | None = None  # outbox sequence, set once committed
+    seq: int | None = None  # publication order (published_seq), set by the relay
+    audience: Audience = PRIVILEGED_ONLY
 
     @classmethod
-    def wrap(cls, event: DomainEvent, occurred_at: datetime) -> Envelope:
+    def wrap(
+        cls, event: DomainEvent, occurred_at: datetime, audience: Audience = PRIVILEGED_ONLY
+    ) -> Envelope:
         return cls(
             event_id=new_id(),
             event_type=event.event_type,
             org_id=event.org_id,
             occurred_at=occurred_at,
             payload=event.model_dump(mode="json"),
+            audience=audience,
         )
 
     def to_json(self) -> str:

@@ -20,6 +20,7 @@ from jietong.events.base import Envelope
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], None]
+Unsubscribe = Callable[[], None]
 STREAM_KEY = "jietong:events"
 
 
@@ -28,8 +29,9 @@ class EventBus(Protocol):
         """Deliver `envelopes` in order; raise if they could not be handed over durably."""
         ...
 
-    def subscribe(self, handler: Handler) -> None:
-        """Call `handler` for every envelope published by this process from now on."""
+    def subscribe(self, handler: Handler) -> Unsubscribe:
+        """Call `handler` for every envelope published by this process from now on;
+        calling the returned function stops it."""
         ...
 
     def close(self) -> None:
@@ -50,9 +52,16 @@ class InProcessBus:
             for handler in handlers:
                 _call_safely(handler, copy)
 
-    def subscribe(self, handler: Handler) -> None:
+    def subscribe(self, handler: Handler) -> Unsubscribe:
         with self._lock:
             self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._handlers:
+                    self._handlers.remove(handler)
+
+        return unsubscribe
 
     def close(self) -> None:
         with self._lock:
@@ -84,8 +93,8 @@ class RedisStreamBus:
         pipe.execute()
         self._local.publish(envelopes)
 
-    def subscribe(self, handler: Handler) -> None:
-        self._local.subscribe(handler)
+    def subscribe(self, handler: Handler) -> Unsubscribe:
+        return self._local.subscribe(handler)
 
     def read_all(self, count: int = 10_000) -> list[Envelope]:
         """Every envelope currently in the stream, oldest first (tools and tests)."""

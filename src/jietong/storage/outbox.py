@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from jietong.events.base import Envelope
+from jietong.events.base import Audience, Envelope
 from jietong.events.bus import EventBus
 from jietong.storage.tables import OutboxRow
 
@@ -62,7 +62,7 @@ class OutboxRelay:
             session.flush()
             # Publish before the marks commit: a crash in between re-publishes (at least
             # once), never loses. Consumers dedupe on event_id.
-            self._bus.publish([_envelope(row) for row in rows])
+            self._bus.publish([envelope_of(row) for row in rows])
         return len(rows)
 
     def relay_all(self) -> int:
@@ -73,7 +73,8 @@ class OutboxRelay:
         return total
 
 
-def _envelope(row: OutboxRow) -> Envelope:
+def envelope_of(row: OutboxRow) -> Envelope:
+    """The envelope of a published (or being published) outbox row."""
     return Envelope(
         event_id=row.event_id,
         event_type=row.event_type,
@@ -81,6 +82,7 @@ def _envelope(row: OutboxRow) -> Envelope:
         occurred_at=row.occurred_at,
         payload=row.payload,
         seq=row.published_seq,
+        audience=Audience.model_validate(row.audience),
     )
 
 

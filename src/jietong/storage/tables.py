@@ -319,6 +319,7 @@ class OutboxRow(Base):
     org_id: Mapped[str] = mapped_column(ID, index=True)
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]]
+    audience: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime]
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     # The order in which the (single) relay published: consumers resume "after N" by

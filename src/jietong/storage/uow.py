@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jietong.core.tenancy import SYSTEM_USER_ID, Actor
 from jietong.events.base import DomainEvent, Envelope
+from jietong.storage.audience import resolve_audience
 from jietong.storage.tables import AuditRow, OutboxRow
 
 
@@ -45,13 +46,16 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event: DomainEvent) -> None:
-        envelope = Envelope.wrap(event, self.now)
+        """Add `event` to the outbox of this transaction, with the audience its subject
+        has right now (see storage.audience)."""
+        envelope = Envelope.wrap(event, self.now, resolve_audience(self.session, event))
         self.session.add(
             OutboxRow(
                 event_id=envelope.event_id,
                 org_id=envelope.org_id,
                 event_type=envelope.event_type,
                 payload=envelope.payload,
+                audience=envelope.audience.model_dump(mode="json"),
                 occurred_at=envelope.occurred_at,
             )
         )

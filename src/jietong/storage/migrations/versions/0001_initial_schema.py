@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("event_type", sa.String(length=100), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("audience", sa.JSON(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_seq", sa.BigInteger(), nullable=True),

@@ -1,0 +1,1 @@
+"""The real-time gateway for agent, supervisor and admin screens."""

@@ -1,0 +1,47 @@
+"""Who may see an event live: decided once, when it is emitted, from what it is about.
+
+The rules follow the read permissions (core.permissions and the visibility rules of
+interactions and cases), so a live stream never shows what the REST API would hide:
+
+- about an interaction (`interaction_id`): its team and its assigned agent;
+- about a case (`case_id`): its department and its owner;
+- about an API token (`token_id`): only the token's user;
+- about a customer only (`customer_id`): every member of staff (customers are org-wide);
+- anything else: supervisors, admins and read-only users only (the safe default).
+
+Any user id named in the event (`agent_id`, `user_id`, `assigned_user_id`, `offered_to`)
+is added, so an agent always hears about their own offers and state. Privileged roles see
+everything of their organisation whatever the audience says.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from jietong.events.base import PRIVILEGED_ONLY, Audience, DomainEvent
+from jietong.storage.tables import CaseRow, InteractionRow
+
+USER_FIELDS = ("agent_id", "user_id", "assigned_user_id", "offered_to", "owner_user_id")
+
+
+def resolve_audience(session: Session, event: DomainEvent) -> Audience:
+    fields = event.model_dump()
+    users = {v for k in USER_FIELDS if isinstance(v := fields.get(k), str) and v}
+    teams: set[str] = set()
+    if isinstance(interaction_id := fields.get("interaction_id"), str):
+        row = session.get(InteractionRow, interaction_id)
+        if row is not None and row.org_id == event.org_id:
+            teams.update(filter(None, [row.team_id]))
+            users.update(filter(None, [row.assigned_user_id]))
+    elif isinstance(case_id := fields.get("case_id"), str):
+        case = session.get(CaseRow, case_id)
+        if case is not None and case.org_id == event.org_id:
+            teams.update(filter(None, [case.department_id]))
+            users.update(filter(None, [case.owner_user_id]))
+    elif "token_id" in fields:
+        return Audience(user_ids=tuple(sorted(users)))
+    elif isinstance(fields.get("customer_id"), str):
+        return Audience(everyone=True)
+    if not teams and not users:
+        return PRIVILEGED_ONLY
+    return Audience(team_ids=tuple(sorted(teams)), user_ids=tuple(sorted(users)))
