@@ -4,13 +4,17 @@ interactions in, interval series and handling statistics out, one organisation o
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from sqlalchemy import insert
+from typer.testing import CliRunner
 
+from jietong.app.cli import app
 from jietong.app.platform import Platform
+from jietong.app.settings import Settings
 from jietong.app.wfm_data import read_history, window_for
 from jietong.core.ids import new_id
 from jietong.core.tenancy import system_actor
@@ -20,6 +24,8 @@ from jietong.storage.tables import InteractionRow
 from jietong.wfm import store
 from jietong.wfm.forecasting import ForecastConfig, forecast
 from tests.conftest import Tenant
+
+runner = CliRunner()
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Sunday evening: history is the weeks before today, Monday 2025-03-03 .. Saturday.
@@ -68,12 +74,12 @@ def interaction(
 
 
 def weekday_history(
-    org_id: str, queue_id: str, channel: str, per_hour: int
+    org_id: str, queue_id: str, channel: str, per_hour: int, now: dt.datetime = NOW
 ) -> list[dict[str, object]]:
     """``per_hour`` contacts every weekday hour 09:00-17:00 Shanghai time for six weeks;
     Wednesdays at 14:00 get none (an open interval with no contacts)."""
     rows = []
-    first = window_for(NOW, SHANGHAI, WEEKS).first_day
+    first = window_for(now, SHANGHAI, WEEKS).first_day
     for day in range(WEEKS * 7):
         date = first + dt.timedelta(days=day)
         if date.weekday() >= 5:
@@ -173,3 +179,42 @@ def test_another_organisations_queue_is_not_found(
         assert store.find_queue(uow.session, tenant_a.org_id, queue_id=queue_b.id) is None
         assert store.find_queue(uow.session, tenant_a.org_id, name="Secret") is None
         assert [q.name for q in store.list_queues(uow.session, tenant_b.org_id)] == ["Secret"]
+
+
+def test_cli_forecasts_and_plans_from_the_database(
+    platform: Platform, settings: Settings, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    general = make_queue(platform, tenant_a, "General")
+    other = make_queue(platform, tenant_b, "General")
+    rows = weekday_history(tenant_a.org_id, general.id, "call", per_hour=6, now=now)
+    rows += weekday_history(tenant_a.org_id, general.id, "chat", per_hour=2, now=now)
+    rows += weekday_history(tenant_b.org_id, other.id, "call", per_hour=40, now=now)
+    insert_rows(platform, rows)
+    env = {"JIETONG_DATABASE_URL": settings.effective_database_url,
+           "JIETONG_DATA_DIR": str(settings.data_dir)}  # fmt: skip
+
+    forecast_args = ["wfm", "forecast", "--from-db", "--org", "org-a", "--interval", "60"]
+    result = runner.invoke(app, [*forecast_args, "--country", "none", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    by_name = {item["series"]: item for item in json.loads(result.stdout)}
+    assert set(by_name) == {"General/call", "General/chat"}
+    # Six an hour for org-a; org-b's forty never enter.
+    per_interval = by_name["General/call"]["forecast_total"] / 5 / 8
+    assert per_interval == pytest.approx(6, abs=1)
+
+    plan_args = ["wfm", "plan", "--from-db", "--org", "org-a", "--queue", "General",
+                 "--channel", "call", "--interval", "60", "--horizon-days", "2",
+                 "--shift-hours", "4", "--break-minutes", "0", "--lunch-minutes", "0",
+                 "--time-limit", "2", "--replications", "2", "--json"]  # fmt: skip
+    result = runner.invoke(app, plan_args, env=env)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["series"] == "General/call"
+    assert plan["aht_seconds"] == pytest.approx(200.0)  # measured: 200 s handling
+    assert plan["patience_seconds"] is None  # nobody abandoned: Erlang C
+    assert len(plan["days"]) == 2
+
+    missing = runner.invoke(app, [*plan_args[:6], "Nope", "--json"], env=env)
+    assert missing.exit_code == 2
+    assert "no queue 'Nope'" in missing.stderr

@@ -59,6 +59,7 @@ class History:
 
     org_id: str
     tz: ZoneInfo
+    region: str  # the organisation's country: its public holidays close the center
     window: HistoryWindow
     queue: QueueInfo | None
     channel: str | None
@@ -117,7 +118,8 @@ def read_history(
     ``queue`` must be one of ``org_id``'s queues (from :func:`store.find_queue`); every
     query is filtered on ``org_id`` as well, so another organisation's rows never count.
     """
-    tz = ZoneInfo(store.get_org_time_zone(session, org_id))
+    org = store.get_organisation(session, org_id)
+    tz = ZoneInfo(org.timezone)
     window = window_for(now, tz, weeks)
     queue_id = queue.id if queue is not None else None
     counts = store.arrival_counts(
@@ -126,4 +128,4 @@ def read_history(
     handling = store.handling_stats(
         session, org_id, since=window.since, until=window.until, queue_id=queue_id, channel=channel
     )
-    return History(org_id, tz, window, queue, channel, counts, handling)
+    return History(org_id, tz, org.default_region, window, queue, channel, counts, handling)

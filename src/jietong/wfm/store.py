@@ -29,7 +29,7 @@ __all__ = [
     "arrival_counts",
     "find_organisation",
     "find_queue",
-    "get_org_time_zone",
+    "get_organisation",
     "handling_stats",
     "list_queues",
 ]
@@ -72,12 +72,12 @@ def find_organisation(session: Session, slug: str) -> OrganisationRow | None:
     return session.scalar(select(OrganisationRow).where(OrganisationRow.slug == slug))
 
 
-def get_org_time_zone(session: Session, org_id: str) -> str:
-    """The organisation's IANA time zone name (LookupError if the org does not exist)."""
-    zone = session.scalar(select(OrganisationRow.timezone).where(OrganisationRow.id == org_id))
-    if zone is None:
+def get_organisation(session: Session, org_id: str) -> OrganisationRow:
+    """The organisation (its time zone and region matter here); LookupError if missing."""
+    org = session.get(OrganisationRow, org_id)
+    if org is None:
         raise LookupError(f"no organisation {org_id}")
-    return zone
+    return org
 
 
 def _queue_info(row: QueueRow) -> QueueInfo:

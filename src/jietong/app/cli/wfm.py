@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jietong.app.cli import wfm_erlang, wfm_plan, wfm_sim
+from jietong.app.cli import wfm_erlang, wfm_plan, wfm_planning, wfm_sim
 
 app = typer.Typer(
     help="Workforce management: Erlang staffing, simulation, forecasts, schedules.",
@@ -13,3 +13,4 @@ app = typer.Typer(
 wfm_erlang.register(app)
 wfm_sim.register(app)
 wfm_plan.register(app)
+wfm_planning.register(app)

@@ -13,12 +13,15 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from jietong.wfm.forecasting import ForecastConfig, IntervalSeries
 
 _out = Console()
 _err = Console(stderr=True)
@@ -64,7 +67,19 @@ def _fmt(value: float) -> str:
 def _forecast_command(app: typer.Typer) -> None:
     @app.command("forecast")
     def forecast_cmd(
-        csv: Annotated[Path, typer.Option("--csv", help="CSV of interval counts or raw contacts.")],
+        csv: Annotated[
+            Path | None, typer.Option("--csv", help="CSV of interval counts or raw contacts.")
+        ] = None,
+        from_db: Annotated[
+            bool, typer.Option("--from-db", help="The platform's own interaction history.")
+        ] = False,
+        org: Annotated[str, typer.Option(help="Organisation slug (--from-db).")] = "demo",
+        queue: Annotated[str | None, typer.Option(help="Queue name (--from-db).")] = None,
+        channel: Annotated[str | None, typer.Option(help="Channel (--from-db).")] = None,
+        weeks: Annotated[int, typer.Option(help="Weeks of history (--from-db).")] = 12,
+        open_hours: Annotated[str | None, typer.Option(help="e.g. 08:00-20:00.")] = None,
+        open_days: Annotated[str, typer.Option(help="With --open-hours.")] = "mon-fri",
+        data_dir: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
         interval: Annotated[int, typer.Option(help="Interval minutes: 15, 30 or 60.")] = 15,
         horizon_days: Annotated[int, typer.Option(help="Open days to forecast.")] = 5,
         holdout_days: Annotated[int, typer.Option(help="Open days held back to score.")] = 5,
@@ -90,7 +105,9 @@ def _forecast_command(app: typer.Typer) -> None:
         if out is not None:
             _table_suffix(out)
         plot_fmt = _image_format(plot) if plot is not None else None
-        if not csv.is_file():
+        if (csv is None) == (not from_db):
+            _fail("give either --csv FILE or --from-db")
+        if csv is not None and not csv.is_file():
             _fail(f"no such file: {csv}")
         try:
             config = ForecastConfig(
@@ -101,7 +118,12 @@ def _forecast_command(app: typer.Typer) -> None:
                 country=None if country.lower() == "none" else country,
                 ma_weeks=ma_weeks,
             )
-            series = load_csv(csv, interval_minutes=interval)
+            if csv is not None:
+                series = load_csv(csv, interval_minutes=interval)
+            else:
+                series = _db_series(
+                    org, queue, channel, weeks, open_hours, open_days, data_dir, interval, config
+                )
             results = []
             with _progress(as_json) as progress:
                 steps = len(series) * (len(default_models()) * folds + 1)
@@ -129,6 +151,31 @@ def _forecast_command(app: typer.Typer) -> None:
             _print_report(result)
 
     _ = forecast_cmd
+
+
+def _db_series(
+    org: str,
+    queue: str | None,
+    channel: str | None,
+    weeks: int,
+    open_hours: str | None,
+    open_days: str,
+    data_dir: Path | None,
+    interval: int,
+    config: ForecastConfig,
+) -> dict[str, IntervalSeries]:
+    """One series per queue and channel of the organisation's history (wfm_planning)."""
+    from jietong.app.cli.wfm_planning import DbSelection, db_series
+
+    found, _ = db_series(
+        DbSelection(org, queue, channel, weeks, data_dir),
+        interval=interval,
+        open_hours=open_hours,
+        open_days=open_days,
+        country=config.country or "none",
+        split=True,
+    )
+    return {one.name: one for one in found}
 
 
 def _result_json(result: object) -> dict[str, object]:
