@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Start the services the test suite uses (Debian's postgresql, redis-server; chromium for
-# the browser tests) on this
+# the browser tests; dovecot-imapd for IMAP) on this
 # machine and print the environment the tests read. Installs them when missing (root).
 set -euo pipefail
 need=()
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
+command -v dovecot >/dev/null || need+=(dovecot-imapd)  # a real IMAP server for email tests
 # A CJK font, so that screenshots of zh-CN pages show Chinese rather than empty boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ ${#need[@]} -gt 0 ]; then
