@@ -28,7 +28,7 @@ agent that still has room, never exceeding any agent's capacity.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NamedTuple
@@ -64,7 +64,9 @@ class AgentView:
     does not serve is absent or 0); ``load`` the items currently handled per channel;
     ``max_total`` an optional cap across all channels. ``idle_since`` is the time of the
     agent's last assignment or release, the clock for longest-idle routing. ``occupancy``
-    is a fraction in [0, 1] computed by the caller.
+    is a fraction in [0, 1] computed by the caller. ``excludes`` holds blending rules:
+    while the agent has load on a key channel, the listed channels get no new item (a
+    call excludes new chats, for example).
     """
 
     agent_id: str
@@ -75,11 +77,13 @@ class AgentView:
     max_total: int | None = None
     handled: int = 0
     occupancy: float = 0.0
+    excludes: Mapping[str, Collection[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """One waiting contact. ``required_skills`` maps skill to minimum level (1..10)."""
+    """One waiting contact. ``required_skills`` maps skill to minimum level (1..10).
+    ``excluded_agents`` may not take it (they just declined it or let it ring out)."""
 
     item_id: str
     queue_id: str
@@ -87,6 +91,7 @@ class WorkItem:
     required_skills: Mapping[str, int]
     priority: int = 0
     arrived_at: float = 0.0
+    excluded_agents: Collection[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +127,12 @@ def qualified(agent: AgentView, item: WorkItem) -> bool:
 
 
 def free_capacity(agent: AgentView, channel: str) -> int:
-    """Slots the agent has free for one more item on ``channel`` (never negative)."""
+    """Slots the agent has free for one more item on ``channel`` (never negative), after
+    blending: none while load on another channel excludes this one."""
+    if agent.excludes:
+        for busy, count in agent.load.items():
+            if count > 0 and channel in agent.excludes.get(busy, ()):
+                return 0
     free = agent.capacity.get(channel, 0) - agent.load.get(channel, 0)
     if agent.max_total is not None:
         free = min(free, agent.max_total - sum(agent.load.values()))
@@ -130,7 +140,10 @@ def free_capacity(agent: AgentView, channel: str) -> int:
 
 
 def eligible(agent: AgentView, item: WorkItem) -> bool:
-    """True if the agent may take the item right now: qualified and with a free slot."""
+    """True if the agent may take the item right now: qualified, with a free slot, and
+    not excluded from it."""
+    if item.excluded_agents and agent.agent_id in item.excluded_agents:
+        return False
     return free_capacity(agent, item.channel) > 0 and qualified(agent, item)
 
 

@@ -1,0 +1,384 @@
+"""Queue entries: the routing engine's persistent queues.
+
+The interaction's lifecycle is the source of truth for *whether* it waits (state
+'queued'); the entry adds *how* it waits: its original arrival time, priority, current
+queue, overflow stage, and whether the customer still holds or will be called back.
+`sync_entries` keeps the two in step whatever moved the interaction (the intake, an
+agent through the interactions API, a crash between two commits), so restarting the
+engine loses and duplicates nothing: the UNIQUE interaction id allows one entry each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from jietong.core.errors import IllegalTransition, NotFound
+from jietong.core.ids import new_id
+from jietong.core.tenancy import system_actor
+from jietong.events.routing import (
+    CallbackRequested,
+    OfferAccepted,
+    OfferRetracted,
+    OverflowApplied,
+    QueueLimitReached,
+    WorkMoved,
+    WorkQueued,
+)
+from jietong.identity.model import VipTier
+from jietong.interactions.model import InteractionTrigger
+from jietong.interactions.service import record_transition, transition_interaction
+from jietong.routing import store
+from jietong.routing.hours import calendar_for, is_open
+from jietong.routing.model import (
+    DEFAULT_SETTINGS,
+    OFFER_LIFECYCLE,
+    EntryKind,
+    EntryState,
+    LimitAction,
+    LimitReason,
+    OfferState,
+    OfferTrigger,
+    QueueSettings,
+    entry_priority,
+    first_move,
+    overflow_stage,
+)
+from jietong.storage.tables import InteractionRow
+from jietong.storage.tables_routing import RoutingEntryRow, RoutingOfferRow
+from jietong.storage.uow import UnitOfWork
+
+OFFER_ENTITY = "offer"
+_SERVED_STATES = frozenset({"connected", "wrap_up", "closed"})
+
+
+def sync_entries(
+    uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
+) -> int:
+    """Bring entries and pending offers in step with their interactions; commit.
+    Returns the number of rows changed."""
+    changed = enqueue_arrivals(uow, org_id, settings)
+    for interaction, entry in store.queued_without_entry(uow.session, org_id):
+        enqueue(uow, interaction, entry, settings, now=now)
+        changed += 1
+    uow.commit()
+    # Entries and offers in separate transactions: each holds one kind of lock only, so
+    # it cannot deadlock with an accept (which locks the offer, then the entry).
+    for entry, state, _assignee in store.entries_out_of_step(uow.session, org_id):
+        follow_interaction(entry, state, now=now)
+        changed += 1
+    uow.commit()
+    for offer, state, assignee in store.offers_out_of_step(uow.session, org_id):
+        resolve_offer(uow, offer, state, assignee, now=now)
+        changed += 1
+    uow.commit()
+    return changed
+
+
+def enqueue_arrivals(uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings]) -> int:
+    """Queue inbound arrivals that name a queue (the channel intake leaves them
+    'arrived'); each move commits. Returns how many were queued."""
+    system = system_actor(org_id)
+    queued = 0
+    for row in store.arrivals(uow.session, org_id):
+        if not settings.get(row.queue_id or "", DEFAULT_SETTINGS).auto_enqueue:
+            continue
+        try:
+            transition_interaction(uow, system, row.id, InteractionTrigger.ENQUEUE)
+            queued += 1
+        except (IllegalTransition, NotFound):
+            uow.session.rollback()  # moved on meanwhile
+    return queued
+
+
+def enqueue(
+    uow: UnitOfWork,
+    interaction: InteractionRow,
+    entry: RoutingEntryRow | None,
+    settings: Mapping[str, QueueSettings],
+    *,
+    now: datetime,
+) -> RoutingEntryRow:
+    """Give a queued interaction its place: a new entry at its queueing time, or, for an
+    entry that was served (a transfer), a new wait from now."""
+    assert interaction.queue_id is not None
+    priority = _priority(uow, interaction)
+    if entry is None:
+        since = interaction.queued_at or now
+        entry = RoutingEntryRow(
+            id=new_id(),
+            org_id=interaction.org_id,
+            interaction_id=interaction.id,
+            queue_id=interaction.queue_id,
+            channel=interaction.channel,
+            kind=EntryKind.LIVE.value,
+            state=EntryState.WAITING.value,
+            priority=priority,
+            enqueued_at=since,
+            queue_entered_at=since,
+            available_at=None,
+            overflow_stage=0,
+            offers=0,
+            updated_at=now,
+        )
+        uow.session.add(entry)
+        uow.session.flush()
+    else:
+        _restart(entry, interaction.queue_id, priority, now)
+    uow.emit(
+        WorkQueued(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            queue_id=entry.queue_id,
+            channel=entry.channel,
+            kind=entry.kind,
+            priority=entry.priority,
+        )
+    )
+    _check_arrival(uow, entry, interaction, settings.get(entry.queue_id, DEFAULT_SETTINGS), now)
+    return entry
+
+
+def _restart(entry: RoutingEntryRow, queue_id: str, priority: int, now: datetime) -> None:
+    entry.queue_id = queue_id
+    entry.kind = EntryKind.LIVE.value
+    entry.state = EntryState.WAITING.value
+    entry.priority = priority
+    entry.enqueued_at = now
+    entry.queue_entered_at = now
+    entry.available_at = None
+    entry.overflow_stage = 0
+    entry.limit_action = None
+    entry.callback_to = None
+    entry.callback_channel = None
+    entry.served_at = None
+    entry.ended_at = None
+    entry.updated_at = now
+
+
+def _priority(uow: UnitOfWork, interaction: InteractionRow) -> int:
+    queue = store.find_queue(uow.session, interaction.org_id, interaction.queue_id or "")
+    tier = store.vip_tier(uow.session, interaction.org_id, interaction.customer_id)
+    vip = VipTier(tier).routing_priority if tier in set(VipTier) else 0
+    cases = store.case_priorities(uow.session, interaction.org_id, interaction.id)
+    return entry_priority(queue.priority if queue is not None else 0, vip, cases)
+
+
+def _check_arrival(
+    uow: UnitOfWork,
+    entry: RoutingEntryRow,
+    interaction: InteractionRow,
+    settings: QueueSettings,
+    now: datetime,
+) -> None:
+    """A live arrival at a closed or full queue gets the queue's action."""
+    if settings.hours is not None and settings.closed_action is not None:
+        calendar = calendar_for(settings.hours, range(now.year - 1, now.year + 2))
+        if not is_open(settings.hours, calendar, now):
+            take_limit_action(uow, entry, settings, LimitReason.CLOSED, now=now)
+            return
+    limit = settings.max_queue_length
+    if limit is not None:
+        others = store.count_live_waiting(uow.session, entry.org_id, entry.queue_id) - 1
+        if others >= limit:
+            take_limit_action(uow, entry, settings, LimitReason.QUEUE_LENGTH, now=now)
+
+
+def follow_interaction(entry: RoutingEntryRow, interaction_state: str, *, now: datetime) -> None:
+    """Move an entry to the state its interaction implies."""
+    if interaction_state == "queued":
+        entry.state = EntryState.WAITING.value  # requeued by another path: keeps its place
+    elif interaction_state == "offered":
+        entry.state = EntryState.OFFERED.value  # offered by hand through the interactions API
+    elif interaction_state in _SERVED_STATES:
+        entry.state = EntryState.SERVED.value
+        entry.served_at = entry.served_at or now
+        entry.ended_at = now
+    else:
+        entry.state = EntryState.REMOVED.value
+        entry.ended_at = now
+    entry.updated_at = now
+
+
+def resolve_offer(
+    uow: UnitOfWork,
+    offer: RoutingOfferRow,
+    interaction_state: str,
+    assignee: str | None,
+    *,
+    now: datetime,
+) -> None:
+    """End a pending offer whose interaction moved on: accepted if its agent got the
+    interaction (accepted through the interactions API), else withdrawn."""
+    accepted = interaction_state in _SERVED_STATES and assignee == offer.agent_id
+    trigger = OfferTrigger.ACCEPT if accepted else OfferTrigger.WITHDRAW
+    if not store.end_offer(uow.session, offer.id, to_state=_target(trigger).value, now=now):
+        return
+    record_offer_move(uow, offer, trigger)
+    event = OfferAccepted if accepted else OfferRetracted
+    uow.emit(
+        event(
+            org_id=offer.org_id,
+            offer_id=offer.id,
+            interaction_id=offer.interaction_id,
+            agent_id=offer.agent_id,
+        )
+    )
+
+
+def record_offer_move(uow: UnitOfWork, offer: RoutingOfferRow, trigger: OfferTrigger) -> None:
+    move = OFFER_LIFECYCLE.fire(OfferState.PENDING, trigger)
+    record_transition(uow, system_actor(offer.org_id), OFFER_ENTITY, offer.id, move)
+
+
+def _target(trigger: OfferTrigger) -> OfferState:
+    return OFFER_LIFECYCLE.fire(OfferState.PENDING, trigger).to_state
+
+
+# --- overflow, limits, moves ----------------------------------------------------------------
+
+
+def apply_timers(
+    uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
+) -> int:
+    """Overflow steps and maximum waits that came due; commit. Returns entries changed."""
+    changed = 0
+    for entry in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,)):
+        queue_settings = settings.get(entry.queue_id, DEFAULT_SETTINGS)
+        if _overflow(uow, entry, queue_settings, settings, now) or _max_wait(
+            uow, entry, queue_settings, now
+        ):
+            changed += 1
+    if changed:
+        uow.commit()
+    return changed
+
+
+def _overflow(
+    uow: UnitOfWork,
+    entry: RoutingEntryRow,
+    queue_settings: QueueSettings,
+    settings: Mapping[str, QueueSettings],
+    now: datetime,
+) -> bool:
+    steps = queue_settings.overflow
+    waited = (now - entry.queue_entered_at).total_seconds()
+    stage = overflow_stage(steps, waited)
+    if stage <= entry.overflow_stage:
+        return False
+    applied_before = entry.overflow_stage
+    entry.overflow_stage = stage
+    entry.updated_at = now
+    uow.emit(
+        OverflowApplied(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            queue_id=entry.queue_id,
+            stage=stage,
+        )
+    )
+    target = first_move(steps[applied_before:], stage - applied_before)
+    if target is not None and store.find_queue(uow.session, entry.org_id, target) is not None:
+        move_entry(uow, entry, target, cause="overflow", now=now)
+    return True
+
+
+def _max_wait(
+    uow: UnitOfWork, entry: RoutingEntryRow, queue_settings: QueueSettings, now: datetime
+) -> bool:
+    limit = queue_settings.max_wait_seconds
+    if limit is None or entry.kind != EntryKind.LIVE.value or entry.limit_action is not None:
+        return False
+    if now - entry.enqueued_at < timedelta(seconds=limit):
+        return False
+    take_limit_action(uow, entry, queue_settings, LimitReason.MAX_WAIT, now=now)
+    return True
+
+
+def take_limit_action(
+    uow: UnitOfWork,
+    entry: RoutingEntryRow,
+    settings: QueueSettings,
+    reason: LimitReason,
+    *,
+    now: datetime,
+) -> None:
+    """Apply the queue's action to a live entry; it keeps its original arrival time."""
+    action = settings.closed_action if reason is LimitReason.CLOSED else settings.limit_action
+    action = action or settings.limit_action
+    entry.limit_action = action.value
+    entry.updated_at = now
+    uow.emit(
+        QueueLimitReached(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            queue_id=entry.queue_id,
+            reason=reason.value,
+            action=action.value,
+        )
+    )
+    if action is LimitAction.QUEUE:
+        target = settings.limit_queue_id
+        if target is not None and store.find_queue(uow.session, entry.org_id, target) is not None:
+            move_entry(uow, entry, target, cause=reason.value, now=now)
+    elif action is LimitAction.CALLBACK:
+        to_callback(uow, entry, channel="call", to=None, at=None, now=now)
+    else:
+        entry.kind = EntryKind(action.value).value
+
+
+def to_callback(
+    uow: UnitOfWork,
+    entry: RoutingEntryRow,
+    *,
+    channel: str,
+    to: str | None,
+    at: datetime | None,
+    now: datetime,
+) -> None:
+    """Turn an entry into a callback: the customer stops holding but keeps their place
+    (``at`` None: virtual hold) or is reached at the time they chose."""
+    interaction = store.find_interaction(uow.session, entry.org_id, entry.interaction_id)
+    customer_id = None if interaction is None else interaction.customer_id
+    kind = "phone" if channel in ("call", "sms") else "wechat_openid"
+    entry.kind = EntryKind.CALLBACK.value
+    entry.callback_channel = channel
+    entry.callback_to = to or store.first_contact_point(
+        uow.session, entry.org_id, customer_id, kind
+    )
+    entry.available_at = at
+    entry.updated_at = now
+    uow.emit(
+        CallbackRequested(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            queue_id=entry.queue_id,
+            channel=channel,
+            scheduled_for=None if at is None else at.isoformat(),
+        )
+    )
+
+
+def move_entry(
+    uow: UnitOfWork, entry: RoutingEntryRow, queue_id: str, *, cause: str, now: datetime
+) -> None:
+    """Move an entry to another queue: new overflow clock, same original arrival."""
+    before = entry.queue_id
+    entry.queue_id = queue_id
+    entry.queue_entered_at = now
+    entry.overflow_stage = 0
+    entry.updated_at = now
+    uow.emit(
+        WorkMoved(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            from_queue_id=before,
+            to_queue_id=queue_id,
+            cause=cause,
+        )
+    )
