@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         default=300, ge=10, description="Signed webhooks older than this are refused."
     )
+    # Email channel (issue 3): the built-in SMTP receiver runs while some organisation
+    # has an email account receiving through it (the demo has one); IMAP accounts are polled.
+    smtp_enabled: bool = Field(default=True, description="Run the built-in SMTP receiver.")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP receiver bind address.")
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_max_message_bytes: int = Field(
+        default=36 * 1024 * 1024, ge=1024, description="Larger mail is refused with 552."
+    )
+    email_poll_seconds: float = Field(default=60.0, gt=0, description="IMAP without IDLE.")
+    email_accounts_refresh_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("default_region")
     @classmethod

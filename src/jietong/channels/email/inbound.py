@@ -53,12 +53,14 @@ def root_message_id(parsed: ParsedEmail) -> str:
 def verified_interaction(
     parsed: ParsedEmail, recipient: str, *, secret: bytes, org_id: str
 ) -> str | None:
-    """The interaction a genuine token of ours names: the reply token in the recipient's
-    plus address, else a Message-ID of ours that the mail answers. None when there is no
-    token or it does not verify (forged, altered, or another organisation's)."""
-    _base, detail = tokens.split_plus_address(recipient)
-    if detail:
-        found = tokens.verify_reply_token(secret, org_id, detail)
+    """The interaction a genuine token of ours names: a reply token in the plus address
+    the mail was delivered to (or, for polled mailboxes, addressed to in To/Cc), else a
+    Message-ID of ours that the mail answers. None when there is no token or it does not
+    verify (forged, altered, or another organisation's)."""
+    addresses = (recipient, *(a.address for a in (*parsed.to, *parsed.cc)))
+    for address in addresses:
+        _base, detail = tokens.split_plus_address(address)
+        found = None if not detail else tokens.verify_reply_token(secret, org_id, detail)
         if found is not None:
             return found
     for reference in reversed(thread_references(parsed)):

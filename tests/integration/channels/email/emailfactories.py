@@ -1,0 +1,70 @@
+"""Factories for email tests: email accounts of a tenant, a free port, test mail."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from email.utils import make_msgid
+
+from tests.conftest import Tenant
+
+from jietong.app.platform import Platform
+from jietong.core.ids import new_id
+from jietong.storage.tables_channels import ChannelAccountRow
+
+
+def email_account(
+    platform: Platform,
+    tenant: Tenant,
+    address: str,
+    *,
+    provider: str = "smtp",
+    settings: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    queue_id: str | None = None,
+) -> ChannelAccountRow:
+    with platform.uow() as uow:
+        row = ChannelAccountRow(
+            id=new_id(),
+            org_id=tenant.org_id,
+            channel="email",
+            name=f"email {address}",
+            provider=provider,
+            address=address,
+            queue_id=queue_id,
+            settings=dict(settings or {}),
+            secrets=dict(secrets or {}),
+            enabled=True,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+        uow.session.add(row)
+        uow.commit()
+        return row
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mail(
+    *,
+    sender: str = "Wang Fang <wang.fang@example.cn>",
+    to: str = "support@a.example",
+    subject: str = "宽带无法连接",
+    body: str = "你好，宽带无法连接。",
+    message_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[str, bytes]:
+    """(Message-ID without brackets, raw bytes) of a plain UTF-8 mail."""
+    mid = message_id or make_msgid(domain="example.cn")[1:-1]
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    raw = (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
+        f"Date: Tue, 5 Mar 2024 10:00:00 +0800\r\nMIME-Version: 1.0\r\n{extra}"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+    return mid, raw
