@@ -14,6 +14,7 @@ from sqlalchemy import text
 from jietong import __version__
 from jietong.app import problems
 from jietong.app.channels_runtime import DeliveryWorker, channel_routers
+from jietong.app.email_runtime import EmailRuntime
 from jietong.app.limits import ENVELOPE_BYTES, BodySizeLimit
 from jietong.app.platform import Platform
 from jietong.auth import api as auth_api
@@ -44,9 +45,12 @@ def create_app(platform: Platform) -> FastAPI:
             worker = DeliveryWorker(platform)
             platform.bus.subscribe(worker.on_event)
             delivery_task = asyncio.create_task(worker.run_forever())
+        email = EmailRuntime(platform)  # SMTP receiver and IMAP pollers, per the accounts
+        await asyncio.to_thread(email.start)
         try:
             yield
         finally:
+            await asyncio.to_thread(email.stop)
             for task in (relay_task, delivery_task):
                 if task is not None:
                     task.cancel()
