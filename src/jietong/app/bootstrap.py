@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jietong.app.demo_history import add_demo_history
+from jietong.app.email_runtime import add_demo_email_account
 from jietong.app.platform import Platform
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.identity import service as identity_service
@@ -101,6 +102,7 @@ def ensure_demo(platform: Platform) -> bool:
                 ),
             )
     _demo_customers(platform, actor, platform.settings.default_region)
+    add_demo_email_account(platform, org.id)
     add_demo_history(platform, org.id)
     return True
 

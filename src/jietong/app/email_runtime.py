@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from jietong.channels.base import ChannelAccount
 from jietong.channels.email import config, imap_in, service
 from jietong.channels.email import store as email_store
 from jietong.channels.email.adapter import EmailAdapter
 from jietong.channels.email.smtp_in import ReceivedMail, SmtpReceiver
+from jietong.core.ids import new_id
+from jietong.storage.tables import QueueRow
 from jietong.storage.tables_channels import ChannelAccountRow
 from jietong.storage.uow import UnitOfWork
 
@@ -35,6 +39,36 @@ log = logging.getLogger(__name__)
 def email_adapter(settings: Settings) -> EmailAdapter:
     """The "email" channel adapter for the registry (see `channels_runtime`)."""
     return EmailAdapter(settings.secret())
+
+
+DEMO_ADDRESS = "support@demo.jietong.example"
+
+
+def add_demo_email_account(platform: Platform, org_id: str) -> None:
+    """The demo organisation receives mail at DEMO_ADDRESS through the built-in SMTP
+    receiver, routed to its first queue that takes email. No relay: the demo machine
+    reaches no mail server, so replies show as failed deliveries, which is the truth."""
+    with platform.uow() as uow:
+        queue = uow.session.scalar(
+            select(QueueRow).where(QueueRow.org_id == org_id).order_by(QueueRow.id)
+        )
+        uow.session.add(
+            ChannelAccountRow(
+                id=new_id(),
+                org_id=org_id,
+                channel="email",
+                name="Demo support mailbox",
+                provider=config.RECEIVER,
+                address=DEMO_ADDRESS,
+                queue_id=None if queue is None else queue.id,
+                settings={"display_name": "接通演示 Demo Support"},
+                secrets={},
+                enabled=True,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+        )
+        uow.commit()
 
 
 def mail_context(platform: Platform) -> service.MailContext:
