@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from jietong.interactions.model import Reach
-from jietong.storage.tables import InteractionRow, MessageRow
+from jietong.storage.tables import InteractionRow
 from jietong.storage.tables_channels import ChannelAccountRow, DeliveryRow, MessageSourceRow
 
 
@@ -56,25 +56,6 @@ def latest_source(session: Session, org_id: str, interaction_id: str) -> Message
         .order_by(MessageSourceRow.message_id.desc())
         .limit(1)
     )
-
-
-def sources_of_customer(
-    session: Session, org_id: str, customer_id: str, *, limit: int
-) -> list[tuple[MessageRow, MessageSourceRow | None]]:
-    """The customer's latest inbound messages with their sources, newest first."""
-    rows = session.execute(
-        select(MessageRow, MessageSourceRow)
-        .join(InteractionRow, InteractionRow.id == MessageRow.interaction_id)
-        .outerjoin(MessageSourceRow, MessageSourceRow.message_id == MessageRow.id)
-        .where(
-            MessageRow.org_id == org_id,
-            InteractionRow.customer_id == customer_id,
-            MessageRow.direction == "inbound",
-        )
-        .order_by(MessageRow.id.desc())
-        .limit(limit)
-    )
-    return [(m, s) for m, s in rows.tuples()]
 
 
 def find_delivery(

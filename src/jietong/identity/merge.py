@@ -271,7 +271,7 @@ def _phones_in_messages(
         .limit(SCANNED_MESSAGES)
     )
     numbers: set[str] = set()
-    for body, quoted in texts.tuples():
+    for body, quoted in texts:
         numbers |= phones_in(f"{body}\n{quoted or ''}", region)
     suggestions = []
     for number in sorted(numbers):
