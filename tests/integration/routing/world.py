@@ -83,9 +83,7 @@ class World:
                 ).id
         if rules is not None:
             with self.uow() as uow:
-                configuration.set_team_rules(
-                    uow, self.admin, self.teams[name], rules, now=self.now
-                )
+                configuration.set_team_rules(uow, self.admin, self.teams[name], rules, now=self.now)
         return self.teams[name]
 
     def queue(
@@ -156,9 +154,7 @@ class World:
 
     # --- work ------------------------------------------------------------------------
 
-    def arrive(
-        self, queue: str, channel: str = "call", *, customer_id: str | None = None
-    ) -> str:
+    def arrive(self, queue: str, channel: str = "call", *, customer_id: str | None = None) -> str:
         """A contact arrives and is queued (as the channel intake would do)."""
         with self.uow() as uow:
             view = interactions.create_interaction(
