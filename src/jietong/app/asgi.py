@@ -20,6 +20,7 @@ from jietong.app.platform import Platform
 from jietong.auth import api as auth_api
 from jietong.auth.ratelimit import InProcessRateLimiter
 from jietong.cases import api as cases_api
+from jietong.channels.email import api as email_api
 from jietong.desktop import api as stream_api
 from jietong.identity import api as identity_api
 from jietong.interactions import api as interactions_api
@@ -93,6 +94,7 @@ def _api_router() -> APIRouter:
     router.include_router(interactions_api.router)
     router.include_router(cases_api.router)
     router.include_router(stream_api.router)
+    router.include_router(email_api.router)
     for channel_router in channel_routers():
         router.include_router(channel_router)
     return router
