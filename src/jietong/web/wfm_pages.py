@@ -285,6 +285,8 @@ def _accuracy(viewer: _Viewer, result: PlanResult) -> dict[str, Any]:
     best_base = min(baselines, key=lambda s: s.wape) if baselines else None
     if chosen.baseline or best_base is None:
         verdict = viewer.t("wfm.accuracy.no_better")
+    elif best_base.wape - chosen.wape < 0.0005:  # "better by 0.0 points" would mislead
+        verdict = viewer.t("wfm.accuracy.tie", baseline=viewer.t(f"wfm.model.{best_base.name}"))
     else:
         verdict = viewer.t(
             "wfm.accuracy.beats",
