@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from email.utils import make_msgid
+from pathlib import Path
 
 from tests.conftest import Tenant
 
 from jietong.app.platform import Platform
 from jietong.core.ids import new_id
+from jietong.storage.engine import create_db_engine
+from jietong.storage.migrate import upgrade
 from jietong.storage.tables_channels import ChannelAccountRow
 
 
@@ -68,3 +71,13 @@ def mail(
         f"{body}\r\n"
     ).encode()
     return mid, raw
+
+
+def migrated_sqlite(directory: Path) -> str:
+    """A migrated SQLite database: for modules whose PostgreSQL path another module
+    already covers (the end-to-end reply test runs on both), to keep the suite fast."""
+    url = f"sqlite:///{directory / 'email.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from tests.conftest import Tenant
-from tests.integration.channels.email.emailfactories import email_account, free_port, mail
+from tests.integration.channels.email.emailfactories import (
+    email_account,
+    free_port,
+    mail,
+    migrated_sqlite,
+)
 
 from jietong.app.email_runtime import PlatformMailSink, mail_context
 from jietong.app.platform import Platform
@@ -21,6 +27,12 @@ from jietong.storage.tables_email import EmailQuarantineRow
 
 A_ADDRESS = "support@a.example"
 B_ADDRESS = "help@b.example"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: test_email_outbound_flow covers this path on PostgreSQL too."""
+    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture

@@ -1,0 +1,63 @@
+"""Admins see, download and discard quarantined mail of their own organisation only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import Tenant, issue_all_scopes, make_user
+from tests.integration.channels.email.emailfactories import email_account, migrated_sqlite
+
+from jietong.app.email_runtime import mail_context
+from jietong.app.platform import Platform
+from jietong.channels.email import service
+from jietong.core.tenancy import Role
+
+RAW = b"\r\n\r\n<script>alert('mail without headers')</script>"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: test_email_outbound_flow covers this path on PostgreSQL too."""
+    return migrated_sqlite(tmp_path)
+
+
+def quarantined(platform: Platform, tenant: Tenant, address: str) -> str:
+    email_account(platform, tenant, address)
+    with platform.uow() as uow:
+        recipient = service.find_recipient(uow, address)
+    assert recipient is not None
+    outcome = service.receive_mail(mail_context(platform), RAW, recipient, envelope_from="x@y.cn")
+    assert outcome.kind == "quarantined"
+    return outcome.reason or ""
+
+
+def test_quarantine_is_listed_downloaded_and_discarded_by_its_own_admins(
+    client: TestClient, platform: Platform, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    quarantined(platform, tenant_b, "help@b.example")
+    assert client.get("/api/v1/email/quarantine", headers=tenant_a.headers).json()["items"] == []
+    listed = client.get("/api/v1/email/quarantine", headers=tenant_b.headers).json()["items"]
+    [item] = listed
+    assert item["recipient"] == "help@b.example" and "unreadable" in item["reason"]
+    path = f"/api/v1/email/quarantine/{item['id']}"
+    for method, suffix in (("GET", ""), ("GET", "/raw"), ("DELETE", "")):
+        assert client.request(method, path + suffix, headers=tenant_a.headers).status_code == 404
+    raw = client.get(path + "/raw", headers=tenant_b.headers)
+    assert raw.status_code == 200 and raw.content == RAW
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.headers["content-disposition"].startswith("attachment;")
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert client.delete(path, headers=tenant_b.headers).status_code == 204
+    assert client.get(path, headers=tenant_b.headers).status_code == 404
+
+
+def test_quarantine_needs_the_channels_permission(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
+    agent = make_user(platform, tenant_a.org_id, "a-agent", Role.AGENT, [tenant_a.team_id])
+    token = issue_all_scopes(platform, agent)
+    response = client.get("/api/v1/email/quarantine", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert client.get("/api/v1/email/quarantine").status_code == 401
