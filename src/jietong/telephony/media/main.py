@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import resource
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rtp-timeout", type=float, default=30.0, help="seconds without RTP")
     parser.add_argument("--name", default="media-0")
     parser.add_argument("--exit-with-parent", action="store_true")
+    parser.add_argument("--nice", type=int, default=0, help="raise priority (negative) if allowed")
     return parser
 
 
@@ -50,6 +52,19 @@ def raise_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def raise_priority(nice: int) -> None:
+    """Renice the process and, where the kernel groups tasks by session (autogroup), the
+    session too: there a task's nice only orders it against its own session, so the
+    tick would otherwise get one session's share of the CPU however busy the rest is."""
+    try:
+        os.nice(nice)
+        autogroup = Path("/proc/self/autogroup")
+        if autogroup.exists():
+            autogroup.write_text(str(nice))
+    except OSError as exc:  # lowering niceness needs CAP_SYS_NICE: run without it
+        logging.warning("cannot change priority by %d: %s", nice, exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print("media: the shared secret must be the first line of stdin", file=sys.stderr)
         return 2
     raise_file_limit()
+    if args.nice:
+        raise_priority(args.nice)
     engine_config = EngineConfig(args.media_root, args.bind_host, args.rtp_ports, args.rtp_timeout)
     server = ControlServer(
         engine_config, ServerConfig(args.control, secret, args.name, args.exit_with_parent)

@@ -32,6 +32,7 @@ class MediaProcessSpec:
     rtp_ports: tuple[int, int] | None = None
     rtp_timeout_s: float = 30.0
     exit_with_parent: bool = True
+    nice: int = 0  # e.g. -10: the tick then wins the CPU from web and test workers
     python: str = sys.executable
 
     def argv(self) -> list[str]:
@@ -42,6 +43,8 @@ class MediaProcessSpec:
             args += ["--rtp-ports", f"{self.rtp_ports[0]}-{self.rtp_ports[1]}"]
         if self.exit_with_parent:
             args.append("--exit-with-parent")
+        if self.nice:
+            args += ["--nice", str(self.nice)]
         return args
 
 
