@@ -37,14 +37,19 @@ class ChannelPlugin:
 
 
 def channel_plugins() -> list[ChannelPlugin]:
+    from jietong.app.email_runtime import email_adapter
     from jietong.channels.api_channel import adapter as api_adapter
+    from jietong.channels.email import config as email_config
     from jietong.channels.sms import adapter as sms
+    from jietong.channels.webchat import adapter as webchat
     from jietong.channels.wechat import adapter as wechat
 
     return [
+        ChannelPlugin(email_adapter, email_config.ACCOUNTS),
         ChannelPlugin(lambda _s: sms.SmsAdapter(), sms.ACCOUNTS),
         ChannelPlugin(lambda _s: wechat.WeChatAdapter(), wechat.ACCOUNTS),
         ChannelPlugin(lambda _s: api_adapter.ApiChannelAdapter(), api_adapter.ACCOUNTS),
+        ChannelPlugin(lambda _s: webchat.WebchatAdapter(), webchat.ACCOUNTS),
     ]
 
 
@@ -62,6 +67,8 @@ def channel_routers() -> list[APIRouter]:
     from jietong.channels import api as channels_api
     from jietong.channels.api_channel import api as api_channel_api
     from jietong.channels.sms import api as sms_api
+    from jietong.channels.webchat import api as webchat_api
+    from jietong.channels.webchat import demo as webchat_demo
     from jietong.channels.wechat import api as wechat_api
 
     return [
@@ -70,6 +77,7 @@ def channel_routers() -> list[APIRouter]:
         wechat_api.router,
         api_channel_api.router,
         merge_api.router,
+        *(webchat_demo.router, webchat_api.router, webchat_api.agent_router),
     ]
 
 

@@ -286,7 +286,7 @@ def test_new_conversation_goes_to_the_accounts_queue(platform: Platform, tenant_
 
 @given(deliveries=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=12))
 @settings(
-    max_examples=15,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     database=None,
