@@ -5,8 +5,8 @@ Twilio's REST format, status callbacks, retries, permanent failures and crash re
 from __future__ import annotations
 
 import base64
-import re
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
