@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import make_msgid
 from pathlib import Path
-
-from tests.conftest import Tenant
+from typing import Protocol
 
 from jietong.app.platform import Platform
 from jietong.core.ids import new_id
+from jietong.core.tenancy import Actor, system_actor
+from jietong.org import service as org_service
 from jietong.storage.engine import create_db_engine
 from jietong.storage.migrate import upgrade
 from jietong.storage.tables_channels import ChannelAccountRow
@@ -18,7 +20,7 @@ from jietong.storage.tables_channels import ChannelAccountRow
 
 def email_account(
     platform: Platform,
-    tenant: Tenant,
+    tenant: Org | Tenantish,
     address: str,
     *,
     provider: str = "smtp",
@@ -81,3 +83,23 @@ def migrated_sqlite(directory: Path) -> str:
     upgrade(engine)
     engine.dispose()
     return url
+
+
+class Tenantish(Protocol):
+    @property
+    def org_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Org:
+    """An organisation without users: mail tests need no login, and skipping password
+    hashing keeps them fast. `admin` is the platform acting for it."""
+
+    org_id: str
+    admin: Actor
+
+
+def make_org(platform: Platform, slug: str) -> Org:
+    with platform.uow() as uow:
+        org = org_service.create_organisation(uow, slug=slug, name=slug.title())
+    return Org(org.id, system_actor(org.id))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import Tenant
 from tests.integration.channels.email.emailfactories import (
+    Org,
     email_account,
     free_port,
     mail,
@@ -36,9 +36,9 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def receiver(platform: Platform, tenant_a: Tenant, tenant_b: Tenant) -> Iterator[SmtpReceiver]:
-    email_account(platform, tenant_a, A_ADDRESS)
-    email_account(platform, tenant_b, B_ADDRESS)
+def receiver(platform: Platform, org_a: Org, org_b: Org) -> Iterator[SmtpReceiver]:
+    email_account(platform, org_a, A_ADDRESS)
+    email_account(platform, org_b, B_ADDRESS)
     server = SmtpReceiver(
         PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=256 * 1024
     )
@@ -69,14 +69,14 @@ def interaction_of(platform: Platform, message: MessageRow) -> InteractionRow:
 
 
 def test_an_acknowledged_mail_is_committed_with_its_source(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     mid, raw = mail(
         body="你好，宽带无法连接。\n\nOn Mon, 4 Mar 2024, Support <s@a.example> wrote:\n> hi"
     )
     send(receiver, raw, [A_ADDRESS])
     # sendmail returned, so 250 was given: the message must already be committed.
-    [message] = messages(platform, tenant_a.org_id)
+    [message] = messages(platform, org_a.org_id)
     assert message.external_id == mid and message.channel == "email"
     assert message.body_text == "你好，宽带无法连接。"
     with platform.uow() as uow:
@@ -91,28 +91,28 @@ def test_an_acknowledged_mail_is_committed_with_its_source(
 
 
 def test_a_retransmitted_mail_is_stored_once(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _mid, raw = mail()
     send(receiver, raw, [A_ADDRESS])
     send(receiver, raw, [A_ADDRESS])
     send(receiver, raw, ["Support+anything@A.example"])
-    assert len(messages(platform, tenant_a.org_id)) == 1
+    assert len(messages(platform, org_a.org_id)) == 1
 
 
 def test_each_organisation_gets_only_mail_for_its_own_addresses(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant, tenant_b: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org, org_b: Org
 ) -> None:
     _mid, raw = mail(to=f"{A_ADDRESS}, {B_ADDRESS}")
     send(receiver, raw, [A_ADDRESS, B_ADDRESS])
-    assert len(messages(platform, tenant_a.org_id)) == 1
-    assert len(messages(platform, tenant_b.org_id)) == 1
+    assert len(messages(platform, org_a.org_id)) == 1
+    assert len(messages(platform, org_b.org_id)) == 1
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         send(receiver, raw, ["support@unknown.example"])
 
 
 def test_a_customer_reply_threads_into_the_conversation(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     first, raw = mail()
     send(receiver, raw, [A_ADDRESS])
@@ -122,31 +122,31 @@ def test_a_customer_reply_threads_into_the_conversation(
         headers={"In-Reply-To": f"<{first}>", "References": f"<{first}>"},
     )
     send(receiver, reply, [A_ADDRESS])
-    one, two = messages(platform, tenant_a.org_id)
+    one, two = messages(platform, org_a.org_id)
     assert one.interaction_id == two.interaction_id
 
 
 def test_a_verified_reply_token_joins_even_from_another_address(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _first, raw = mail()
     send(receiver, raw, [A_ADDRESS])
-    [first] = messages(platform, tenant_a.org_id)
-    token = tokens.reply_token(platform.settings.secret(), tenant_a.org_id, first.interaction_id)
+    [first] = messages(platform, org_a.org_id)
+    token = tokens.reply_token(platform.settings.secret(), org_a.org_id, first.interaction_id)
     address = tokens.reply_address(A_ADDRESS, token)
     _mid, colleague = mail(sender="Colleague <li.wei@example.cn>", to=address, body="补充信息")
     send(receiver, colleague, [address])
-    assert {m.interaction_id for m in messages(platform, tenant_a.org_id)} == {first.interaction_id}
+    assert {m.interaction_id for m in messages(platform, org_a.org_id)} == {first.interaction_id}
 
 
 def test_forged_tokens_and_foreign_references_do_not_join_a_conversation(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     victim_mid, raw = mail()
     send(receiver, raw, [A_ADDRESS])
-    [victim] = messages(platform, tenant_a.org_id)
+    [victim] = messages(platform, org_a.org_id)
     secret = platform.settings.secret()
-    genuine = tokens.reply_token(secret, tenant_a.org_id, victim.interaction_id)
+    genuine = tokens.reply_token(secret, org_a.org_id, victim.interaction_id)
     forged = genuine[:-1] + ("a" if genuine[-1] != "a" else "b")
     forged_address = tokens.reply_address(A_ADDRESS, forged)
     attacker = "Mallory <mallory@evil.example>"
@@ -164,56 +164,54 @@ def test_forged_tokens_and_foreign_references_do_not_join_a_conversation(
     send(receiver, attempts[0], [forged_address])
     for raw_attempt in attempts[1:]:
         send(receiver, raw_attempt, [A_ADDRESS])
-    stored = messages(platform, tenant_a.org_id)
+    stored = messages(platform, org_a.org_id)
     assert len(stored) == 4
     assert [m.interaction_id for m in stored].count(victim.interaction_id) == 1
 
 
 def test_another_organisations_token_does_not_verify(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant, tenant_b: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org, org_b: Org
 ) -> None:
     _mid, raw = mail(to=B_ADDRESS)
     send(receiver, raw, [B_ADDRESS])
-    [b_message] = messages(platform, tenant_b.org_id)
-    token = tokens.reply_token(
-        platform.settings.secret(), tenant_b.org_id, b_message.interaction_id
-    )
+    [b_message] = messages(platform, org_b.org_id)
+    token = tokens.reply_token(platform.settings.secret(), org_b.org_id, b_message.interaction_id)
     address = tokens.reply_address(A_ADDRESS, token)  # B's token sent to A's address
     _mid2, raw2 = mail(to=address, body="cross-tenant")
     send(receiver, raw2, [address])
-    [a_message] = messages(platform, tenant_a.org_id)
+    [a_message] = messages(platform, org_a.org_id)
     assert a_message.interaction_id != b_message.interaction_id
 
 
 def test_an_unparseable_mail_is_quarantined_and_the_next_one_still_arrives(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     send(receiver, b"\r\n\r\nno headers at all, no sender", [A_ADDRESS], sender="<>")
     _mid, raw = mail(body="after the broken one")
     send(receiver, raw, [A_ADDRESS])
-    assert [m.body_text for m in messages(platform, tenant_a.org_id)] == ["after the broken one"]
+    assert [m.body_text for m in messages(platform, org_a.org_id)] == ["after the broken one"]
     with platform.uow() as uow:
         [held] = uow.session.scalars(select(EmailQuarantineRow)).all()
-    assert held.org_id == tenant_a.org_id and "unreadable" in held.reason
+    assert held.org_id == org_a.org_id and "unreadable" in held.reason
     assert platform.blobs.get(held.raw_key).rstrip().endswith(b"no sender")
 
 
 def test_an_invalid_sender_address_is_quarantined(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _mid, raw = mail(sender="Broken <user@exa_mple.cn>")
     send(receiver, raw, [A_ADDRESS])
     with platform.uow() as uow:
         count = uow.session.scalar(select(func.count()).select_from(EmailQuarantineRow))
-    assert count == 1 and messages(platform, tenant_a.org_id) == []
+    assert count == 1 and messages(platform, org_a.org_id) == []
 
 
 def test_auto_replies_are_stored_but_open_no_conversation(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _mid, raw = mail(subject="Automatic reply: 宽带", headers={"Auto-Submitted": "auto-replied"})
     send(receiver, raw, [A_ADDRESS])
-    [message] = messages(platform, tenant_a.org_id)
+    [message] = messages(platform, org_a.org_id)
     interaction = interaction_of(platform, message)
     assert interaction.state == "closed"  # stored where nobody is asked to answer it
     with platform.uow() as uow:
@@ -223,19 +221,19 @@ def test_auto_replies_are_stored_but_open_no_conversation(
 
 
 def test_mail_from_our_own_address_is_treated_as_automatic(
-    platform: Platform, receiver: SmtpReceiver, tenant_a: Tenant
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _mid, raw = mail(sender=f"Support <{A_ADDRESS}>")
     send(receiver, raw, [A_ADDRESS])
-    [message] = messages(platform, tenant_a.org_id)
+    [message] = messages(platform, org_a.org_id)
     assert interaction_of(platform, message).state == "closed"
 
 
-def test_receive_mail_directly_reports_the_outcome(platform: Platform, tenant_a: Tenant) -> None:
-    email_account(platform, tenant_a, A_ADDRESS)
+def test_receive_mail_directly_reports_the_outcome(platform: Platform, org_a: Org) -> None:
+    email_account(platform, org_a, A_ADDRESS)
     with platform.uow() as uow:
         recipient = service.find_recipient(uow, "SUPPORT+x@a.example")
-    assert recipient is not None and recipient.org_id == tenant_a.org_id
+    assert recipient is not None and recipient.org_id == org_a.org_id
     _mid, raw = mail()
     context = mail_context(platform)
     first = service.receive_mail(context, raw, recipient, envelope_from="c@example.cn")

@@ -14,8 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
-from tests.conftest import Tenant
-from tests.integration.channels.email.emailfactories import email_account, free_port, mail
+from tests.integration.channels.email.emailfactories import Org, email_account, free_port, mail
 
 from jietong.app.channels_runtime import DeliveryWorker
 from jietong.app.email_runtime import PlatformMailSink
@@ -44,19 +43,19 @@ class Sink:
 @dataclass
 class Setup:
     platform: Platform
-    tenant: Tenant
+    tenant: Org
     receiver: SmtpReceiver
     sink: Sink
 
 
 @pytest.fixture
-def setup(platform: Platform, tenant_a: Tenant) -> Iterator[Setup]:
+def setup(platform: Platform, org_a: Org) -> Iterator[Setup]:
     sink = Sink()
     relay = Controller(sink, hostname="127.0.0.1", port=free_port())
     relay.start()
     email_account(
         platform,
-        tenant_a,
+        org_a,
         OURS,
         settings={
             "smtp_host": "127.0.0.1",
@@ -72,7 +71,7 @@ def setup(platform: Platform, tenant_a: Tenant) -> Iterator[Setup]:
         PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=1 << 20
     )
     receiver.start()
-    yield Setup(platform, tenant_a, receiver, sink)
+    yield Setup(platform, org_a, receiver, sink)
     receiver.stop()
     relay.stop()
 
@@ -176,8 +175,8 @@ def test_a_forged_bounce_changes_no_delivery(setup: Setup) -> None:
         assert row is not None and row.status == "sent"
 
 
-def test_an_account_without_relay_fails_visibly(platform: Platform, tenant_a: Tenant) -> None:
-    email_account(platform, tenant_a, OURS)  # receives, but has no smtp_host
+def test_an_account_without_relay_fails_visibly(platform: Platform, org_a: Org) -> None:
+    email_account(platform, org_a, OURS)  # receives, but has no smtp_host
     registry = ChannelRegistry()
     registry.register(EmailAdapter(platform.settings.secret()), config.ACCOUNTS)
     platform.channels = registry.freeze()
@@ -192,7 +191,7 @@ def test_an_account_without_relay_fails_visibly(platform: Platform, tenant_a: Te
     assert outcome.interaction_id is not None and sink is not None
     with platform.uow() as uow:
         reply = deliveries.send_reply(
-            uow, tenant_a.admin, platform.channels, outcome.interaction_id, "x", now=uow.now
+            uow, org_a.admin, platform.channels, outcome.interaction_id, "x", now=uow.now
         )
     DeliveryWorker(platform).run_once()
     with platform.uow() as uow:

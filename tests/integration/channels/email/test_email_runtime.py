@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
-from tests.conftest import Tenant
 from tests.integration.channels.email.dovecot import Dovecot, dovecot  # noqa: F401
 from tests.integration.channels.email.emailfactories import (
+    Org,
     email_account,
     free_port,
     mail,
@@ -63,19 +63,19 @@ def test_nothing_listens_without_email_accounts(runtime: EmailRuntime) -> None:
 
 
 def test_the_demo_mailbox_receives_through_the_built_in_receiver(
-    platform: Platform, runtime: EmailRuntime, tenant_a: Tenant
+    platform: Platform, runtime: EmailRuntime, org_a: Org
 ) -> None:
     with platform.uow() as uow:
         queue = org_service.create_queue(
-            uow, system_actor(tenant_a.org_id), QueueCreate(name="General", channels=["email"])
+            uow, system_actor(org_a.org_id), QueueCreate(name="General", channels=["email"])
         )
-    add_demo_email_account(platform, tenant_a.org_id)
+    add_demo_email_account(platform, org_a.org_id)
     runtime.start()
     assert runtime.receiver is not None
     _mid, raw = mail(to=DEMO_ADDRESS, body="演示邮件")
     with smtplib.SMTP("127.0.0.1", platform.settings.smtp_port, timeout=10) as smtp:
         smtp.sendmail("wang.fang@example.cn", [DEMO_ADDRESS], raw)
-    [message] = stored(platform, tenant_a.org_id)
+    [message] = stored(platform, org_a.org_id)
     with platform.uow() as uow:
         interaction = uow.session.get(InteractionRow, message.interaction_id)
         assert interaction is not None and interaction.queue_id == queue.id
@@ -84,12 +84,12 @@ def test_the_demo_mailbox_receives_through_the_built_in_receiver(
 def test_an_imap_account_is_polled_into_intake_and_stopped_when_disabled(
     platform: Platform,
     runtime: EmailRuntime,
-    tenant_a: Tenant,
+    org_a: Org,
     dovecot: Dovecot,  # noqa: F811
 ) -> None:
     account = email_account(
         platform,
-        tenant_a,
+        org_a,
         dovecot.username,
         provider="imap",
         settings={
@@ -108,7 +108,7 @@ def test_an_imap_account_is_polled_into_intake_and_stopped_when_disabled(
     deadline = time.monotonic() + 15
     while not seen(server) and time.monotonic() < deadline:
         time.sleep(0.1)  # \\Seen is set last: after intake and the saved position
-    [message] = stored(platform, tenant_a.org_id)
+    [message] = stored(platform, org_a.org_id)
     assert message.body_text == "邮箱里的第一封"
     with platform.uow() as uow:
         position = uow.session.get(EmailMailboxPositionRow, (account.id, "INBOX"))
@@ -122,5 +122,5 @@ def test_an_imap_account_is_polled_into_intake_and_stopped_when_disabled(
     runtime.refresh()
     server.append("INBOX", mail(to=dovecot.username, body="停用之后")[1])
     time.sleep(1.5)
-    assert len(stored(platform, tenant_a.org_id)) == 1  # the poller stopped with its account
+    assert len(stored(platform, org_a.org_id)) == 1  # the poller stopped with its account
     server.logout()
