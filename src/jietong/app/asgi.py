@@ -26,6 +26,7 @@ from jietong.identity import api as identity_api
 from jietong.interactions import api as interactions_api
 from jietong.org import api as org_api
 from jietong.web import pages, wfm_pages
+from jietong.web.desktop import routes as desktop_routes
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -73,6 +74,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.include_router(_api_router(), prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(desktop_routes.router)
     app.include_router(wfm_pages.router)
     app.mount("/static", StaticFiles(packages=[("jietong.web", "static")]), name="static")
 

@@ -1,0 +1,221 @@
+// The screens' state as a pure reducer: state = reduce(snapshot.state, events).
+//
+// No DOM, no network, no clock: the same module runs in the browser, under `node --test`
+// and in the pytest consistency test, which checks that applying the server's events to a
+// stale snapshot equals a fresh snapshot. The server builds snapshots with the same
+// definitions (jietong/web/desktop/snapshot.py); see docs/subsystems/desktop.md.
+//
+// State (times are integer microseconds since the epoch, UTC):
+//   as_of   seq of the last event applied (or the snapshot's position)
+//   skip    ids of events the snapshot already reflects but that were not yet published
+//   stale   true when the reducer could not follow exactly: reload a snapshot
+//   user_id the viewer
+//   day     {day_start_us, day_end_us, interval_us, targets} or null (no figures)
+//   agents  {user_id: {state, reason, since_us}}       presence, offline agents omitted
+//   offers  {offer_id: {interaction_id, agent_id, queue_id, channel,
+//                       ring_timeout_seconds, offered_us}}  pending offers
+//   work    {interaction_id: entry}                    open interactions the viewer sees
+//   kpi     {queue_id: {slot: [offered, answered, in_sl, abandoned, answer_us]}} or null
+
+import { addContribution, contribution } from "./kpi.js";
+
+export const TERMINAL = new Set(["closed", "abandoned"]);
+// Events after which the screens' directory or figures need a fresh snapshot: the
+// reducer cannot recompute figures for a changed target or know a new user's teams.
+const RELOAD_FOR_FIGURES = new Set([
+  "QueueCreated",
+  "QueueUpdated",
+  "UserCreated",
+  "UserUpdated",
+  "TeamCreated",
+]);
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO 8601 time with offset as integer microseconds since the epoch (exact). */
+export function toMicros(iso) {
+  const m = ISO.exec(iso);
+  if (!m) throw new Error(`not an ISO 8601 time with offset: ${iso}`);
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  const fraction = Number(`${m[7] ?? ""}000000`.slice(0, 6));
+  let offsetMinutes = 0;
+  if (m[8] !== "Z") {
+    const sign = m[8][0] === "-" ? -1 : 1;
+    offsetMinutes = sign * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6)));
+  }
+  return (ms - offsetMinutes * 60_000) * 1000 + fraction;
+}
+
+/** A fresh entry for an interaction that has just been created. */
+export function newEntry(payload, at) {
+  return {
+    channel: payload.channel,
+    direction: payload.direction,
+    state: "arrived",
+    queue_id: payload.queue_id ?? null,
+    assigned_user_id: null,
+    arrived_us: at,
+    queued_us: null,
+    answered_us: null,
+    ended_us: null,
+    inbound: 0,
+    outbound: 0,
+    notes: 0,
+    last_message_us: null,
+    last_outbound_us: null,
+    awaiting_us: null,
+  };
+}
+
+/** Apply events in order. */
+export function reduce(state, events) {
+  let next = state;
+  for (const event of events) next = apply(next, event);
+  return next;
+}
+
+/**
+ * Apply one stream event {seq, event_id, event_type, occurred_at, payload}.
+ * Events at or below `as_of` were applied already (a replay seam, a reconnect): ignored.
+ */
+export function apply(state, event) {
+  if (event.seq <= state.as_of) return state;
+  const next = { ...state, as_of: event.seq };
+  if (state.skip.includes(event.event_id)) {
+    next.skip = state.skip.filter((id) => id !== event.event_id);
+    return next;
+  }
+  const handle = HANDLERS[event.event_type];
+  return handle ? handle(next, event.payload, toMicros(event.occurred_at)) : next;
+}
+
+/** The part of a state that a fresh snapshot must reproduce (no bookkeeping). */
+export function comparable(state) {
+  return { agents: state.agents, offers: state.offers, work: state.work, kpi: state.kpi };
+}
+
+// -- work entries ----------------------------------------------------------------------
+
+/** state with work[id] replaced by `after` (null removes it), keeping figures in step. */
+function putWork(state, id, after) {
+  const before = state.work[id];
+  const work = { ...state.work };
+  if (after === null || TERMINAL.has(after.state)) delete work[id];
+  else work[id] = after;
+  let kpi = state.kpi;
+  if (kpi !== null && state.day) {
+    kpi = addContribution(kpi, contribution(before, state.day), -1);
+    kpi = addContribution(kpi, contribution(after, state.day), +1);
+  }
+  return { ...state, work, kpi };
+}
+
+function interactionCreated(state, p, at) {
+  if (state.work[p.interaction_id]) return state;
+  return putWork(state, p.interaction_id, newEntry(p, at));
+}
+
+function interactionStateChanged(state, p, at) {
+  const before = state.work[p.interaction_id];
+  if (!before) {
+    // Ending work we never tracked changes nothing; anything else came into our reach
+    // from outside (another team's work assigned to us): only a snapshot knows its past.
+    return TERMINAL.has(p.to_state) ? state : { ...state, stale: true };
+  }
+  const after = {
+    ...before,
+    state: p.to_state,
+    queue_id: p.queue_id ?? null,
+    assigned_user_id: p.to_state === "arrived" ? null : (p.assigned_user_id ?? null),
+  };
+  // KPI times are set the first time their state is reached, like the server's.
+  if (p.to_state === "queued" && after.queued_us == null) after.queued_us = at;
+  if (p.to_state === "connected" && after.answered_us == null) after.answered_us = at;
+  if ((p.to_state === "wrap_up" || p.to_state === "abandoned") && after.ended_us == null) {
+    after.ended_us = at;
+  }
+  return putWork(state, p.interaction_id, after);
+}
+
+function messageAdded(state, p, at) {
+  const before = state.work[p.interaction_id];
+  if (!before) return state;
+  const after = { ...before };
+  after.last_message_us = Math.max(before.last_message_us ?? at, at);
+  if (p.internal) {
+    after.notes += 1;
+  } else if (p.direction === "inbound") {
+    after.inbound += 1;
+    const answeredSince = before.last_outbound_us != null && at <= before.last_outbound_us;
+    if (after.awaiting_us == null && !answeredSince) after.awaiting_us = at;
+  } else {
+    after.outbound += 1;
+    after.last_outbound_us = Math.max(before.last_outbound_us ?? at, at);
+    if (after.awaiting_us != null && after.awaiting_us <= at) after.awaiting_us = null;
+  }
+  return putWork(state, p.interaction_id, after);
+}
+
+function inboundMessageReceived(state, p, at) {
+  // Automatic mail (bounces, auto-replies) with nowhere to go opens a conversation that
+  // is closed from the start; the InteractionCreated of that same transaction (same
+  // time) does not say so, this event does.
+  const entry = state.work[p.interaction_id];
+  if (!p.auto_generated || p.opened_interaction || !entry) return state;
+  if (entry.state !== "arrived" || entry.arrived_us !== at) return state;
+  return putWork(state, p.interaction_id, null);
+}
+
+function workMoved(state, p) {
+  const before = state.work[p.interaction_id];
+  if (!before) return state;
+  return putWork(state, p.interaction_id, { ...before, queue_id: p.to_queue_id });
+}
+
+// -- agents and offers -----------------------------------------------------------------
+
+function agentStateChanged(state, p, at) {
+  const agents = { ...state.agents };
+  if (p.to_state === "offline") delete agents[p.agent_id];
+  else agents[p.agent_id] = { state: p.to_state, reason: p.reason ?? null, since_us: at };
+  return { ...state, agents };
+}
+
+function offerCreated(state, p, at) {
+  const offer = {
+    interaction_id: p.interaction_id,
+    agent_id: p.agent_id,
+    queue_id: p.queue_id,
+    channel: p.channel,
+    ring_timeout_seconds: p.ring_timeout_seconds,
+    offered_us: at,
+  };
+  return { ...state, offers: { ...state.offers, [p.offer_id]: offer } };
+}
+
+function offerEnded(state, p) {
+  if (!state.offers[p.offer_id]) return state;
+  const offers = { ...state.offers };
+  delete offers[p.offer_id];
+  return { ...state, offers };
+}
+
+function configurationChanged(state, p) {
+  const mine = p.user_id !== undefined && p.user_id === state.user_id;
+  return state.kpi !== null || mine ? { ...state, stale: true } : state;
+}
+
+const HANDLERS = {
+  InteractionCreated: interactionCreated,
+  InteractionStateChanged: interactionStateChanged,
+  MessageAdded: messageAdded,
+  InboundMessageReceived: inboundMessageReceived,
+  WorkMoved: workMoved,
+  AgentStateChanged: agentStateChanged,
+  OfferCreated: offerCreated,
+  OfferAccepted: offerEnded,
+  OfferDeclined: offerEnded,
+  OfferExpired: offerEnded,
+  OfferRetracted: offerEnded,
+};
+for (const type of RELOAD_FOR_FIGURES) HANDLERS[type] = configurationChanged;

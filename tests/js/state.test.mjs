@@ -1,0 +1,182 @@
+// The reducer: lifecycle of work entries, messages, presence, offers, figures,
+// idempotence at the replay seam, skipped events and staleness.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { apply, comparable, reduce, toMicros } from "../../src/jietong/web/static/desktop/state.js";
+
+const T0 = "2026-11-23T01:00:00+00:00";
+const at = (seconds) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+const us = (seconds) => toMicros(at(seconds));
+const DAY = {
+  day_start_us: toMicros("2026-11-22T16:00:00Z"), // midnight in Asia/Shanghai
+  day_end_us: toMicros("2026-11-23T16:00:00Z"),
+  interval_us: 15 * 60 * 1e6,
+  targets: { q1: 20, q2: 60 },
+};
+
+function empty(extra = {}) {
+  return {
+    as_of: 0,
+    skip: [],
+    stale: false,
+    user_id: "me",
+    day: DAY,
+    agents: {},
+    offers: {},
+    work: {},
+    kpi: {},
+    ...extra,
+  };
+}
+
+let seq = 0;
+function ev(type, payload, seconds = 0, id = undefined) {
+  seq += 1;
+  return { seq, event_id: id ?? `e${seq}`, event_type: type, occurred_at: at(seconds), payload };
+}
+const created = (id, s, queue = "q1") =>
+  ev("InteractionCreated", { interaction_id: id, channel: "chat", direction: "inbound", customer_id: "c", queue_id: queue }, s);
+const moved = (id, from, trigger, to, s, user = null, queue = "q1") =>
+  ev("InteractionStateChanged", { interaction_id: id, from_state: from, trigger, to_state: to, queue_id: queue, assigned_user_id: user }, s);
+const message = (id, direction, s, internal = false) =>
+  ev("MessageAdded", { interaction_id: id, message_id: `m${seq}`, direction, internal }, s);
+
+test("toMicros is exact to the microsecond and honours offsets", () => {
+  assert.equal(toMicros("1970-01-01T00:00:00Z"), 0);
+  assert.equal(toMicros("1970-01-01T00:00:01.000001+00:00"), 1_000_001);
+  assert.equal(toMicros("1970-01-01T08:00:00+08:00"), 0);
+  assert.equal(toMicros("2026-11-23T01:00:00.123456+00:00") % 1_000_000, 123_456);
+  assert.throws(() => toMicros("2026-11-23 01:00:00"));
+});
+
+test("an interaction goes from arrival to close, with KPI times set once", () => {
+  const s = reduce(empty(), [
+    created("i1", 0),
+    moved("i1", "arrived", "enqueue", "queued", 5),
+    moved("i1", "queued", "offer", "offered", 7, "me"),
+    moved("i1", "offered", "decline", "queued", 9),
+    moved("i1", "queued", "offer", "offered", 11, "me"),
+    moved("i1", "offered", "accept", "connected", 15, "me"),
+  ]);
+  const entry = s.work.i1;
+  assert.equal(entry.state, "connected");
+  assert.equal(entry.assigned_user_id, "me");
+  assert.equal(entry.queued_us, us(5), "first queued time survives the decline");
+  assert.equal(entry.answered_us, us(15));
+  assert.deepEqual(Object.values(s.kpi.q1), [[1, 1, 1, 0, 10_000_000]]);
+  const closed = reduce(s, [
+    moved("i1", "connected", "end", "wrap_up", 30, "me"),
+    moved("i1", "wrap_up", "close", "closed", 40, "me"),
+  ]);
+  assert.equal(closed.work.i1, undefined);
+  assert.deepEqual(closed.kpi, s.kpi, "closing keeps today's figures");
+});
+
+test("abandonment and slow answers count against the service level", () => {
+  const s = reduce(empty(), [
+    created("a", 0),
+    moved("a", "arrived", "enqueue", "queued", 0),
+    moved("a", "queued", "abandon", "abandoned", 50),
+    created("b", 1),
+    moved("b", "arrived", "enqueue", "queued", 1),
+    moved("b", "queued", "offer", "offered", 30, "x"),
+    moved("b", "offered", "accept", "connected", 31, "x"),
+  ]);
+  assert.equal(s.work.a, undefined);
+  assert.deepEqual(Object.values(s.kpi.q1), [[2, 1, 0, 1, 30_000_000]]);
+});
+
+test("moving work to another queue moves its figures", () => {
+  const s = reduce(empty(), [
+    created("i", 0),
+    moved("i", "arrived", "enqueue", "queued", 1),
+    ev("WorkMoved", { entry_id: "r", interaction_id: "i", from_queue_id: "q1", to_queue_id: "q2", cause: "supervisor" }, 2),
+  ]);
+  assert.equal(s.kpi.q1, undefined);
+  assert.deepEqual(Object.values(s.kpi.q2), [[1, 0, 0, 0, 0]]);
+  assert.equal(s.work.i.queue_id, "q2");
+});
+
+test("work queued before today does not count today", () => {
+  const old = { ...empty(), day: { ...DAY, day_start_us: us(100) } };
+  const s = reduce(old, [created("i", 0), moved("i", "arrived", "enqueue", "queued", 1)]);
+  assert.deepEqual(s.kpi, {});
+});
+
+test("messages: counts, notes and the customer's waiting time", () => {
+  const s = reduce(empty(), [
+    created("i", 0),
+    message("i", "inbound", 1),
+    message("i", "inbound", 2),
+    message("i", "outbound", 3, true),
+  ]);
+  assert.equal(s.work.i.inbound, 2);
+  assert.equal(s.work.i.notes, 1);
+  assert.equal(s.work.i.awaiting_us, us(1), "a note is not an answer");
+  const answered = reduce(s, [message("i", "outbound", 4)]);
+  assert.equal(answered.work.i.awaiting_us, null);
+  assert.equal(answered.work.i.last_outbound_us, us(4));
+  const again = reduce(answered, [message("i", "inbound", 6)]);
+  assert.equal(again.work.i.awaiting_us, us(6));
+  assert.equal(again.work.i.last_message_us, us(6));
+});
+
+test("events at or below as_of are ignored: replaying twice changes nothing", () => {
+  const events = [created("i", 0), message("i", "inbound", 1)];
+  const once = reduce(empty(), events);
+  assert.deepEqual(reduce(once, events), once);
+  assert.equal(once.as_of, events[1].seq);
+});
+
+test("events the snapshot already reflects (skip) are not applied again", () => {
+  const base = reduce(empty(), [created("i", 0)]);
+  const e = message("i", "inbound", 1);
+  const s = apply({ ...base, skip: [e.event_id] }, e);
+  assert.equal(s.work.i.inbound, 0);
+  assert.deepEqual(s.skip, []);
+  assert.equal(s.as_of, e.seq);
+});
+
+test("presence and offers", () => {
+  const s = reduce(empty(), [
+    ev("AgentStateChanged", { agent_id: "me", from_state: "offline", trigger: "login", to_state: "not_ready", reason: "break" }, 0),
+    ev("AgentStateChanged", { agent_id: "me", from_state: "not_ready", trigger: "ready", to_state: "available", reason: null }, 3),
+    ev("OfferCreated", { offer_id: "o1", interaction_id: "i", agent_id: "me", queue_id: "q1", channel: "chat", ring_timeout_seconds: 20 }, 4),
+  ]);
+  assert.deepEqual(s.agents.me, { state: "available", reason: null, since_us: us(3) });
+  assert.equal(s.offers.o1.offered_us, us(4));
+  const after = reduce(s, [
+    ev("OfferAccepted", { offer_id: "o1", interaction_id: "i", agent_id: "me" }, 5),
+    ev("AgentStateChanged", { agent_id: "me", from_state: "busy", trigger: "logout", to_state: "offline", reason: null }, 9),
+  ]);
+  assert.deepEqual(after.offers, {});
+  assert.deepEqual(after.agents, {}, "offline agents are not listed");
+});
+
+test("unknown work entering our reach, or a changed queue, asks for a snapshot", () => {
+  const s = apply(empty(), moved("zz", "queued", "offer", "offered", 1, "me"));
+  assert.equal(s.stale, true);
+  assert.equal(apply(empty(), moved("zz", "offered", "abandon", "abandoned", 1)).stale, false);
+  assert.equal(apply(empty(), ev("QueueUpdated", { queue_id: "q1", changed: ["name"] })).stale, true);
+  const desk = { ...empty(), kpi: null, day: null };
+  assert.equal(apply(desk, ev("QueueUpdated", { queue_id: "q1", changed: ["name"] })).stale, false);
+  assert.equal(apply(desk, ev("UserUpdated", { user_id: "me", changed: ["team_ids"] })).stale, true);
+});
+
+test("automatic mail that opened a closed conversation leaves no entry", () => {
+  const s = reduce(empty(), [
+    created("bounce", 3),
+    message("bounce", "inbound", 3),
+    ev("InboundMessageReceived", { interaction_id: "bounce", message_id: "m", customer_id: "c", channel: "email", opened_interaction: false, auto_generated: true }, 3),
+  ]);
+  assert.deepEqual(s.work, {});
+});
+
+test("the reducer never mutates its input", () => {
+  const before = reduce(empty(), [created("i", 0), moved("i", "arrived", "enqueue", "queued", 1)]);
+  const frozen = JSON.stringify(before);
+  reduce(before, [message("i", "inbound", 2), moved("i", "queued", "abandon", "abandoned", 3)]);
+  assert.equal(JSON.stringify(before), frozen);
+  assert.deepEqual(Object.keys(comparable(before)).sort(), ["agents", "kpi", "offers", "work"]);
+});
