@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def email_adapter(settings: Settings) -> EmailAdapter:
     """The "email" channel adapter for the registry (see `channels_runtime`)."""
-    return EmailAdapter(settings.secret())
+    return EmailAdapter(settings.secret)
 
 
 DEMO_ADDRESS = "support@demo.jietong.example"

@@ -26,9 +26,12 @@ def _utcnow() -> datetime:
 
 
 class EmailAdapter:
-    """The "email" channel. `secret` keys the reply tokens (the platform secret)."""
+    """The "email" channel. `secret` gives the key of the reply tokens (the platform
+    secret); it is read at the first send, not when the registry is built."""
 
-    def __init__(self, secret: bytes, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self, secret: Callable[[], bytes], *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
         self._secret = secret
         self._clock = clock
 
@@ -55,7 +58,7 @@ class EmailAdapter:
             return _permanent("the email account has no SMTP relay (smtp_host) configured")
         try:
             mail = compose(
-                message, sender, thread_of(message.thread), secret=self._secret, now=self._clock()
+                message, sender, thread_of(message.thread), secret=self._secret(), now=self._clock()
             )
         except InvalidRecipient as exc:
             return _permanent(str(exc))

@@ -24,13 +24,19 @@ _RELAY = frozenset({"smtp_host", "smtp_port", "smtp_security", "smtp_username"})
 _COMMON = _RELAY | {"display_name"}
 _IMAP = frozenset({"imap_port", "imap_security", "imap_folder", "imap_move_to"})
 
+# Email has no webhooks: mail arrives over SMTP or IMAP.
 ACCOUNTS: Mapping[str, AccountSpec] = {
-    RECEIVER: AccountSpec(optional_settings=_COMMON, optional_secrets=frozenset({"smtp_password"})),
+    RECEIVER: AccountSpec(
+        optional_settings=_COMMON,
+        optional_secrets=frozenset({"smtp_password"}),
+        webhook_suffixes=(),
+    ),
     IMAP: AccountSpec(
         settings=frozenset({"imap_host", "imap_username"}),
         optional_settings=_COMMON | _IMAP,
         secrets=frozenset({"imap_password"}),
         optional_secrets=frozenset({"smtp_password"}),
+        webhook_suffixes=(),
     ),
 }
 

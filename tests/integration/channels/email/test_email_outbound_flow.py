@@ -65,7 +65,7 @@ def setup(platform: Platform, org_a: Org) -> Iterator[Setup]:
         },
     )
     registry = ChannelRegistry()
-    registry.register(EmailAdapter(platform.settings.secret()), config.ACCOUNTS)
+    registry.register(EmailAdapter(platform.settings.secret), config.ACCOUNTS)
     platform.channels = registry.freeze()
     receiver = SmtpReceiver(
         PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=1 << 20
@@ -178,7 +178,7 @@ def test_a_forged_bounce_changes_no_delivery(setup: Setup) -> None:
 def test_an_account_without_relay_fails_visibly(platform: Platform, org_a: Org) -> None:
     email_account(platform, org_a, OURS)  # receives, but has no smtp_host
     registry = ChannelRegistry()
-    registry.register(EmailAdapter(platform.settings.secret()), config.ACCOUNTS)
+    registry.register(EmailAdapter(platform.settings.secret), config.ACCOUNTS)
     platform.channels = registry.freeze()
     sink = PlatformMailSink(platform)
     from jietong.app.email_runtime import mail_context

@@ -61,3 +61,29 @@ def test_quarantine_needs_the_channels_permission(
     response = client.get("/api/v1/email/quarantine", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert client.get("/api/v1/email/quarantine").status_code == 401
+
+
+def test_email_accounts_are_channel_accounts_with_write_only_passwords(
+    client: TestClient, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    password = "imap-password-9f3k2"
+    body = {
+        "channel": "email",
+        "provider": "imap",
+        "name": "Support mailbox",
+        "address": "support@a.example",
+        "settings": {"imap_host": "imap.a.example", "imap_username": "support@a.example"},
+        "secrets": {"imap_password": password, "smtp_password": "relay-password-77x"},
+    }
+    created = client.post("/api/v1/channel-accounts", json=body, headers=tenant_a.headers)
+    assert created.status_code == 201, created.text
+    assert password not in created.text and "relay-password" not in created.text
+    assert created.json()["secrets"]["imap_password"].endswith(password[-4:])
+    assert created.json()["webhook_paths"] == []
+    listed = client.get("/api/v1/channel-accounts", headers=tenant_a.headers)
+    assert password not in listed.text
+    others = client.get("/api/v1/channel-accounts", headers=tenant_b.headers).json()
+    assert others == []
+    missing = {**body, "secrets": {}}
+    refused = client.post("/api/v1/channel-accounts", json=missing, headers=tenant_a.headers)
+    assert refused.status_code == 422 and "imap_password" in refused.text
