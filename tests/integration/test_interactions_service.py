@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jietong.app import deps
+from jietong.app.channels_runtime import build_channel_registry
 from jietong.app.platform import Platform
 from jietong.app.settings import Settings
 from jietong.core.errors import (
@@ -591,6 +592,7 @@ def client(world: World, engine: Engine, org: Org, tmp_path: Path) -> Iterator[T
         relay=OutboxRelay(world.sessions, bus, lambda: world.now),
         blobs=world.blobs,
         clock=lambda: world.now,
+        channels=build_channel_registry(settings),
     )
     app = FastAPI()
     app.state.platform = platform

@@ -57,3 +57,17 @@ def test_customer_with_history_cannot_be_deleted(client: TestClient, tenant_a: T
     assert client.get(f"{API}/customers/{lone['id']}", headers=h).status_code == 404
     timeline = client.get(f"{API}/customers/{kept['id']}/timeline", headers=h).json()
     assert [i["id"] for i in timeline["items"]] == [made.json()["id"]]
+
+
+def test_interactions_accept_registered_channels_only(client: TestClient, tenant_a: Tenant) -> None:
+    h = tenant_a.headers
+    for channel in ("call", "chat", "email", "sms", "wechat", "api"):
+        made = client.post(
+            f"{API}/interactions", headers=h, json={"channel": channel, "direction": "inbound"}
+        )
+        assert made.status_code == 201, (channel, made.text)
+        assert made.json()["channel"] == channel
+    unknown = client.post(
+        f"{API}/interactions", headers=h, json={"channel": "fax", "direction": "inbound"}
+    )
+    assert unknown.status_code == 422 and "fax" in unknown.json()["detail"]

@@ -58,6 +58,7 @@ def build_channel_registry(settings: Settings) -> ChannelRegistry:
     registry = ChannelRegistry()
     for plugin in channel_plugins():
         registry.register(plugin.adapter(settings), plugin.accounts)
+    registry.declare("call")  # voice: media, not deliveries (issue 6)
     return registry.freeze()
 
 

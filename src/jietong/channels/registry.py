@@ -52,6 +52,7 @@ class ChannelRegistry:
     def __init__(self, adapters: Iterable[ChannelAdapter] = ()) -> None:
         self._adapters: dict[str, ChannelAdapter] = {}
         self._accounts: dict[str, dict[str, AccountSpec]] = {}
+        self._declared: set[str] = set()
         self._frozen = False
         for adapter in adapters:
             self.register(adapter)
@@ -75,6 +76,19 @@ class ChannelRegistry:
             raise RegistryError(f"channel {name!r}: the adapter has no deliver()")
         self._adapters[name] = adapter
         self._accounts[name] = dict(accounts or {})
+
+    def declare(self, name: str) -> None:
+        """A channel whose interactions exist but whose messages no adapter sends (voice:
+        calls are media, driven by the telephony engine, not by deliveries)."""
+        if self._frozen:
+            raise RegistryError("the channel registry is frozen after start-up")
+        if not _NAME.match(name) or name in self._adapters or name in self._declared:
+            raise RegistryError(f"channel {name!r} is invalid or already known")
+        self._declared.add(name)
+
+    def interaction_channels(self) -> frozenset[str]:
+        """Every channel an interaction may be on: registered adapters and declared ones."""
+        return frozenset(self._adapters) | frozenset(self._declared)
 
     def freeze(self) -> ChannelRegistry:
         """Validate and close the registry; returns it for chaining."""

@@ -9,11 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from jietong.app.deps import ActorDep, CursorQuery, LimitQuery, PlatformDep, SearchQuery, UowDep
+from jietong.core.errors import InvalidInput
 from jietong.core.schemas import PageOut
 from jietong.interactions import attachments, service
 from jietong.interactions.model import (
     AuthorKind,
-    Channel,
+    ChannelName,
     Direction,
     InteractionState,
     ParticipantRole,
@@ -42,7 +43,7 @@ def to_out(view: service.InteractionView) -> InteractionOut:
     i = view.interaction
     return InteractionOut(
         id=i.id,
-        channel=Channel(i.channel),
+        channel=i.channel,
         direction=Direction(i.direction),
         state=InteractionState(i.state),
         customer_id=i.customer_id,
@@ -77,7 +78,7 @@ def message_out(m: MessageRow) -> MessageOut:
     return MessageOut(
         id=m.id,
         interaction_id=m.interaction_id,
-        channel=Channel(m.channel),
+        channel=m.channel,
         external_id=m.external_id,
         direction=Direction(m.direction),
         author_kind=AuthorKind(m.author_kind),
@@ -93,7 +94,7 @@ def list_interactions(
     uow: UowDep,
     actor: ActorDep,
     state: InteractionState | None = None,
-    channel: Channel | None = None,
+    channel: ChannelName | None = None,
     customer_id: IdQuery = None,
     queue_id: IdQuery = None,
     assigned_user_id: IdQuery = None,
@@ -117,7 +118,13 @@ def list_interactions(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InteractionOut)
-def create_interaction(body: InteractionCreate, uow: UowDep, actor: ActorDep) -> InteractionOut:
+def create_interaction(
+    body: InteractionCreate, uow: UowDep, actor: ActorDep, platform: PlatformDep
+) -> InteractionOut:
+    channels = platform.channels.interaction_channels()
+    if body.channel not in channels:
+        known = ", ".join(sorted(channels))
+        raise InvalidInput(f"channel: unknown channel '{body.channel}' (known: {known})")
     return to_out(service.create_interaction(uow, actor, body))
 
 

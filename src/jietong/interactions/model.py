@@ -10,12 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 from jietong.core.statemachine import StateMachine
 from jietong.core.tenancy import Actor
 
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+"""A channel as the registry names it. Which names exist is decided at start-up by the
+channel registry (app/channels_runtime.py), never by a list in core code."""
+
 
 class Channel(StrEnum):
+    """Names of the channels Jietong ships, for code that creates their interactions.
+    Not a closed list: a plugin channel registers any other `ChannelName`."""
+
     CALL = "call"
     CHAT = "chat"
     EMAIL = "email"

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from jietong.interactions.model import (
     AuthorKind,
-    Channel,
+    ChannelName,
     Direction,
     InteractionState,
     InteractionTrigger,
@@ -47,7 +47,7 @@ Body = Annotated[str, StringConstraints(max_length=100_000), AfterValidator(no_n
 
 class InteractionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    channel: Channel
+    channel: ChannelName
     direction: Direction = Direction.INBOUND
     customer_id: EntityId | None = None
     queue_id: EntityId | None = None
@@ -91,7 +91,7 @@ class ParticipantOut(BaseModel):
 
 class InteractionOut(BaseModel):
     id: str
-    channel: Channel
+    channel: ChannelName
     direction: Direction
     state: InteractionState
     customer_id: str | None
@@ -123,7 +123,7 @@ class TransitionOut(BaseModel):
 class MessageOut(BaseModel):
     id: str
     interaction_id: str
-    channel: Channel
+    channel: ChannelName
     external_id: str | None
     direction: Direction
     author_kind: AuthorKind
