@@ -9,6 +9,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+
+from jietong.app.email_runtime import PlatformMailSink, mail_context
+from jietong.app.platform import Platform
+from jietong.channels.email import service, tokens
+from jietong.channels.email.smtp_in import ReceivedMail, SmtpReceiver
+from jietong.storage.tables import InteractionRow, MessageRow
+from jietong.storage.tables_channels import MessageSourceRow
+from jietong.storage.tables_email import EmailQuarantineRow
 from tests.integration.channels.email.emailfactories import (
     Org,
     email_account,
@@ -16,14 +24,6 @@ from tests.integration.channels.email.emailfactories import (
     mail,
     migrated_sqlite,
 )
-
-from jietong.app.email_runtime import PlatformMailSink, mail_context
-from jietong.app.platform import Platform
-from jietong.channels.email import service, tokens
-from jietong.channels.email.smtp_in import SmtpReceiver
-from jietong.storage.tables import InteractionRow, MessageRow
-from jietong.storage.tables_channels import MessageSourceRow
-from jietong.storage.tables_email import EmailQuarantineRow
 
 A_ADDRESS = "support@a.example"
 B_ADDRESS = "help@b.example"
@@ -240,3 +240,27 @@ def test_receive_mail_directly_reports_the_outcome(platform: Platform, org_a: Or
     again = service.receive_mail(context, raw, recipient, envelope_from="c@example.cn")
     assert (first.kind, again.kind) == ("stored", "duplicate")
     assert first.message_id == again.message_id
+
+
+def test_an_attachment_over_the_limit_is_quarantined_not_lost(
+    platform: Platform, receiver: SmtpReceiver, org_a: Org
+) -> None:
+    platform.settings = platform.settings.model_copy(update={"max_attachment_bytes": 1024})
+    blob = "A" * 4000
+    raw = (
+        "From: c@example.cn\r\nTo: support@a.example\r\nSubject: big\r\n"
+        "Message-ID: <big-1@example.cn>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        "--b\r\nContent-Type: application/octet-stream\r\n"
+        'Content-Disposition: attachment; filename="big.bin"\r\n\r\n'
+        f"{blob}\r\n--b--\r\n"
+    ).encode()
+    # The receiver was built before the limit changed: go through a fresh sink.
+    PlatformMailSink(platform).store(
+        ReceivedMail("c@example.cn", (A_ADDRESS,), raw, "127.0.0.1", platform.clock())
+    )
+    assert messages(platform, org_a.org_id) == []
+    with platform.uow() as uow:
+        [held] = uow.session.scalars(select(EmailQuarantineRow)).all()
+    assert "byte limit" in held.reason and held.sender == "c@example.cn"
