@@ -3,8 +3,10 @@
 from jietong.storage import (  # noqa: F401
     tables,
     tables_channels,
+    tables_desktop,
     tables_email,
     tables_routing,
+    tables_webchat,
 )
 from jietong.storage.tables import Base
 

@@ -27,7 +27,7 @@ class Fake:
 def test_the_shipped_channels_register_and_validate() -> None:
     registry = build_channel_registry(Settings())
 
-    assert registry.names() == ["api", "email", "sms", "wechat"]
+    assert registry.names() == ["api", "chat", "email", "sms", "wechat"]
     assert registry.get("wechat").contact_kind is ContactKind.WECHAT_OPENID
     assert registry.account_spec("sms", "twilio") is not None
 
