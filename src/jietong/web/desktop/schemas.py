@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from jietong.interactions.model import ChannelName
+from jietong.interactions.schemas import EntityId, no_nul, one_line
 
 
 class View(StrEnum):
@@ -120,3 +124,135 @@ class InteractionCard(BaseModel):
     queue_id: str | None
     team_id: str | None
     arrived_at: datetime
+
+
+# -- desktop resources -----------------------------------------------------------------
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(one_line)]
+Shortcut = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+CannedBody = Annotated[
+    str, StringConstraints(min_length=1, max_length=10_000), AfterValidator(no_nul)
+]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+NoteText = Annotated[
+    str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(no_nul)
+]
+Disposition = Annotated[str, StringConstraints(max_length=4_000), AfterValidator(no_nul)]
+
+
+class CannedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+    body: CannedBody = Field(
+        description="Text with {customer.name}, {agent.name}, {org.name}, "
+        "{conversation.subject}, {today}; write {{ and }} for literal braces."
+    )
+    shortcut: Shortcut | None = Field(default=None, description="Typed as /shortcut.")
+    channels: list[ChannelName] = Field(
+        default_factory=list, max_length=10, description="Empty: every channel."
+    )
+    team_id: EntityId | None = Field(default=None, description="Empty: the whole organisation.")
+
+
+class CannedUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    body: CannedBody | None = None
+    shortcut: Shortcut | None = None
+    clear_shortcut: bool = False
+    channels: list[ChannelName] | None = Field(default=None, max_length=10)
+    team_id: EntityId | None = None
+    clear_team: bool = False
+
+
+class CannedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    title: str
+    body: str
+    shortcut: str | None
+    channels: list[str]
+    team_id: str | None
+    updated_at: datetime
+
+
+class WrapUpCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    label: Title
+    active: bool = True
+    position: int = Field(default=0, ge=0, le=10_000)
+
+
+class WrapUpCodeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code | None = None
+    label: Title | None = None
+    active: bool | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class WrapUpCodeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    code: str
+    label: str
+    active: bool
+    position: int
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: NoteText
+    mention_ids: list[EntityId] = Field(default_factory=list, max_length=20)
+
+
+class NoteOut(BaseModel):
+    message_id: str
+    mentioned: list[str]
+
+
+class WrapUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code_id: EntityId | None = None
+    note: Disposition = ""
+
+
+class WrapUpOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    interaction_id: str
+    user_id: str | None
+    code_id: str | None
+    note: str
+    created_at: datetime
+
+
+class TransferTarget(StrEnum):
+    AGENT = "agent"
+    QUEUE = "queue"
+    DEPARTMENT = "department"
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: TransferTarget
+    target_id: EntityId
+    note: Disposition = ""
+
+
+class TransferOut(BaseModel):
+    interaction_id: str
+    target: TransferTarget
+    target_id: str
+    case_id: str | None = Field(description="The hand-off case, for a department.")
+
+
+class MentionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    interaction_id: str
+    message_id: str
+    author_user_id: str | None
+    created_at: datetime
+    read_at: datetime | None
