@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.integration.channels.email.emailfactories import Org, make_org
 
 from jietong.app.platform import Platform
+from tests.integration.channels.email.emailfactories import Org, make_org
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 from imapclient import IMAPClient
-from tests.integration.channels.email.dovecot import Dovecot, dovecot  # noqa: F401
 
 from jietong.channels.email import imap_in
 from jietong.channels.email.imap_in import Mailbox, Position
 from jietong.channels.email.smtp_out import Security
+from tests.integration.channels.email.dovecot import Dovecot, dovecot  # noqa: F401
 
 
 class MemoryPositions:

@@ -14,7 +14,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
-from tests.integration.channels.email.emailfactories import Org, email_account, free_port, mail
 
 from jietong.app.channels_runtime import DeliveryWorker
 from jietong.app.email_runtime import PlatformMailSink
@@ -26,6 +25,7 @@ from jietong.channels.email.smtp_in import SmtpReceiver
 from jietong.channels.registry import ChannelRegistry
 from jietong.storage.tables import MessageRow
 from jietong.storage.tables_channels import DeliveryRow
+from tests.integration.channels.email.emailfactories import Org, email_account, free_port, mail
 
 OURS = "support@a.example"
 FIXTURES = Path(__file__).parents[3] / "channels" / "email" / "fixtures"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import Tenant, issue_all_scopes, make_user
-from tests.integration.channels.email.emailfactories import email_account, migrated_sqlite
 
 from jietong.app.email_runtime import mail_context
 from jietong.app.platform import Platform
 from jietong.channels.email import service
 from jietong.core.tenancy import Role
+from tests.conftest import Tenant, issue_all_scopes, make_user
+from tests.integration.channels.email.emailfactories import email_account, migrated_sqlite
 
 RAW = b"\r\n\r\n<script>alert('mail without headers')</script>"
 

@@ -11,14 +11,6 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
-from tests.integration.channels.email.dovecot import Dovecot, dovecot  # noqa: F401
-from tests.integration.channels.email.emailfactories import (
-    Org,
-    email_account,
-    free_port,
-    mail,
-    migrated_sqlite,
-)
 
 from jietong.app.email_runtime import DEMO_ADDRESS, EmailRuntime, add_demo_email_account
 from jietong.app.platform import Platform
@@ -28,6 +20,14 @@ from jietong.org.schemas import QueueCreate
 from jietong.storage.tables import InteractionRow, MessageRow
 from jietong.storage.tables_channels import ChannelAccountRow
 from jietong.storage.tables_email import EmailMailboxPositionRow
+from tests.integration.channels.email.dovecot import Dovecot, dovecot  # noqa: F401
+from tests.integration.channels.email.emailfactories import (
+    Org,
+    email_account,
+    free_port,
+    mail,
+    migrated_sqlite,
+)
 
 
 @pytest.fixture
