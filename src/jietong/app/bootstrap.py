@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jietong.app.demo_history import add_demo_history
 from jietong.app.email_runtime import add_demo_email_account
 from jietong.app.platform import Platform
+from jietong.channels.webchat.demo import add_demo_widget
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.identity import service as identity_service
 from jietong.identity.contact_points import ContactKind
@@ -103,6 +104,7 @@ def ensure_demo(platform: Platform) -> bool:
             )
     _demo_customers(platform, actor, platform.settings.default_region)
     add_demo_email_account(platform, org.id)
+    add_demo_widget(platform, org.id)
     add_demo_history(platform, org.id)
     return True
 

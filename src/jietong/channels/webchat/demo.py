@@ -9,6 +9,7 @@ as the web shell: no inline script or style, the widget's module and CSS are fil
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,9 @@ CSP = (
 )
 
 router = APIRouter(prefix="/channels/chat", include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parents[2] / "web" / "templates"))
+WEB = Path(__file__).parents[2] / "web"
+WIDGET_DIR = WEB / "static" / "widget"
+templates = Jinja2Templates(directory=str(WEB / "templates"))
 
 
 def add_demo_widget(platform: Platform, org_id: str) -> str:
@@ -81,6 +84,31 @@ def demo_widget_key(platform: Platform) -> str | None:
             .order_by(ChannelAccountRow.id)
             .limit(1)
         )
+
+
+ASSET = re.compile(r"^[a-z][a-z-]{0,40}\.(js|css)$")
+ASSET_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+
+@router.get("/assets/{name}", response_model=None)
+async def widget_asset(name: str) -> Response:
+    """The widget's modules for pages on other sites. A module script from another
+    origin is fetched in CORS mode, so it needs Access-Control-Allow-Origin, which the
+    plain static files do not send; these are the same files, with it. Only the files
+    of static/widget/ are served, by exact name."""
+    path = WIDGET_DIR / name
+    if not ASSET.match(name) or not path.is_file():
+        raise NotFound(f"no widget asset {name[:60]}")
+    return Response(
+        path.read_bytes(),
+        media_type=ASSET_TYPES[name.rsplit(".", 1)[1]],
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=300",
+        },
+    )
 
 
 @router.get("/demo", response_model=None)

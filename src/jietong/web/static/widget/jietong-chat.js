@@ -10,9 +10,9 @@
  *
  * This file is a classic script on purpose: only classic scripts can find their own
  * tag (document.currentScript) to read those attributes and learn where Jietong lives.
- * Everything else is ES modules next to it, loaded with import() from the same origin,
- * so sites need no build step and no CDN, and a strict CSP (script-src 'self' or the
- * Jietong origin) is enough.
+ * Everything else is ES modules (the files next to this one), loaded with import() from
+ * the Jietong origin, so sites need no build step and no CDN, and a strict CSP
+ * (script-src 'self' or the Jietong origin) is enough.
  */
 (function () {
   "use strict";
@@ -25,10 +25,13 @@
     return; // embedded twice: one widget is enough
   }
   window.__jietongChat = true;
-  var base = new URL(".", tag.src); // …/static/widget/
+  var origin = new URL(tag.src).origin;
+  // The modules come from Jietong's asset route rather than /static: a page on another
+  // site may import a module from us only if the answer carries CORS headers.
+  var base = new URL("/api/v1/channels/chat/assets/", origin);
   var options = {
     key: tag.dataset.widgetKey,
-    origin: new URL(tag.src).origin,
+    origin: origin,
     base: base.href,
     locale: tag.dataset.locale || null,
     userId: tag.dataset.userId || null,

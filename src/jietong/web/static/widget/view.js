@@ -98,10 +98,32 @@ function buildOffline() {
 function buildComposer() {
   const text = element("textarea", { name: "text", rows: "2", class: "text" });
   const file = element("input", { type: "file", class: "file", hidden: true });
-  const attach = element("button", { type: "button", class: "attach", text: "📎" });
+  const attach = element("button", { type: "button", class: "attach" }, [paperclip()]);
   const send = element("button", { type: "submit", class: "send primary" });
   const form = element("form", { class: "composer", hidden: true }, [attach, file, text, send]);
   return { form, text, file, attach, send };
+}
+
+/* An SVG icon built node by node: no font needed (emoji fonts are often missing) and
+   no markup string parsed. */
+function paperclip() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "20");
+  svg.setAttribute("height", "20");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute(
+    "d",
+    "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5",
+  );
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "1.6");
+  path.setAttribute("stroke-linecap", "round");
+  svg.append(path);
+  return svg;
 }
 
 function buildTools() {

@@ -277,7 +277,7 @@ class Widget {
   }
 
   #fileButton(file) {
-    const button = element("button", { type: "button", class: "file-link", text: `📄 ${file.filename}` });
+    const button = element("button", { type: "button", class: "file-link", text: file.filename });
     button.addEventListener("click", () =>
       this.#saveBlob(`/attachments/${encodeURIComponent(file.id)}`, file.filename),
     );
@@ -305,7 +305,8 @@ class Widget {
     } else if (status.state === "ended") {
       parts.push(w.ended);
     }
-    this.ui.status.textContent = parts.join(" ");
+    // Chinese sentences follow each other without a space; English ones with one.
+    this.ui.status.textContent = parts.join(this.config.locale.startsWith("zh") ? "" : " ");
     this.ui.status.dataset.state = status.state;
   }
 
