@@ -275,6 +275,13 @@ def _addressee(
     source = store.latest_source(uow.session, interaction.org_id, interaction.id)
     if source is not None:
         thread = {"reply_to_message_id": source.message_id}
+        if interaction.subject:
+            thread["subject"] = interaction.subject
+        replied = uow.session.get(MessageRow, source.message_id)
+        if replied is not None and replied.external_id:
+            # The provider's id of the message answered (email: its Message-ID), so the
+            # reply threads under that message and not only under the conversation root.
+            thread["in_reply_to"] = _bracketed(replied.external_id)
         if source.thread_key:
             thread["thread_key"] = source.thread_key
         if source.recipient:
@@ -411,3 +418,7 @@ def _visible(
 
 def _error(error: str | None) -> str:
     return (error or "unknown error")[:1000]
+
+
+def _bracketed(message_id: str) -> str:
+    return message_id if message_id.startswith("<") else f"<{message_id}>"

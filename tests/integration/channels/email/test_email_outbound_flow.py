@@ -114,6 +114,7 @@ def test_reply_threads_and_the_customer_answer_returns_to_the_conversation(setup
     headers = message_from_bytes(sent, policy=policy.default)
     assert headers["In-Reply-To"] == f"<{root}>"
     assert f"<{root}>" in headers["References"]
+    assert headers["Subject"] == "Re: 宽带无法连接"
     assert headers["Message-ID"] == f"<{delivery.provider_message_id}>"
     assert "Auto-Submitted" not in headers
     reply_to = headers["Reply-To"].addresses[0].addr_spec
@@ -137,6 +138,14 @@ def test_reply_threads_and_the_customer_answer_returns_to_the_conversation(setup
     first_in, second_in = inbound_messages(setup)
     assert second_in.interaction_id == first_in.interaction_id
     assert second_in.body_text == "好的，谢谢"
+
+    # Our next reply answers the customer's latest mail, not the first one.
+    again = agent_replies(setup, question.interaction_id, "收到。")
+    assert again.status == "sent", again.last_error
+    latest = message_from_bytes(setup.sink.received[-1], policy=policy.default)
+    assert latest["In-Reply-To"] == f"<{_mid}>"
+    assert f"<{_mid}>" in latest["References"].split()
+    assert latest["Subject"] == "Re: 宽带无法连接"
 
 
 def test_a_bounce_of_our_reply_marks_its_delivery_failed(setup: Setup) -> None:
