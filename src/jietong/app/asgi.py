@@ -25,6 +25,7 @@ from jietong.desktop import api as stream_api
 from jietong.identity import api as identity_api
 from jietong.interactions import api as interactions_api
 from jietong.org import api as org_api
+from jietong.routing import api as routing_api
 from jietong.web import pages, wfm_pages
 from jietong.web.desktop import routes as desktop_routes
 
@@ -49,9 +50,13 @@ def create_app(platform: Platform) -> FastAPI:
             delivery_task = asyncio.create_task(worker.run_forever())
         email = EmailRuntime(platform)  # SMTP receiver and IMAP pollers, per the accounts
         await asyncio.to_thread(email.start)
+        if platform.routing is not None:
+            await platform.routing.start(platform)  # the routing engine's loop (issue 4)
         try:
             yield
         finally:
+            if platform.routing is not None:
+                await platform.routing.stop()
             await asyncio.to_thread(email.stop)
             for task in (relay_task, delivery_task):
                 if task is not None:
@@ -95,6 +100,9 @@ def _api_router() -> APIRouter:
     router.include_router(interactions_api.timeline_router)
     router.include_router(interactions_api.router)
     router.include_router(cases_api.router)
+    router.include_router(routing_api.agents_router)
+    router.include_router(routing_api.offers_router)
+    router.include_router(routing_api.router)
     router.include_router(stream_api.router)
     router.include_router(email_api.router)
     for channel_router in channel_routers():

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from jietong.app.channels_runtime import build_channel_registry
+from jietong.app.routing_runtime import RoutingRuntime
 from jietong.app.settings import Settings
 from jietong.channels.registry import ChannelRegistry
 from jietong.core.clock import utcnow
@@ -34,6 +35,8 @@ class Platform:
     events_pending: threading.Event = field(default_factory=threading.Event)
     # Channel adapters by name, validated at start-up (issue 3).
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
+    # The routing engine's in-process state and loop (issue 4); None: not run here.
+    routing: RoutingRuntime | None = field(default_factory=RoutingRuntime)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock(), after_commit=self.events_pending.set)

@@ -102,7 +102,7 @@ def enqueue(
     """Give a queued interaction its place: a new entry at its queueing time, or, for an
     entry that was served (a transfer), a new wait from now."""
     assert interaction.queue_id is not None
-    priority = _priority(uow, interaction)
+    priority = base_priority(uow, interaction)
     if entry is None:
         since = interaction.queued_at or now
         entry = RoutingEntryRow(
@@ -157,7 +157,8 @@ def _restart(entry: RoutingEntryRow, queue_id: str, priority: int, now: datetime
     entry.updated_at = now
 
 
-def _priority(uow: UnitOfWork, interaction: InteractionRow) -> int:
+def base_priority(uow: UnitOfWork, interaction: InteractionRow) -> int:
+    """Queue priority + VIP tier + most urgent open linked case."""
     queue = store.find_queue(uow.session, interaction.org_id, interaction.queue_id or "")
     tier = store.vip_tier(uow.session, interaction.org_id, interaction.customer_id)
     vip = VipTier(tier).routing_priority if tier in set(VipTier) else 0

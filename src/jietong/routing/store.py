@@ -11,12 +11,14 @@ from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jietong.interactions.model import Reach
 from jietong.storage.tables import (
     CaseInteractionRow,
     CaseRow,
     ContactPointRow,
     CustomerRow,
     InteractionRow,
+    MessageRow,
     QueueRow,
     SkillRow,
 )
@@ -69,7 +71,18 @@ def entries(
 
 
 def arrivals(session: Session, org_id: str) -> list[InteractionRow]:
-    """Inbound interactions with a queue that nobody queued yet."""
+    """Inbound interactions with a queue, not queued yet, in which the customer has
+    written (what the channel intake creates). Calls and other contacts without a
+    message are queued by their channel (after the IVR, for instance)."""
+    spoke = (
+        select(MessageRow.id)
+        .where(
+            MessageRow.interaction_id == InteractionRow.id,
+            MessageRow.direction == "inbound",
+            MessageRow.internal.is_(False),
+        )
+        .exists()
+    )
     return list(
         session.scalars(
             select(InteractionRow)
@@ -78,6 +91,7 @@ def arrivals(session: Session, org_id: str) -> list[InteractionRow]:
                 InteractionRow.state == "arrived",
                 InteractionRow.direction == "inbound",
                 InteractionRow.queue_id.is_not(None),
+                spoke,
             )
             .order_by(InteractionRow.arrived_at, InteractionRow.id)
         )
@@ -373,6 +387,26 @@ def first_contact_point(
         )
         .order_by(ContactPointRow.created_at)
         .limit(1)
+    )
+
+
+def interactions_within(
+    session: Session, org_id: str, ids: Collection[str], reach: Reach
+) -> set[str]:
+    """Those of the interactions whose team is in the reach or that are assigned to it."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(InteractionRow.id).where(
+                InteractionRow.org_id == org_id,
+                InteractionRow.id.in_(sorted(ids)),
+                or_(
+                    InteractionRow.team_id.in_(sorted(reach.team_ids)),
+                    InteractionRow.assigned_user_id == reach.user_id,
+                ),
+            )
+        )
     )
 
 

@@ -286,8 +286,8 @@ def test_inbound_arrivals_with_a_queue_are_queued_and_routed_by_the_engine(
     world: World,
 ) -> None:
     from jietong.interactions import service as interactions
-    from jietong.interactions.model import Channel
-    from jietong.interactions.schemas import InteractionCreate
+    from jietong.interactions.model import AuthorKind, Channel, Direction
+    from jietong.interactions.schemas import InteractionCreate, MessageCreate
 
     world.queue("sales")
     world.agent("a")
@@ -298,5 +298,17 @@ def test_inbound_arrivals_with_a_queue_are_queued_and_routed_by_the_engine(
             world.system,
             InteractionCreate(channel=Channel.SMS, queue_id=world.queues["sales"]),
         )
+    iid = view.interaction.id
     world.cycle()
-    assert world.offered_to(view.interaction.id) == "a"
+    assert world.interaction(iid).state == "arrived"  # nothing said yet: not routed
+    with world.uow() as uow:
+        interactions.add_message(
+            uow,
+            world.system,
+            iid,
+            MessageCreate(
+                body_text="在吗", direction=Direction.INBOUND, author_kind=AuthorKind.CUSTOMER
+            ),
+        )
+    world.cycle()
+    assert world.offered_to(iid) == "a"

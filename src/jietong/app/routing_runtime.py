@@ -1,0 +1,167 @@
+"""Running the routing engine inside the server (embedded mode).
+
+The engine's decisions are pure and its queues live in the database; this module only
+decides *when* to run a cycle and *which process* runs it:
+
+* when: after every event from the bus that may change routing (an interaction arrived,
+  was answered or hung up, an agent changed state, settings changed…), and on a tick
+  (default 1 s) for the timers: ring timeouts, wrap-up limits, overflow steps, maximum
+  waits, scheduled callbacks, business hours. Events only wake the engine; correctness
+  never depends on receiving them (the cycle reads the database).
+* who: one leader per database. A lease row (`routing_leases`, 15 s, renewed each cycle)
+  elects it, on SQLite and PostgreSQL alike; a process that loses or cannot renew the
+  lease stops deciding. Two leaders for a moment (a paused process resuming after its
+  lease expired) are wasteful but safe: every offer is a conditional update behind
+  unique indexes, so nothing is offered twice.
+
+All in-process state (the wake-up event, leadership, the last wallboard figures) lives
+in a `RoutingRuntime` object held by the platform, never in module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from jietong.core.ids import new_id
+from jietong.events.base import Envelope
+from jietong.routing import store
+from jietong.routing.engine import CycleReport, run_all
+from jietong.routing.stats import queue_stats_events
+from jietong.storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from jietong.app.platform import Platform
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "routing-engine"
+QUIET_EVENTS = frozenset({"QueueStatsChanged", "OfferCreated", "WorkQueued"})
+"""Events the engine emits itself and need not wake it again."""
+
+
+@dataclass(frozen=True)
+class RoutingRuntimeOptions:
+    tick_seconds: float = 1.0
+    lease_seconds: float = 15.0
+
+
+class RoutingRuntime:
+    """The routing engine's in-process state and loop for one server process."""
+
+    def __init__(self, options: RoutingRuntimeOptions | None = None) -> None:
+        self.options = options or RoutingRuntimeOptions()
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
+        self._platform: Platform | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._stats: dict[tuple[str, str], str] = {}
+        self.is_leader = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, platform: Platform) -> None:
+        """Subscribe to the bus and start the loop (called from the ASGI lifespan)."""
+        self._platform = platform
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        platform.bus.subscribe(self.on_event)
+        self._task = asyncio.create_task(self._run_forever())
+
+    async def stop(self) -> None:
+        """Finish the cycle in progress, give up the lease, stop."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._platform is not None and self.is_leader:
+            await asyncio.to_thread(self._release)
+
+    def on_event(self, envelope: Envelope) -> None:
+        """Bus handler (any thread): wake the loop for anything that may change routing."""
+        if self._stopping or envelope.event_type in QUIET_EVENTS:
+            return
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _run_forever(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            try:
+                await asyncio.to_thread(self.step)
+            except Exception:
+                log.exception("routing engine cycle failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.options.tick_seconds)
+            self._wake.clear()
+
+    # --- one step (synchronous, in a worker thread) -----------------------------------
+
+    def step(self, now: datetime | None = None) -> CycleReport | None:
+        """Run one engine cycle if this process leads; None if another one does."""
+        platform = self._require_platform()
+        moment = now or platform.clock()
+        if not self._hold_lease(moment):
+            return None
+        report = run_all(self.new_uow, now=moment)
+        self._publish_stats(moment)
+        return report
+
+    def new_uow(self, now: datetime) -> UnitOfWork:
+        platform = self._require_platform()
+        return UnitOfWork(platform.sessions, now, after_commit=platform.events_pending.set)
+
+    def _hold_lease(self, now: datetime) -> bool:
+        until = now + timedelta(seconds=self.options.lease_seconds)
+        with self.new_uow(now) as uow:
+            held = store.take_lease(uow.session, LEASE_NAME, self.holder, now, until)
+            uow.session.commit()
+        if held != self.is_leader:
+            log.info("routing engine leadership %s (%s)", "taken" if held else "lost", self.holder)
+        self.is_leader = held
+        return held
+
+    def _release(self) -> None:
+        with self.new_uow(self._require_platform().clock()) as uow:
+            store.release_lease(uow.session, LEASE_NAME, self.holder)
+            uow.session.commit()
+        self.is_leader = False
+
+    def _publish_stats(self, now: datetime) -> None:
+        """Emit `QueueStatsChanged` for every queue whose wallboard figures changed."""
+        with self.new_uow(now) as uow:
+            orgs = set(store.orgs_with_work(uow.session)) | {org for org, _ in self._stats}
+            changed = 0
+            for org_id in sorted(orgs):
+                for event in queue_stats_events(uow, org_id):
+                    key = (org_id, event.queue_id)
+                    figures = event.model_dump_json()
+                    if self._stats.get(key) != figures:
+                        self._stats[key] = figures
+                        uow.emit(event)
+                        changed += 1
+            if changed:
+                uow.commit()
+
+    def _require_platform(self) -> Platform:
+        if self._platform is None:
+            raise RuntimeError("the routing runtime has not been started")
+        return self._platform
+
+    def attach(self, platform: Platform) -> None:
+        """Bind to a platform without starting the loop (tests, tools driving `step`)."""
+        self._platform = platform
