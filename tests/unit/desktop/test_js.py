@@ -81,3 +81,30 @@ def test_python_and_javascript_count_the_same(raw: list[dict[str, object]]) -> N
             None if part is None else {"queue": part.queue, "slot": part.slot, "vec": part.vec}
         )
         assert js == expected, row
+
+
+sms_text = st.text(
+    alphabet=st.sampled_from(list("aZ0 @€[]^{}\n\r\f您好😀éΔ~|")),
+    max_size=400,
+)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(sms_text, min_size=1, max_size=50))
+def test_sms_counter_matches_the_channel(texts: list[str]) -> None:
+    from jietong.channels.sms.wire import count_segments
+
+    done = subprocess.run(
+        [node(), str(ROOT / "tests" / "js" / "sms_cli.mjs")],
+        input=json.dumps(texts).encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    for text, js in zip(texts, json.loads(done.stdout), strict=True):
+        server = count_segments(text)
+        assert (js["encoding"], js["units"], js["segments"]) == (
+            server.encoding,
+            server.units,
+            server.segments,
+        ), text
