@@ -253,16 +253,21 @@ async def _drive(client, process, root, conversations, seconds, warmup, nice) ->
     cpu1, t1 = _cpu_seconds(process.pid), time.monotonic()
     wire = json.loads(await asyncio.to_thread(gen.stdout.readline))
     gen.wait()
-    engine, _ = await client.get_stats()
-    digits = {}
+    engine, leg_stats = await client.get_stats()
+    digits: dict[str, list[str]] = {}
     while True:
         try:
             event = await client.next_event(timeout=0.05)
         except TimeoutError:
             break
         if isinstance(event, c.DtmfReceived):
-            digits[event.leg_id] = event.digit
-    expected = {f"caller-{n}": DIGITS[n % len(DIGITS)] for n in range(conversations)}
+            digits.setdefault(event.leg_id, []).append(event.digit)
+    expected = {f"caller-{n}": [DIGITS[n % len(DIGITS)]] for n in range(conversations)}
+    missed = [k for k, v in expected.items() if digits.get(k) != v]
+    if missed:  # say why: did the telephone-events arrive at all?
+        by_leg = {s.leg_id: s for s in leg_stats}
+        seen = [(k, digits.get(k), by_leg[k].rx_dtmf_packets) for k in missed[:5]]
+        print(f"  dtmf missed on {len(missed)} legs, e.g. (leg, digits, dtmf packets): {seen}")
     with_audio = 0
     for n in range(conversations):
         finished = await client.record_stop(f"call-{n}")
