@@ -25,7 +25,7 @@ templates = Jinja2Templates(
 )
 
 
-def _locale(request: Request, user_locale: str | None, default: str) -> str:
+def request_locale(request: Request, user_locale: str | None, default: str) -> str:
     return choose_locale(
         user_locale,
         request.cookies.get(LANG_COOKIE),
@@ -34,7 +34,9 @@ def _locale(request: Request, user_locale: str | None, default: str) -> str:
     )
 
 
-def _render(request: Request, name: str, locale: str, status: int = 200, **ctx: Any) -> Response:
+def render_page(
+    request: Request, name: str, locale: str, status: int = 200, **ctx: Any
+) -> Response:
     def t(key: str, **values: str) -> str:
         return translate(locale, key, **values)
 
@@ -56,8 +58,8 @@ def index() -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, platform: PlatformDep) -> Response:
-    locale = _locale(request, None, platform.settings.default_locale)
-    return _render(request, "login.html", locale)
+    locale = request_locale(request, None, platform.settings.default_locale)
+    return render_page(request, "login.html", locale)
 
 
 @router.post("/login", response_model=None)
@@ -67,17 +69,17 @@ def login_submit(
     username: Annotated[str, Form(max_length=150)],
     password: Annotated[str, Form(max_length=256)],
 ) -> Response:
-    locale = _locale(request, None, platform.settings.default_locale)
+    locale = request_locale(request, None, platform.settings.default_locale)
     try:
         check_login_rate(request, username)
         with platform.uow() as uow:
             new = auth_service.login(uow, username, password, hours=platform.settings.session_hours)
     except RateLimited as exc:
         error = translate(locale, "login.rate_limited", seconds=str(exc.retry_after_seconds))
-        return _render(request, "login.html", locale, status=429, error=error)
+        return render_page(request, "login.html", locale, status=429, error=error)
     except AuthenticationFailed:
         error = translate(locale, "login.failed")
-        return _render(request, "login.html", locale, status=401, error=error)
+        return render_page(request, "login.html", locale, status=401, error=error)
     response = RedirectResponse("/home", status_code=303)
     set_session_cookie(response, new, secure=platform.settings.secure_cookies)
     return response
@@ -117,7 +119,7 @@ def home(request: Request, platform: PlatformDep) -> Response:
 def _landing(request: Request, platform: Any, uow: Any, actor: Actor) -> Response:
     me = org_service.get_user(uow, actor, actor.user_id)
     org = org_service.get_organisation(uow, actor)
-    locale = _locale(request, me.user.locale, org.locale)
+    locale = request_locale(request, me.user.locale, org.locale)
     tz = ZoneInfo(me.user.timezone or org.timezone)
     try:
         customers = identity_service.list_customers(
@@ -130,7 +132,7 @@ def _landing(request: Request, platform: Any, uow: Any, actor: Actor) -> Respons
         ).items
     except JietongError:
         customers = []
-    return _render(
+    return render_page(
         request,
         "home.html",
         locale,

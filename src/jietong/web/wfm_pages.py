@@ -42,7 +42,7 @@ from jietong.core.permissions import Permission, has_permission
 from jietong.core.tenancy import Actor
 from jietong.org import service as org_service
 from jietong.web.i18n import translate
-from jietong.web.pages import _locale, _render
+from jietong.web.pages import render_page, request_locale
 from jietong.web.wfm_form import CHANNELS, INTERVALS, MAX_HORIZON_DAYS, PlanForm, parse_form
 from jietong.wfm import export, plots, store
 from jietong.wfm.forecasting import ForecastConfig, ForecastInputError
@@ -102,9 +102,9 @@ def _viewer(request: Request, platform: Platform) -> _Viewer | Response:
             return RedirectResponse("/login", status_code=303)
         me = org_service.get_user(uow, actor, actor.user_id)
         org = org_service.get_organisation(uow, actor)
-    locale = _locale(request, me.user.locale, org.locale)
+    locale = request_locale(request, me.user.locale, org.locale)
     if not may_plan(actor):
-        return _render(request, "wfm_forbidden.html", locale, status=403)
+        return render_page(request, "wfm_forbidden.html", locale, status=403)
     org_tz = ZoneInfo(org.timezone)
     return _Viewer(actor, locale, ZoneInfo(me.user.timezone or org.timezone), org_tz)
 
@@ -448,7 +448,7 @@ def wfm_page(request: Request, platform: PlatformDep) -> Response:
             except PlanError as exc:
                 context["problems"] = [viewer.t(exc.key, **exc.values)]
                 status = exc.status
-    return _render(request, "wfm.html", viewer.locale, status=status, **context)
+    return render_page(request, "wfm.html", viewer.locale, status=status, **context)
 
 
 def _default_queue(queues: list[store.QueueInfo]) -> str:
