@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from jietong.core.errors import IllegalTransition, NotFound
 from jietong.core.ids import new_id
 from jietong.core.tenancy import system_actor
@@ -59,8 +61,8 @@ def sync_entries(
     Returns the number of rows changed."""
     changed = enqueue_arrivals(uow, org_id, settings)
     for interaction, entry in store.queued_without_entry(uow.session, org_id):
-        enqueue(uow, interaction, entry, settings, now=now)
-        changed += 1
+        if enqueue(uow, interaction, entry, settings, now=now) is not None:
+            changed += 1
     uow.commit()
     # Entries and offers in separate transactions: each holds one kind of lock only, so
     # it cannot deadlock with an accept (which locks the offer, then the entry).
@@ -98,9 +100,10 @@ def enqueue(
     settings: Mapping[str, QueueSettings],
     *,
     now: datetime,
-) -> RoutingEntryRow:
+) -> RoutingEntryRow | None:
     """Give a queued interaction its place: a new entry at its queueing time, or, for an
-    entry that was served (a transfer), a new wait from now."""
+    entry that was served (a transfer), a new wait from now. None if another engine
+    process gave it its entry a moment ago."""
     assert interaction.queue_id is not None
     priority = base_priority(uow, interaction)
     if entry is None:
@@ -121,8 +124,11 @@ def enqueue(
             offers=0,
             updated_at=now,
         )
-        uow.session.add(entry)
-        uow.session.flush()
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(entry)
+        except IntegrityError:
+            return None  # another engine process queued it a moment ago
     else:
         _restart(entry, interaction.queue_id, priority, now)
     uow.emit(
