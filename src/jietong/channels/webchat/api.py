@@ -31,7 +31,15 @@ from starlette.concurrency import run_in_threadpool
 from jietong.app.deps import ActorDep, UowDep
 from jietong.app.platform import Platform
 from jietong.channels.base import InboundAttachment
-from jietong.channels.webchat import gateway, offline, schemas, service, transcripts
+from jietong.channels.webchat import (
+    gateway,
+    model,
+    offline,
+    schemas,
+    service,
+    sessions,
+    transcripts,
+)
 from jietong.channels.webchat.config import WidgetConfig
 from jietong.channels.webchat.runtime import ChatRuntime
 from jietong.core.errors import AuthenticationFailed, NotFound, PermissionDenied
@@ -112,7 +120,7 @@ async def _widget(request: Request, key: str) -> WidgetConfig:
 
     def find() -> WidgetConfig | None:
         with runtime.context.new_uow() as uow:
-            return service.find_widget(uow, key)
+            return sessions.find_widget(uow, key)
 
     widget = await run_in_threadpool(find)
     if widget is None:
@@ -124,13 +132,13 @@ async def _widget(request: Request, key: str) -> WidgetConfig:
 
 async def _visitor(
     request: Request, key: str, token: str | None
-) -> tuple[ChatRuntime, WidgetConfig, service.Visitor]:
+) -> tuple[ChatRuntime, WidgetConfig, model.Visitor]:
     widget = await _widget(request, key)
     if not token:
         raise AuthenticationFailed("send the visitor token in X-Visitor-Token")
     runtime = _runtime(request)
     visitor = await run_in_threadpool(
-        service.authenticate, runtime.context, widget, token, now=runtime.platform.clock()
+        sessions.authenticate, runtime.context, widget, token, now=runtime.platform.clock()
     )
     return runtime, widget, visitor
 
@@ -170,7 +178,7 @@ async def get_config(
     runtime = _runtime(request)
     chosen = _locale(request, locale, runtime)
 
-    def online() -> service.Online:
+    def online() -> model.Online:
         with runtime.context.new_uow() as uow:
             return service.availability(uow, runtime.context.routing, widget, now=uow.now)
 
@@ -200,10 +208,10 @@ async def start_session(
     runtime = _runtime(request)
     runtime.session_started(_address(request))
     started = await run_in_threadpool(
-        service.start_session,
+        sessions.start_session,
         runtime.context,
         widget,
-        service.SessionRequest(
+        model.SessionRequest(
             token=body.visitor_token,
             user_id=body.user_id,
             user_hash=body.user_hash,
@@ -235,7 +243,7 @@ async def list_messages(
     """The visitor's messages numbered after `after` (polling fallback and history)."""
     runtime, _, visitor = await _visitor(request, widget_key, x_visitor_token)
 
-    def read() -> tuple[list[service.TimelineItem], service.ConversationStatus]:
+    def read() -> tuple[list[model.TimelineItem], model.ConversationStatus]:
         with runtime.context.new_uow() as uow:
             service.sequence(uow, visitor.org_id, visitor.id)
             items = service.timeline(uow, visitor, after=after)
@@ -278,7 +286,7 @@ async def post_message(
     return _posted(posted)
 
 
-def _posted(posted: service.Posted) -> schemas.PostedOut:
+def _posted(posted: model.Posted) -> schemas.PostedOut:
     return schemas.PostedOut(
         message_id=posted.message_id,
         interaction_id=posted.interaction_id,
@@ -340,7 +348,7 @@ async def download_attachment(
     runtime, _, visitor = await _visitor(request, widget_key, x_visitor_token)
     platform = runtime.platform
 
-    def read() -> service.VisitorFile:
+    def read() -> model.VisitorFile:
         with runtime.context.new_uow() as uow:
             return service.open_attachment(uow, platform.blobs, visitor, attachment_id)
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from jietong.app.platform import Platform
-from jietong.channels.webchat import service
+from jietong.channels.webchat import sessions
 from jietong.channels.webchat.config import CHANNEL, PROVIDER
 from jietong.core.errors import NotFound
 from jietong.core.ids import new_id
@@ -127,7 +127,7 @@ async def demo_page(
 
     def find() -> bool:
         with platform.uow() as uow:
-            return service.find_widget(uow, widget_key) is not None
+            return sessions.find_widget(uow, widget_key) is not None
 
     if not await run_in_threadpool(find):
         raise NotFound(f"no chat widget {widget_key}")

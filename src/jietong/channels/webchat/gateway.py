@@ -35,7 +35,7 @@ from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from jietong.channels.webchat import schemas, service, store
+from jietong.channels.webchat import model, schemas, service, sessions, store
 from jietong.channels.webchat.config import WidgetConfig
 from jietong.channels.webchat.runtime import ChatRuntime, Connection
 from jietong.core.errors import AuthenticationFailed, JietongError, PayloadTooLarge, RateLimited
@@ -54,9 +54,9 @@ class Closing(Exception):
 
 @dataclass
 class Pulled:
-    items: list[service.TimelineItem]
+    items: list[model.TimelineItem]
     interactions: frozenset[str]
-    status: service.ConversationStatus | None
+    status: model.ConversationStatus | None
     typing_names: list[str | None]
 
 
@@ -68,7 +68,7 @@ class Session:
         ws: WebSocket,
         runtime: ChatRuntime,
         widget: WidgetConfig,
-        visitor: service.Visitor,
+        visitor: model.Visitor,
         after: int,
         address: str,
     ) -> None:
@@ -280,7 +280,7 @@ async def serve(ws: WebSocket, runtime: ChatRuntime, widget_key: str) -> None:
 async def _widget(runtime: ChatRuntime, key: str, origin: str | None) -> WidgetConfig:
     def find() -> WidgetConfig | None:
         with runtime.context.new_uow() as uow:
-            return service.find_widget(uow, key)
+            return sessions.find_widget(uow, key)
 
     widget = await run_in_threadpool(find)
     if widget is None:
@@ -304,7 +304,7 @@ async def _hello(
         raise Closing(BAD_HELLO)
     try:
         visitor = await run_in_threadpool(
-            service.authenticate, runtime.context, widget, token, now=runtime.platform.clock()
+            sessions.authenticate, runtime.context, widget, token, now=runtime.platform.clock()
         )
     except AuthenticationFailed:
         raise Closing(UNAUTHORISED) from None

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from jietong.cases import service as case_service
 from jietong.cases.model import CaseType
 from jietong.cases.schemas import CaseCreate
-from jietong.channels.webchat import service, store
+from jietong.channels.webchat import model, service, sessions, store
 from jietong.channels.webchat.config import WidgetConfig
 from jietong.core.errors import InvalidInput
 from jietong.core.tenancy import system_actor
@@ -29,14 +29,14 @@ SUBJECT_CHARS = 120
 
 @dataclass(frozen=True)
 class LeftMessage:
-    posted: service.Posted
+    posted: model.Posted
     case_number: int | None
 
 
 def leave_message(
-    ctx: service.ChatContext,
+    ctx: model.ChatContext,
     widget: WidgetConfig,
-    visitor: service.Visitor,
+    visitor: model.Visitor,
     *,
     client_id: str,
     name: str | None,
@@ -48,7 +48,7 @@ def leave_message(
     valid email address: that is how the answer will reach the visitor."""
     if not email.strip():
         raise InvalidInput("an email address is needed to answer you")
-    answers = service.prechat_of(name, email, None, ctx.default_region)
+    answers = sessions.prechat_of(name, email, None, ctx.default_region)
     visitor = _remember(ctx, visitor, answers, now)
     posted = service.post_message(
         ctx,
@@ -63,8 +63,8 @@ def leave_message(
 
 
 def _remember(
-    ctx: service.ChatContext, visitor: service.Visitor, answers: service.Prechat, now: datetime
-) -> service.Visitor:
+    ctx: model.ChatContext, visitor: model.Visitor, answers: model.Prechat, now: datetime
+) -> model.Visitor:
     with ctx.new_uow() as uow:
         row = store.find_visitor(uow.session, visitor.id, for_update=True)
         if row is not None:
@@ -72,14 +72,14 @@ def _remember(
             row.email = answers.email or row.email
             row.last_seen_at = now
             uow.commit()
-    service.apply_prechat(ctx, visitor, answers)
+    sessions.apply_prechat(ctx, visitor, answers)
     return replace(visitor, name=answers.name or visitor.name, email=answers.email)
 
 
 def _open_case(
-    ctx: service.ChatContext,
-    visitor: service.Visitor,
-    posted: service.Posted,
+    ctx: model.ChatContext,
+    visitor: model.Visitor,
+    posted: model.Posted,
     email: str,
     text: str,
 ) -> int | None:
@@ -96,7 +96,7 @@ def _open_case(
                 case_type=CaseType.INQUIRY,
                 subject=summary,
                 description=f"{text}\n\n— {visitor.name or ''} <{email}> (web chat, offline)",
-                customer_id=service.customer_of(uow, visitor),
+                customer_id=sessions.customer_of(uow, visitor),
             ),
         )
         case_service.link_interaction(uow, actor, view.case.id, posted.interaction_id)

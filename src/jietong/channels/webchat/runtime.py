@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from jietong.auth.ratelimit import InProcessRateLimiter, RateLimiter
 from jietong.channels.webchat import tokens
 from jietong.channels.webchat.availability import RoutingStats, RoutingView
-from jietong.channels.webchat.service import ChatContext
+from jietong.channels.webchat.model import ChatContext
 from jietong.core.errors import RateLimited
 from jietong.events.base import Envelope
 from jietong.interactions.intake import ThreadingPolicy

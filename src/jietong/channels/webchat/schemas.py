@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from jietong.channels.webchat import service
+from jietong.channels.webchat import model
 from jietong.interactions.schemas import no_nul, one_line
 
 Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(one_line)]
@@ -127,11 +127,11 @@ class TranscriptOut(BaseModel):
     download_path: str = Field(description="GET it with the visitor token for a text file.")
 
 
-def message_frame(item: service.TimelineItem) -> dict[str, Any]:
+def message_frame(item: model.TimelineItem) -> dict[str, Any]:
     return message_out(item).model_dump(mode="json") | {"type": "message"}
 
 
-def message_out(item: service.TimelineItem) -> ChatMessageOut:
+def message_out(item: model.TimelineItem) -> ChatMessageOut:
     return ChatMessageOut(
         seq=item.seq,
         id=item.message_id,
@@ -149,7 +149,7 @@ def message_out(item: service.TimelineItem) -> ChatMessageOut:
     )
 
 
-def status_out(found: service.ConversationStatus) -> StatusOut:
+def status_out(found: model.ConversationStatus) -> StatusOut:
     return StatusOut(
         state=found.state,
         position=found.position,

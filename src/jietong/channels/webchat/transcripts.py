@@ -16,7 +16,7 @@ from datetime import datetime
 
 from jietong.channels import store as channel_store
 from jietong.channels.registry import ChannelRegistry
-from jietong.channels.webchat import service, store
+from jietong.channels.webchat import model, service, store
 from jietong.core.errors import InvalidInput
 from jietong.core.ids import new_id
 from jietong.events.catalogue import MessageAdded
@@ -42,7 +42,7 @@ class Labels:
     attachment: str
 
 
-def render(items: list[service.TimelineItem], labels: Labels) -> str:
+def render(items: list[model.TimelineItem], labels: Labels) -> str:
     """Plain text, one block per message, UTC times; attachments by name."""
     lines = [labels.title, ""]
     for item in items:
@@ -56,10 +56,10 @@ def render(items: list[service.TimelineItem], labels: Labels) -> str:
     return "\n".join(lines)
 
 
-def transcript_items(uow: UnitOfWork, visitor: service.Visitor) -> list[service.TimelineItem]:
+def transcript_items(uow: UnitOfWork, visitor: model.Visitor) -> list[model.TimelineItem]:
     """Every message of the visitor's timeline, numbered first so none is missing."""
     service.sequence(uow, visitor.org_id, visitor.id)
-    items: list[service.TimelineItem] = []
+    items: list[model.TimelineItem] = []
     while len(items) < MAX_MESSAGES:
         page = service.timeline(uow, visitor, after=items[-1].seq if items else 0)
         if not page:
@@ -75,7 +75,7 @@ def can_email(uow: UnitOfWork, registry: ChannelRegistry, org_id: str) -> bool:
 def email_transcript(
     uow: UnitOfWork,
     registry: ChannelRegistry,
-    visitor: service.Visitor,
+    visitor: model.Visitor,
     *,
     address: str,
     text: str,

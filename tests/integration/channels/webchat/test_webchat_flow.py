@@ -7,22 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jietong.app.channels_runtime import DeliveryWorker
 from jietong.app.platform import Platform
+from jietong.channels import accounts
 from jietong.channels.webchat.availability import Availability, Waiting
 from jietong.channels.webchat.runtime import ChatLimits, ChatRuntime
-from jietong.core.tenancy import Role
+from jietong.core.tenancy import Role, system_actor
 from jietong.storage.tables import (
     AttachmentRow,
     CaseRow,
     ContactPointRow,
     InteractionRow,
+    MessageRow,
     OutboxRow,
 )
 from jietong.storage.tables_channels import DeliveryRow
+from jietong.storage.uow import UnitOfWork
 from tests.conftest import issue_all_scopes, make_user
 from tests.integration.channels.webchat.chat import (
     CHAT,
@@ -263,3 +267,58 @@ class FixedRouting:
         self, uow: object, org_id: str, interaction_id: str, *, now: object
     ) -> Waiting | None:
         return self._waiting
+
+
+def test_transcript_by_email_goes_through_the_email_delivery_queue(
+    client: TestClient, platform: Platform, org: Org
+) -> None:
+    with platform.uow() as uow:
+        accounts.create_account(
+            uow,
+            system_actor(org.org_id),
+            platform.channels,
+            channel="email",
+            provider="smtp",
+            changes=accounts.AccountChanges(name="Support", address="support@tea.example"),
+        )
+    token = start(client, org.widget, email="Visitor@Example.com")["visitor_token"]
+    client.post(
+        f"{CHAT}/{org.widget}/messages",
+        headers=visitor(token),
+        json={"client_id": "t-00000001", "text": "请把记录发给我"},
+    )
+    r = client.post(f"{CHAT}/{org.widget}/transcript", headers=visitor(token), json={})
+    assert r.status_code == 200 and r.json()["emailed"] is True, r.text
+    with platform.sessions() as s:
+        delivery = s.get(DeliveryRow, r.json()["delivery_id"])
+        assert delivery is not None
+        body = s.get(MessageRow, delivery.message_id)
+    assert delivery.channel == "email" and delivery.status == "queued"
+    assert delivery.recipient_address == "visitor@example.com"
+    assert body is not None and "请把记录发给我" in body.body_text
+    # The mail is in the conversation for agents, not in the visitor's chat timeline.
+    items = client.get(f"{CHAT}/{org.widget}/messages", headers=visitor(token)).json()["items"]
+    assert [i["text"] for i in items] == ["请把记录发给我"]
+
+
+def test_queue_position_from_the_routing_engine(
+    client: TestClient, platform: Platform, org: Org
+) -> None:
+    pytest.importorskip("jietong.routing.stats")
+    from jietong.routing.engine import run_all
+
+    tokens_ = [start(client, org.widget)["visitor_token"] for _ in range(2)]
+    for n, token in enumerate(tokens_):
+        client.post(
+            f"{CHAT}/{org.widget}/messages",
+            headers=visitor(token),
+            json={"client_id": f"q-0000000{n}", "text": f"第 {n + 1} 位"},
+        )
+    now = platform.clock()
+    run_all(lambda at: UnitOfWork(platform.sessions, at), now=now)
+    places = [
+        client.get(f"{CHAT}/{org.widget}/messages", headers=visitor(t)).json()["status"]
+        for t in tokens_
+    ]
+    assert [p["state"] for p in places] == ["waiting", "waiting"]
+    assert [p["position"] for p in places] == [1, 2]

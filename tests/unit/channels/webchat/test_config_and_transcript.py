@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from jietong.channels.base import ChannelAccount, OutboundMessage, Party
 from jietong.channels.webchat.adapter import WebchatAdapter
 from jietong.channels.webchat.config import OfflineWhen, PreChat, widget_config
-from jietong.channels.webchat.service import AttachmentInfo, TimelineItem
+from jietong.channels.webchat.model import AttachmentInfo, TimelineItem
 from jietong.channels.webchat.transcripts import Labels, render
 from jietong.identity.contact_points import ContactKind
 
