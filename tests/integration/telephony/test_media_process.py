@@ -244,3 +244,34 @@ def test_a_departed_controllers_legs_are_dropped(media_process):
         return engine
 
     assert asyncio.run(scenario()).legs == 0
+
+
+def test_a_hung_media_process_is_reported_by_the_heartbeat(media_process):
+    async def scenario():
+        client = await connect(media_process, heartbeat_s=0.2)
+        await client.create_leg("held-up", call_id="call-9")
+        os.kill(media_process.pid, signal.SIGSTOP)  # alive, but answering nothing
+        try:
+            lost = await asyncio.wait_for(client.wait_lost(), 5)
+        finally:
+            os.kill(media_process.pid, signal.SIGCONT)
+        await client.close()
+        return lost
+
+    lost = asyncio.run(scenario())
+    assert lost.reason == "media process stopped answering"
+    assert [(leg.leg_id, leg.call_id) for leg in lost.legs] == [("held-up", "call-9")]
+
+
+def test_subscribers_get_periodic_stats(media_process):
+    async def scenario():
+        client = await connect(media_process)
+        await client.create_leg("counted")
+        await client.subscribe(0.1)
+        event = await client.next_event(timeout=3)
+        await client.close()
+        return event
+
+    event = asyncio.run(scenario())
+    assert isinstance(event, c.StatsReport)
+    assert event.engine.legs == 1 and [leg.leg_id for leg in event.legs] == ["counted"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ class MediaClient:
         answering pings for ``3 * heartbeat_s`` is reported lost (a hang, not a crash)."""
         family, target = parse_address(address)
         limit = 2 * c.MAX_LINE
-        if family == 1:  # AF_UNIX
+        if family == socket.AF_UNIX:
             opened = asyncio.open_unix_connection(target, limit=limit)
         else:
             opened = asyncio.open_connection(*target, limit=limit)
