@@ -4,6 +4,7 @@ go (rows are compacted), and per-leg accounting of sequence numbers and sources.
 from __future__ import annotations
 
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -140,3 +141,29 @@ def test_close_owner_drops_only_that_controllers_media(engine):
     engine.create_bridge(c.CreateBridge("b", ("mine",)), 1)
     assert engine.close_owner(1) == ["mine"]
     assert list(engine.legs) == ["theirs"] and not engine.bridges
+
+
+@pytest.mark.parametrize(
+    ("host", "port"), [("pbx.example.com", 4000), ("127.0.0.1", 0), ("::1", 4000)]
+)
+def test_a_leg_with_a_bad_peer_is_not_created(engine, host, port):
+    with pytest.raises(EngineError) as info:
+        engine.create_leg(c.CreateLeg("x", remote_host=host, remote_port=port), 1)
+    assert info.value.code == "bad_address"
+    assert not engine.legs
+
+
+def test_a_recording_that_cannot_be_written_reports_its_error(engine, tmp_path):
+    add_phone(engine, "a", 1000)
+    engine.create_bridge(c.CreateBridge("b", ("a",)), 1)
+    (tmp_path / "taken").mkdir()  # a directory where the file should go
+    engine.record_start(c.RecordStart("b", "taken"), 1)
+    engine.tick()
+    replies: list[dict] = []
+    engine.record_stop(c.RecordStop("b"), replies.append)
+    for _ in range(200):
+        engine.tick()
+        if replies:
+            break
+        time.sleep(0.005)
+    assert replies and replies[0]["error"] and replies[0]["frames"] == 0

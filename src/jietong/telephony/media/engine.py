@@ -75,6 +75,20 @@ class EngineConfig:
     rtp_timeout_s: float = 30.0
 
 
+def _peer_address(host: str, port: int) -> tuple[str, int]:
+    """An IPv4 literal and port, normalised as ``recvfrom`` reports them (names are
+    refused: a DNS lookup here would stall every call's audio)."""
+    try:
+        if not 0 < port < 65536:
+            raise ValueError("port out of range")
+        infos = socket.getaddrinfo(
+            host, port, socket.AF_INET, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST
+        )
+    except (OSError, ValueError) as exc:
+        raise EngineError("bad_address", f"{host}:{port}: {exc}") from exc
+    return str(infos[0][4][0]), int(infos[0][4][1])
+
+
 class Engine:
     """All media state of one process. Not thread-safe: the server calls it from one thread."""
 
@@ -118,6 +132,9 @@ class Engine:
         )
         if not 0 <= audio_pt <= 127 or audio_pt == cmd.dtmf_payload_type:
             raise EngineError("bad_payload_type", "payload types must differ and be 0..127")
+        remote = None
+        if cmd.remote_host is not None and cmd.remote_port is not None:
+            remote = _peer_address(cmd.remote_host, cmd.remote_port)  # refuse before binding
         sock, port = self._bind()
         timeout_s = self.config.rtp_timeout_s if cmd.rtp_timeout_s is None else cmd.rtp_timeout_s
         row = len(self._rows)
@@ -137,19 +154,14 @@ class Engine:
         self._by_fd[sock.fileno()] = leg
         self._poll.register(sock.fileno(), select.EPOLLIN)
         self._topology = None
-        if cmd.remote_host is not None and cmd.remote_port is not None:
-            self.set_remote(c.SetRemote(leg.leg_id, cmd.remote_host, cmd.remote_port))
+        if remote is not None:
+            self.set_remote(c.SetRemote(leg.leg_id, *remote))
         return {"leg_id": leg.leg_id, "local_host": self.config.bind_host,
                 "local_port": port, "ssrc": ssrc}  # fmt: skip
 
     def set_remote(self, cmd: c.SetRemote) -> dict[str, Any]:
         leg = self._leg(cmd.leg_id)
-        try:
-            infos = socket.getaddrinfo(cmd.host, cmd.port, socket.AF_INET, socket.SOCK_DGRAM)
-        except (OSError, OverflowError) as exc:
-            raise EngineError("bad_address", f"{cmd.host}:{cmd.port}: {exc}") from exc
-        # Compare against the address recvfrom reports, so resolve names once, here.
-        leg.remote = (str(infos[0][4][0]), int(infos[0][4][1]))
+        leg.remote = _peer_address(cmd.host, cmd.port)
         leg.expected_seq, leg.last_rx_tick, leg.timed_out = None, self.tick_count, False
         self.arrays.sending[leg.row] = True
         return {}

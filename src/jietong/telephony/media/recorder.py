@@ -15,6 +15,7 @@ import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RecordingWriter:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Open | _Write | _Close | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[RecordingClosed] = queue.SimpleQueue()
+        self._raw: dict[str, BinaryIO] = {}  # the writer thread's open files
         self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
         self._thread.start()
 
@@ -92,6 +94,9 @@ class RecordingWriter:
             except (OSError, wave.Error) as exc:
                 log.warning("recording %s failed: %s", job.recording_id, exc)
                 entry = files.pop(job.recording_id, None)
+                raw = self._raw.pop(job.recording_id, None)
+                if raw is not None:
+                    raw.close()
                 if entry is not None:
                     failed[job.recording_id] = (entry[1], str(exc))
                 elif isinstance(job, _Open):
@@ -105,7 +110,9 @@ class RecordingWriter:
     ) -> None:
         if isinstance(job, _Open):
             job.path.parent.mkdir(parents=True, exist_ok=True)
-            wav = wave.open(str(job.path), "wb")  # noqa: SIM115 - closed in _finish
+            # Open the file first: wave.open(path) fails half-built on a bad path.
+            raw = self._raw[job.recording_id] = job.path.open("wb")
+            wav = wave.open(raw, "wb")  # noqa: SIM115 - closed in _finish
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(8000)
@@ -125,5 +132,6 @@ class RecordingWriter:
             return
         wav, path = entry
         frames = wav.getnframes()
-        wav.close()
+        wav.close()  # writes the final sizes; the file object is ours to close
+        self._raw.pop(recording_id).close()
         self._done.put(RecordingClosed(recording_id, path, frames))
