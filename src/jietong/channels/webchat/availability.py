@@ -30,10 +30,13 @@ class Availability:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A waiting conversation's place: 1 is next; the estimate may be unknown."""
+    """A waiting conversation's place: 1 is next; the estimate may be unknown.
+    `deferred`: routing stopped holding it live (a queue limit or closed hours turned it
+    into a message that waits as work): it will be answered, just not right now."""
 
     position: int
     ewt_seconds: float | None
+    deferred: bool = False
 
 
 class RoutingView(Protocol):
@@ -79,4 +82,6 @@ class RoutingStats:
             place = stats.get_position(uow, system_actor(org_id), interaction_id, now=now)
         except NotFound:
             return None
-        return Waiting(position=place.position, ewt_seconds=place.ewt_seconds)
+        return Waiting(
+            position=place.position, ewt_seconds=place.ewt_seconds, deferred=place.kind != "live"
+        )

@@ -95,6 +95,7 @@ class ConversationStatus:
     position: int | None = None
     ewt_seconds: float | None = None
     agent_name: str | None = None
+    deferred: bool = False  # waiting as work, not live (see availability.Waiting)
 
 
 @dataclass(frozen=True)

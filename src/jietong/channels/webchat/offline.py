@@ -57,6 +57,7 @@ def leave_message(
         client_id=client_id,
         text=text,
         metadata={"offline": "true", "email": answers.email or ""},
+        form_answered=True,  # the offline form asks for the email itself
         now=now,
     )
     return LeftMessage(posted, _open_case(ctx, visitor, posted, answers.email or "", text))

@@ -83,6 +83,9 @@ class StatusOut(BaseModel):
     position: int | None = None
     ewt_seconds: float | None = None
     agent_name: str | None = None
+    deferred: bool = Field(
+        default=False, description="No agent will take it live now; it waits to be answered."
+    )
 
 
 class TimelineOut(BaseModel):
@@ -155,4 +158,5 @@ def status_out(found: model.ConversationStatus) -> StatusOut:
         position=found.position,
         ewt_seconds=None if found.ewt_seconds is None else round(found.ewt_seconds, 1),
         agent_name=found.agent_name,
+        deferred=found.deferred,
     )

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from jietong.channels.base import InboundAttachment, InboundMessage, Party
 from jietong.channels.webchat import store
 from jietong.channels.webchat.availability import RoutingView
-from jietong.channels.webchat.config import CHANNEL, OfflineWhen, WidgetConfig
+from jietong.channels.webchat.config import CHANNEL, OfflineWhen, PreChat, WidgetConfig
 from jietong.channels.webchat.events import ChatTypingStarted
 from jietong.channels.webchat.model import (
     AttachmentInfo,
@@ -69,6 +69,7 @@ def post_message(
     text: str,
     attachments: Sequence[InboundAttachment] = (),
     metadata: dict[str, str] | None = None,
+    form_answered: bool = False,
     now: datetime,
 ) -> Posted:
     """Store the visitor's message through intake (one transaction; a repeated client id
@@ -79,6 +80,8 @@ def post_message(
         raise InvalidInput(f"a chat message is at most {MAX_TEXT} characters, without NUL")
     if not text.strip() and not attachments:
         raise InvalidInput("an empty message")
+    if widget.pre_chat is PreChat.REQUIRED and not (form_answered or _introduced(visitor)):
+        raise InvalidInput("this chat asks for your name and email or phone first")
     message = _inbound(widget, visitor, client_id, text, attachments, metadata or {}, now)
     with ctx.new_uow() as uow:
         result = intake.receive(
@@ -98,6 +101,11 @@ def post_message(
             uow.session, visitor.id, result.message_id
         )
     return Posted(result.message_id, result.interaction_id, seq, result.duplicate)
+
+
+def _introduced(visitor: Visitor) -> bool:
+    """Whether the pre-chat form was answered (a site-verified user need not)."""
+    return visitor.verified or bool(visitor.name and (visitor.email or visitor.phone))
 
 
 def _inbound(
@@ -233,11 +241,10 @@ def status(
     state = InteractionState(row.state)
     if state in _WAITING:
         place = routing.waiting(uow, visitor.org_id, row.id, now=now)
+        if place is None:
+            return ConversationStatus("waiting", row.id)
         return ConversationStatus(
-            "waiting",
-            row.id,
-            None if place is None else place.position,
-            None if place is None else place.ewt_seconds,
+            "waiting", row.id, place.position, place.ewt_seconds, deferred=place.deferred
         )
     if state is InteractionState.CONNECTED:
         names = store.display_names(uow.session, visitor.org_id, [row.assigned_user_id or ""])

@@ -139,6 +139,30 @@ def test_queue_position_then_the_agents_name(
     assert connected[-1]["agent_name"] == "li.na"
 
 
+def test_a_chat_kept_as_work_says_so_and_takes_an_email(
+    client: TestClient, platform: Platform, org: Org
+) -> None:
+    routing = FixedRouting(Availability(), Waiting(position=1, ewt_seconds=None, deferred=True))
+    use_runtime(client, ChatRuntime(platform, routing=routing))
+    token = start(client, org.widget)["visitor_token"]
+    client.post(
+        f"{CHAT}/{org.widget}/messages",
+        headers=visitor(token),
+        json={"client_id": "d-00000001", "text": "有人吗"},
+    )
+    found = client.get(f"{CHAT}/{org.widget}/messages", headers=visitor(token)).json()
+    assert found["status"]["state"] == "waiting" and found["status"]["deferred"] is True
+    again = start(client, org.widget, visitor_token=token, email="later@example.cn")
+    assert again["email"] == "later@example.cn"
+    with platform.sessions() as s:
+        points = s.scalars(
+            select(ContactPointRow).where(
+                ContactPointRow.org_id == org.org_id, ContactPointRow.kind == "email"
+            )
+        ).all()
+    assert [p.value for p in points] == ["later@example.cn"]
+
+
 def test_typing_both_ways(client: TestClient, platform: Platform, org: Org) -> None:
     agent = agent_of(platform, org, "wang.fang")
     token = start(client, org.widget)["visitor_token"]

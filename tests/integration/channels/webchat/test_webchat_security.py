@@ -235,3 +235,22 @@ def test_unknown_widgets_and_bad_hellos(client: TestClient, platform: Platform, 
         assert s.scalars(
             select(WebchatVisitorRow).where(WebchatVisitorRow.org_id == org.org_id)
         ).all()
+
+
+def test_a_required_pre_chat_form_is_enforced_by_the_server(
+    client: TestClient, platform: Platform, org: Org
+) -> None:
+    key = add_widget(platform, org.org_id, org.queue_id, name="Form first", pre_chat="required")
+    silent = start(client, key)["visitor_token"]
+    assert say(client, key, silent, "hi", "p-00000001") == 422
+    known = start(client, key, name="周杰", email="zhou@example.cn")["visitor_token"]
+    assert say(client, key, known, "hi", "p-00000002") == 201
+    config = client.get(f"{CHAT}/{key}/config").json()
+    assert config["pre_chat"] == "required"
+    # The offline form asks for the email itself: it is enough.
+    left = client.post(
+        f"{CHAT}/{key}/offline",
+        headers=visitor(silent),
+        json={"client_id": "p-00000003", "email": "q@example.cn", "text": "留言"},
+    )
+    assert left.status_code == 201, left.text

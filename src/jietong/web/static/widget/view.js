@@ -29,6 +29,7 @@ export function buildPanel(root, base) {
   ui.title = element("h2", { class: "title" });
   ui.close = element("button", { class: "close", type: "button", text: "×" });
   ui.status = element("div", { class: "status", role: "status" });
+  ui.followup = buildFollowup();
   ui.messages = element("ol", { class: "messages", "aria-live": "polite" });
   ui.typing = element("div", { class: "typing", hidden: true });
   ui.notice = element("div", { class: "notice", role: "alert", hidden: true });
@@ -39,6 +40,7 @@ export function buildPanel(root, base) {
   ui.panel = element("section", { class: "panel", role: "dialog", hidden: true }, [
     element("header", {}, [ui.title, ui.close]),
     ui.status,
+    ui.followup.form,
     ui.messages,
     ui.typing,
     ui.prechat.form,
@@ -93,6 +95,15 @@ function buildOffline() {
     thanks,
   ]);
   return { form, title, intro, name, email, text, textLabel, send, thanks };
+}
+
+/* Shown while routing keeps the chat as work rather than live: the visitor may leave an
+   email so that the answer also reaches them after they close the page. */
+function buildFollowup() {
+  const email = element("input", { type: "email", name: "email", required: true });
+  const send = element("button", { type: "submit", class: "link" });
+  const form = element("form", { class: "followup", hidden: true }, [email, send]);
+  return { form, email, send };
 }
 
 function buildComposer() {

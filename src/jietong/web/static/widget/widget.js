@@ -87,6 +87,10 @@ class Widget {
     });
     ui.tools.download.addEventListener("click", () => this.#downloadTranscript());
     ui.tools.email.addEventListener("click", () => this.#emailTranscript());
+    ui.followup.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#followUpByEmail();
+    });
   }
 
   #applyWords() {
@@ -109,7 +113,11 @@ class Widget {
     setLabel(p.phone, w["prechat.phone"]);
     p.start.textContent = w["prechat.start"];
     p.skip.textContent = w["prechat.skip"];
-    p.skip.hidden = this.config.pre_chat === "required";
+    const required = this.config.pre_chat === "required";
+    p.skip.hidden = required;
+    // Required: a name and an email (the server refuses messages without them).
+    p.name.input.required = required;
+    p.email.input.required = required;
     const o = ui.offline;
     o.title.textContent = w["offline.title"];
     o.intro.textContent = w[`offline.${this.config.offline_reason || "no_agents"}`];
@@ -120,6 +128,9 @@ class Widget {
     ui.tools.download.textContent = w["transcript.download"];
     ui.tools.email.textContent = w["transcript.email"];
     ui.tools.address.setAttribute("placeholder", w["prechat.email"]);
+    ui.followup.email.setAttribute("placeholder", w["prechat.email"]);
+    ui.followup.email.setAttribute("aria-label", w["prechat.email"]);
+    ui.followup.send.textContent = w["followup.send"];
   }
 
   toggle(open = this.ui.panel.hidden) {
@@ -293,7 +304,11 @@ class Widget {
   #renderStatus(status) {
     const w = this.words;
     const parts = [];
-    if (status.state === "waiting") {
+    const deferred = status.state === "waiting" && status.deferred;
+    this.ui.followup.form.hidden = !deferred || Boolean(this.session?.email);
+    if (deferred) {
+      parts.push(w.deferred);
+    } else if (status.state === "waiting") {
       parts.push(w.waiting);
       if (status.position) parts.push(format(w.position, { position: status.position }));
       if (status.ewt_seconds !== null && status.ewt_seconds !== undefined) {
@@ -342,6 +357,24 @@ class Widget {
       o.thanks.textContent = format(this.words["offline.thanks"], { number: result.case_number });
       o.thanks.hidden = false;
       o.send.disabled = true;
+    } catch (error) {
+      this.#notice(this.#errorText(error));
+    }
+  }
+
+  async #followUpByEmail() {
+    const email = this.ui.followup.email.value.trim();
+    if (!email) return;
+    try {
+      // Resuming the session with an email records it (and gives it to the customer).
+      const o = this.options;
+      const who = o.userId
+        ? { user_id: o.userId, user_hash: o.userHash } // the site vouches again
+        : { visitor_token: this.session.visitor_token };
+      this.session = await this.api.startSession({ ...who, email, locale: this.config.locale });
+      this.store.save("token", this.session.visitor_token);
+      this.ui.followup.form.hidden = true;
+      this.#notice(format(this.words["followup.saved"], { email }), "info");
     } catch (error) {
       this.#notice(this.#errorText(error));
     }
