@@ -134,13 +134,13 @@ def _generate(socks: list[socket.socket], ports: list[int], config: dict) -> dic
         deadline = start + (tick + 1) * TICK
         while True:
             remaining = deadline - time.monotonic()
-            ready = poll.poll(max(0.0, remaining))
+            ready = poll.poll(max(0.0, remaining), streams + 1)
             sizes_ok += _read_ready(ready, fd_index, socks, arrivals)
             if remaining <= 0 and not ready:
                 break
     # Whatever is still queued was stamped by the kernel on arrival: count it too, so a
     # generator that fell behind measures late rather than wrongly.
-    while ready := poll.poll(0):
+    while ready := poll.poll(0, streams + 1):
         sizes_ok += _read_ready(ready, fd_index, socks, arrivals)
     cpu_end = resource.getrusage(resource.RUSAGE_SELF)
     window = (wall_start + warmup, wall_start + warmup + seconds)

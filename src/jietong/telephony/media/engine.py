@@ -444,7 +444,7 @@ class Engine:
     def _receive(self) -> None:
         poll, by_fd, on_datagram = self._poll.poll, self._by_fd, self._on_datagram
         for _ in range(READ_ROUNDS):
-            ready = poll(0)
+            ready = poll(0, len(by_fd) + 1)  # default maxevents is 1023: not enough legs
             if not ready:
                 return
             for fd, _mask in ready:
