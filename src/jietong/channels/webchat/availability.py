@@ -13,6 +13,7 @@ from typing import Protocol
 
 from jietong.core.errors import NotFound
 from jietong.core.tenancy import system_actor
+from jietong.routing import stats
 from jietong.storage.uow import UnitOfWork
 
 # Logged-in agent states that do not take new work.
@@ -54,16 +55,11 @@ class RoutingView(Protocol):
 
 
 class RoutingStats:
-    """The port answered by the routing engine's read model. Where that read model is not
-    installed, both answers are "unknown" (chat stays open, no position is shown)."""
+    """The port answered by the routing engine's read model."""
 
     def availability(
         self, uow: UnitOfWork, org_id: str, queue_id: str, *, now: datetime
     ) -> Availability:
-        try:
-            from jietong.routing import stats
-        except ImportError:
-            return Availability()
         try:
             status = stats.get_queue_status(uow, system_actor(org_id), queue_id, now=now)
         except NotFound:
@@ -74,10 +70,6 @@ class RoutingStats:
     def waiting(
         self, uow: UnitOfWork, org_id: str, interaction_id: str, *, now: datetime
     ) -> Waiting | None:
-        try:
-            from jietong.routing import stats
-        except ImportError:
-            return None
         try:
             place = stats.get_position(uow, system_actor(org_id), interaction_id, now=now)
         except NotFound:

@@ -346,3 +346,22 @@ def test_queue_position_from_the_routing_engine(
     ]
     assert [p["state"] for p in places] == ["waiting", "waiting"]
     assert [p["position"] for p in places] == [1, 2]
+
+
+def test_offline_until_an_agent_of_the_queue_is_available(
+    client: TestClient, platform: Platform, org: Org
+) -> None:
+    from jietong.agents.model import AgentState
+    from jietong.routing.presence import set_presence
+
+    key = add_widget(platform, org.org_id, org.queue_id, name="Live", offline_when="no_agents")
+    before = client.get(f"{CHAT}/{key}/config").json()
+    assert (before["online"], before["offline_reason"]) == (False, "no_agents")
+    agent = make_user(platform, org.org_id, "zhao.lei", Role.AGENT, [org.team_id])
+    with platform.uow() as uow:
+        set_presence(uow, agent, agent.user_id, AgentState.AVAILABLE, reason=None, now=uow.now)
+    after = client.get(f"{CHAT}/{key}/config").json()
+    assert (after["online"], after["offline_reason"]) == (True, None)
+    with platform.uow() as uow:
+        set_presence(uow, agent, agent.user_id, AgentState.NOT_READY, reason=None, now=uow.now)
+    assert client.get(f"{CHAT}/{key}/config").json()["online"] is False  # paused: not taking
