@@ -10,9 +10,10 @@ decides *when* to run a cycle and *which process* runs it:
   never depends on receiving them (the cycle reads the database).
 * who: one leader per database. A lease row (`routing_leases`, 15 s, renewed each cycle)
   elects it, on SQLite and PostgreSQL alike; a process that loses or cannot renew the
-  lease stops deciding. Two leaders for a moment (a paused process resuming after its
-  lease expired) are wasteful but safe: every offer is a conditional update behind
-  unique indexes, so nothing is offered twice.
+  lease stops deciding. A killed process's lease is taken over at once by a successor on
+  the same host (its pid is gone); elsewhere it runs out. Two leaders for a moment (a
+  paused process resuming after its lease expired) are wasteful but safe: every offer
+  is a conditional update behind unique indexes, so nothing is offered twice.
 
 All in-process state (the wake-up event, leadership, the last wallboard figures) lives
 in a `RoutingRuntime` object held by the platform, never in module globals.
@@ -50,6 +51,25 @@ QUIET_EVENTS = frozenset({"QueueStatsChanged", "OfferCreated", "WorkQueued"})
 class RoutingRuntimeOptions:
     tick_seconds: float = 1.0
     lease_seconds: float = 15.0
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether a lease holder is a process of this host that no longer exists (a killed
+    embedded server): its successor need not wait for the lease to run out."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class RoutingRuntime:
@@ -129,6 +149,10 @@ class RoutingRuntime:
         until = now + timedelta(seconds=self.options.lease_seconds)
         with self.new_uow(now) as uow:
             held = store.take_lease(uow.session, LEASE_NAME, self.holder, now, until)
+            if not held:
+                stale = store.lease_holder(uow.session, LEASE_NAME)
+                if stale is not None and holder_is_dead(stale):
+                    held = store.take_over_lease(uow.session, LEASE_NAME, stale, self.holder, until)
             uow.session.commit()
         if held != self.is_leader:
             log.info("routing engine leadership %s (%s)", "taken" if held else "lost", self.holder)

@@ -461,6 +461,20 @@ def take_lease(session: Session, name: str, holder: str, now: datetime, until: d
     return True
 
 
+def lease_holder(session: Session, name: str) -> str | None:
+    return session.scalar(select(RoutingLeaseRow.holder).where(RoutingLeaseRow.name == name))
+
+
+def take_over_lease(session: Session, name: str, stale: str, holder: str, until: datetime) -> bool:
+    """Take the lease from ``stale`` (known dead); False if it changed hands meanwhile."""
+    result = session.execute(
+        update(RoutingLeaseRow)
+        .where(RoutingLeaseRow.name == name, RoutingLeaseRow.holder == stale)
+        .values(holder=holder, expires_at=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def release_lease(session: Session, name: str, holder: str) -> None:
     session.execute(
         update(RoutingLeaseRow)
