@@ -94,6 +94,10 @@ class Agent:
                 return str(interaction["id"])
         raise AssertionError(f"no chat interaction has the message {text!r}")
 
+    def typing(self, interaction_id: str) -> None:
+        r = self.http.post(f"/api/v1/channels/chat/interactions/{interaction_id}/typing")
+        assert r.status_code == 204, r.text
+
     def reply(self, interaction_id: str, text: str) -> None:
         r = self.http.post(f"/api/v1/interactions/{interaction_id}/replies", json={"text": text})
         assert r.status_code == 201, r.text
@@ -124,6 +128,8 @@ def test_visitor_and_agent_chat_and_the_conversation_survives_a_reload(
 
     agent = Agent(demo_url, "agent1")
     interaction_id = agent.conversation_with(words["question"])
+    agent.typing(interaction_id)
+    expect(page.locator(f"{WIDGET} .typing")).to_contain_text("Agent1")
     agent.reply(interaction_id, words["reply"])
     expect(page.locator(f"{WIDGET} .message.agent .text")).to_have_text([words["reply"]])
     expect(page.locator(f"{WIDGET} .message.agent .author")).to_have_text(["Agent1"])
@@ -141,6 +147,7 @@ def test_visitor_and_agent_chat_and_the_conversation_survives_a_reload(
     context.close()
 
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
 HOST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Another shop</title></head>
 <body><h1>Another shop, another origin</h1>
@@ -188,6 +195,13 @@ def test_the_widget_works_on_another_sites_page(
     composer.press("Enter")
     expect(page.locator(f"{WIDGET} .message.visitor:not(.pending) .text")).to_have_text(
         ["Asking from a partner site"]
+    )
+    # A file, uploaded cross-origin (multipart + CORS), shows as a message with its name.
+    page.locator(f"{WIDGET} input.file").set_input_files(
+        {"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    expect(page.locator(f"{WIDGET} .message.visitor:not(.pending) .file-link")).to_have_text(
+        ["receipt.png"]
     )
     page.screenshot(path=str(ARTIFACTS / "webchat-foreign-site.png"))
     assert Agent(demo_url, "agent1").conversation_with("Asking from a partner site")
