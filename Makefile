@@ -29,5 +29,11 @@ test: lint
 
 check: test
 
+# Every benchmark in turn (each prints its figures and ends with a RESULT line);
+# the reference implementations they compare against come from the `bench` extra.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
