@@ -95,7 +95,8 @@ test("moving work to another queue moves its figures", () => {
   ]);
   assert.equal(s.kpi.q1, undefined);
   assert.deepEqual(Object.values(s.kpi.q2), [[1, 0, 0, 0, 0]]);
-  assert.equal(s.work.i.queue_id, "q2");
+  assert.equal(s.work.i.queue_id, "q1", "the interaction still arrived in q1");
+  assert.equal(s.work.i.routed_queue_id, "q2");
 });
 
 test("work queued before today does not count today", () => {

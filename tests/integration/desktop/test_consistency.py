@@ -5,12 +5,15 @@ half way and resumed after the last applied seq: nothing is lost or applied twic
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from jietong.app.platform import Platform
-from tests.conftest import Tenant
+from jietong.app.asgi import create_app
+from jietong.app.platform import Platform, build_platform
+from jietong.app.settings import Settings
+from tests.conftest import Tenant, issue_all_scopes, make_tenant
 from tests.integration.desktop.helpers import (
     API,
     World,
@@ -25,6 +28,10 @@ from tests.integration.desktop.helpers import (
     sentinel,
     snapshot,
 )
+
+
+def bearer_of(platform: Platform, actor: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_all_scopes(platform, actor)}"}
 
 
 def first_half(client: TestClient, w: World) -> dict[str, str]:
@@ -129,3 +136,129 @@ def test_agent_desk_snapshot_plus_events_equals_fresh_snapshot(
     assert set(s1["work"]) == {ids["c"], ids["d"]}, "open work of my team only"
     assert ids["elsewhere"] not in {e["payload"].get("interaction_id") for e in seen["events"]}
     assert s1["work"][ids["d"]]["awaiting_us"] is not None
+
+
+def wait_for_offer(client: TestClient, headers: dict[str, str], seconds: float = 15) -> str:
+    """The id of the caller's pending offer, once the routing engine made one."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        offers = client.get(f"{API}/offers", headers=headers).json()
+        pending = [o for o in offers if o["state"] == "pending"]
+        if pending:
+            offer_id: str = pending[0]["id"]
+            return offer_id
+        time.sleep(0.1)
+    presence = client.get(f"{API}/agents/presence", headers=headers).text
+    raise AssertionError(f"no offer came; presence: {presence}")
+
+
+def present(
+    client: TestClient, headers: dict[str, str], state: str, reason: str | None = None
+) -> None:
+    done = client.put(
+        f"{API}/agents/me/presence", headers=headers, json={"state": state, "reason": reason}
+    )
+    assert done.status_code == 200, done.text
+
+
+def test_routing_presence_and_offers_stay_consistent_too(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
+    """The engine offers work to agents who went available; they accept or decline; a
+    supervisor moves waiting work. Both screens still equal a fresh snapshot."""
+    w = make_world(platform, tenant_a)
+    agent, mate, sup = w.agent_headers, bearer_of(platform, w.colleague), w.supervisor_headers
+    present(client, agent, "available")
+    boards = {
+        "wallboard": (sup, snapshot(client, sup, "wallboard")),
+        "desk": (agent, snapshot(client, agent, "desk")),
+    }
+    with (
+        client.websocket_connect(
+            f"{API}/stream?after={boards['wallboard'][1]['state']['as_of']}", headers=sup
+        ) as ws_sup,
+        client.websocket_connect(
+            f"{API}/stream?after={boards['desk'][1]['state']['as_of']}", headers=agent
+        ) as ws_agent,
+    ):
+        assert ws_sup.receive_json()["type"] == ws_agent.receive_json()["type"] == "hello"
+        first = new_interaction(client, w, w.queue_id, "first")
+        say(client, w.admin_headers, first, "hello", direction="inbound")  # routed once written
+        offer = wait_for_offer(client, agent)
+        assert client.post(f"{API}/offers/{offer}/accept", headers=agent).status_code == 200
+        present(client, agent, "not_ready", "meeting")  # the next one goes to the colleague
+        present(client, mate, "available")
+        second = new_interaction(client, w, w.queue_id, "second")
+        say(client, w.admin_headers, second, "anyone?", direction="inbound")
+        declined = wait_for_offer(client, mate)
+        assert client.post(f"{API}/offers/{declined}/decline", headers=mate).status_code == 200
+        present(client, mate, "offline")
+        moved = client.post(
+            f"{API}/routing/interactions/{second}/move",
+            headers=sup,
+            json={"queue_id": w.other_queue_id},
+        )
+        assert moved.status_code == 200, moved.text
+        say(client, agent, first, "on it")
+        s1 = {view: snapshot(client, headers, view) for view, (headers, _s0) in boards.items()}
+        sentinel(client, w, "routing done")
+        heard = {
+            "wallboard": read_until_customer(ws_sup, "routing done"),
+            "desk": read_until_customer(ws_agent, "routing done"),
+        }
+    for view, (_headers, s0) in boards.items():
+        reduced = js_reduce(s0["state"], up_to(heard[view], s1[view]))
+        assert not reduced["stale"]
+        assert reduced["state"] == comparable(s1[view]["state"]), view
+    wall = s1["wallboard"]["state"]
+    assert wall["agents"][w.agent.user_id]["state"] == "not_ready"
+    assert wall["agents"][w.agent.user_id]["reason"] == "meeting"
+    assert w.colleague.user_id not in wall["agents"], "offline agents are not listed"
+    assert wall["work"][second]["routed_queue_id"] == w.other_queue_id
+    assert wall["work"][first]["assigned_user_id"] == w.agent.user_id
+    assert s1["desk"]["state"]["agents"].keys() == {w.agent.user_id}, (
+        "an agent hears only their own state"
+    )
+
+
+def test_events_committed_but_not_yet_published_are_applied_once(
+    db_url: str, tmp_path: Any
+) -> None:
+    """A snapshot taken while the relay lags lists the events it already reflects in
+    `skip`; the reducer ignores them when they arrive, instead of counting twice."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret_key="test-secret",
+        outbox_relay_enabled=False,  # this test publishes by hand
+    )
+    platform = build_platform(settings)
+    platform.routing = None  # no engine: nothing moves but what the test does
+    try:
+        with TestClient(create_app(platform)) as client:
+            tenant = make_tenant(platform, "lag")
+            w = make_world(platform, tenant)
+            platform.relay.relay_all()
+            first = new_interaction(client, w, w.queue_id, "lagging")
+            say(client, w.admin_headers, first, "hi", direction="inbound")
+            s0 = snapshot(client, w.supervisor_headers, "wallboard")
+            assert len(s0["state"]["skip"]) >= 2, "created and message events await the relay"
+            assert s0["state"]["work"][first]["inbound"] == 1
+            say(client, w.admin_headers, first, "hello?", direction="inbound")
+            sentinel(client, w, "published")
+            platform.relay.relay_all()
+            after = s0["state"]["as_of"]
+            with client.websocket_connect(
+                f"{API}/stream?after={after}", headers=w.supervisor_headers
+            ) as ws:
+                ws.receive_json()
+                events = read_until_customer(ws, "published")
+            s1 = snapshot(client, w.supervisor_headers, "wallboard")
+    finally:
+        platform.close()
+    reduced = js_reduce(s0["state"], events)
+    assert reduced["state"] == comparable(s1["state"])
+    assert reduced["skip"] == []
+    assert s1["state"]["work"][first]["inbound"] == 2
+    naive = js_reduce({**s0["state"], "skip": []}, events)
+    assert naive["state"]["work"][first]["inbound"] == 3, "without skip the first would count twice"

@@ -178,13 +178,46 @@ def test_transfer_to_a_department_hands_a_linked_case_over(
         f"{DESK}/interactions/{interaction_id}/transfer", headers=w.outsider_headers, json=body
     )
     assert not_mine.status_code == 404
-    to_queue = {"target": "queue", "target_id": w.queue_id, "note": "back to the queue"}
-    back = client.post(
+    to_queue = {"target": "queue", "target_id": w.other_queue_id, "note": "billing question"}
+    moved = client.post(
         f"{DESK}/interactions/{interaction_id}/transfer", headers=w.agent_headers, json=to_queue
     )
-    assert back.status_code == 200, back.text
-    state = client.get(f"{API}/interactions/{interaction_id}", headers=w.admin_headers).json()
-    assert state["state"] in ("queued", "offered") and state["assigned_user_id"] in (
-        None,
-        w.colleague.user_id,
+    assert moved.status_code == 200, moved.text
+    board = client.get(f"{DESK}/snapshot?view=wallboard", headers=w.supervisor_headers).json()
+    entry = board["state"]["work"][interaction_id]
+    assert entry["state"] in ("queued", "offered") and entry["routed_queue_id"] == w.other_queue_id
+    assert entry["assigned_user_id"] != w.agent.user_id
+    notes = client.get(
+        f"{API}/interactions/{interaction_id}/messages", headers=w.admin_headers
+    ).json()
+    assert [m["body_text"] for m in notes["items"] if m["internal"]][-1] == "billing question"
+    audit = client.get(f"{API}/audit", headers=w.admin_headers, params={"limit": 50}).json()
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    moves = [a for a in entries if a["action"] == "routing.moved"]
+    assert moves and moves[0]["actor_user_id"] == w.agent.user_id, "routing's audit names the agent"
+
+
+def test_transfer_to_an_agent_offers_it_to_them(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
+    w = make_world(platform, tenant_a)
+    interaction_id = connected(client, w)
+    body = {"target": "agent", "target_id": w.colleague.user_id, "note": "you know this customer"}
+    offline = client.post(
+        f"{DESK}/interactions/{interaction_id}/transfer", headers=w.agent_headers, json=body
     )
+    assert offline.status_code == 409 and "not logged in" in offline.json()["detail"]
+    still = client.get(f"{API}/interactions/{interaction_id}", headers=w.agent_headers).json()
+    assert still["state"] == "connected", "a refused transfer changes nothing"
+    mate = client.put(
+        f"{API}/agents/{w.colleague.user_id}/presence",
+        headers=w.supervisor_headers,
+        json={"state": "not_ready", "reason": "meeting"},
+    )
+    assert mate.status_code == 200, mate.text
+    done = client.post(
+        f"{DESK}/interactions/{interaction_id}/transfer", headers=w.agent_headers, json=body
+    )
+    assert done.status_code == 200, done.text
+    state = client.get(f"{API}/interactions/{interaction_id}", headers=w.admin_headers).json()
+    assert (state["state"], state["assigned_user_id"]) == ("offered", w.colleague.user_id)

@@ -46,6 +46,7 @@ moments = st.integers(min_value=START - 3_600_000_000, max_value=END + 3_600_000
 entries = st.fixed_dictionaries(
     {
         "queue_id": st.sampled_from([None, "q1", "q2", "q3"]),
+        "routed_queue_id": st.sampled_from([None, None, "q1", "q2"]),
         "state": st.sampled_from(["queued", "connected", "abandoned", "closed", "wrap_up"]),
         "queued_us": st.one_of(st.none(), moments),
         "answer_after_us": st.one_of(st.none(), st.integers(0, 120_000_000)),
@@ -71,7 +72,7 @@ def test_python_and_javascript_count_the_same(raw: list[dict[str, object]]) -> N
     from_js = json.loads(done.stdout)
     for row, js in zip(rows, from_js, strict=True):
         part = kpi.contribution(
-            queue_id=row["queue_id"],  # type: ignore[arg-type]
+            queue_id=row["routed_queue_id"] or row["queue_id"],  # type: ignore[arg-type]
             state=str(row["state"]),
             queued_us=row["queued_us"],  # type: ignore[arg-type]
             answered_us=row["answered_us"],  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from jietong.app.deps import ActorDep, PlatformDep, UowDep
+from jietong.app.deps import ActorDep, UowDep
 from jietong.interactions.schemas import ID_PATTERN
-from jietong.web.desktop import cards, channel_specs, resources, snapshot, work
+from jietong.web.desktop import cards, resources, snapshot, work
 from jietong.web.desktop.schemas import (
     CannedIn,
     CannedOut,
@@ -151,11 +151,3 @@ def list_mentions(uow: UowDep, actor: ActorDep, unread: bool = True) -> list[Men
 @router.post("/mentions/{mention_id}/read", response_model=MentionOut)
 def read_mention(mention_id: IdPath, uow: UowDep, actor: ActorDep) -> MentionOut:
     return MentionOut.model_validate(work.mark_mention_read(uow, actor, mention_id))
-
-
-@router.get("/channel-providers", response_model=list[channel_specs.ProviderSpecOut])
-def list_channel_providers(
-    actor: ActorDep, platform: PlatformDep
-) -> list[channel_specs.ProviderSpecOut]:
-    """Each channel's providers and the settings and secrets their accounts take."""
-    return channel_specs.provider_specs(actor, platform.channels)

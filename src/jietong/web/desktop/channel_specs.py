@@ -1,6 +1,6 @@
 """What the admin console's channel forms ask for: each registered channel's providers
-with the settings and secrets their accounts take (read from the channel registry, so
-the console knows no provider by name)."""
+with the names of the settings and secrets their accounts take (read from the channel
+registry, so the console knows no provider by name). Sent with the admin page."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Mirrors ``static/desktop/kpi.js`` line for line: the snapshot is computed here, the
 browser keeps it current from events, and the consistency test checks they agree. An
-interaction counts for the queue it is in now and for the interval of the local day in
-which it was first queued:
+interaction counts for the queue it is in now (its routing entry's queue, else the one it
+arrived in) and for the interval of the local day in which it was first queued:
 
     [offered, answered, answered within the queue's target, abandoned, answer time µs]
 

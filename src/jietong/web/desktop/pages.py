@@ -11,6 +11,7 @@ lets the viewer see it — the same rule as the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from jietong.core.tenancy import Actor
 from jietong.interactions import service as interactions_service
 from jietong.org import service as org_service
 from jietong.storage.uow import UnitOfWork
+from jietong.web.desktop.channel_specs import provider_specs
 from jietong.web.i18n import LANG_COOKIE, SUPPORTED, catalogue, choose_locale, translate
 
 router = APIRouter(include_in_schema=False)
@@ -134,7 +136,11 @@ def _abilities(actor: Actor) -> dict[str, bool]:
 
 
 def _page(
-    request: Request, platform: PlatformDep, page: str, allowed: Any, **extra: Any
+    request: Request,
+    platform: PlatformDep,
+    page: str,
+    allowed: Any,
+    extra: Callable[[Actor], dict[str, Any]] = lambda actor: {},
 ) -> Response:
     with platform.uow() as uow:
         viewer = _viewer(request, uow, platform.settings.default_locale)
@@ -142,12 +148,12 @@ def _page(
             return RedirectResponse("/login", status_code=303)
         if not allowed(viewer.actor):
             return _render(request, viewer, "forbidden", status=403)
-        return _render(request, viewer, page, **extra)
+        return _render(request, viewer, page, **extra(viewer.actor))
 
 
 @router.get("/desk", response_model=None)
 def desk(request: Request, platform: PlatformDep) -> Response:
-    return _page(request, platform, "desk", _abilities_of("desk"), open=None)
+    return _page(request, platform, "desk", _abilities_of("desk"), lambda actor: {"open": None})
 
 
 @router.get("/desk/conversations/{interaction_id}", response_model=None)
@@ -170,14 +176,17 @@ def wallboard(request: Request, platform: PlatformDep) -> Response:
 
 @router.get("/admin", response_model=None)
 def admin(request: Request, platform: PlatformDep) -> Response:
-    return _page(
-        request,
-        platform,
-        "admin",
-        _abilities_of("admin"),
-        channels=platform.channels.names(),
-        scopes=[p.value for p in Permission],
-    )
+    def admin_config(actor: Actor) -> dict[str, Any]:
+        # What the channel forms ask for comes with the page (admins only), read from
+        # the channel registry: settings and secret *names* of each provider.
+        specs = provider_specs(actor, platform.channels)
+        return {
+            "channels": platform.channels.names(),
+            "scopes": [p.value for p in Permission],
+            "providers": [spec.model_dump() for spec in specs],
+        }
+
+    return _page(request, platform, "admin", _abilities_of("admin"), admin_config)
 
 
 def _abilities_of(name: str) -> Any:

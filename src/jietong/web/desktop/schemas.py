@@ -25,7 +25,10 @@ class WorkEntry(BaseModel):
     channel: str
     direction: str
     state: str
-    queue_id: str | None
+    queue_id: str | None = Field(description="The queue it arrived in.")
+    routed_queue_id: str | None = Field(
+        description="The queue routing has it in now (after moves), once routing took it."
+    )
     assigned_user_id: str | None
     arrived_us: int
     queued_us: int | None

@@ -94,6 +94,7 @@ def work_entry(row: InteractionRow) -> WorkEntry:
         direction=row.direction,
         state=row.state,
         queue_id=row.queue_id,
+        routed_queue_id=None,
         # InteractionCreated does not carry an assignee; one named at creation takes
         # effect with the first lifecycle move, so the state says nobody until then.
         assigned_user_id=None if row.state == "arrived" else row.assigned_user_id,
@@ -129,6 +130,9 @@ def _work(uow: UnitOfWork, org_id: str, reach: Reach | None) -> dict[str, WorkEn
     for interaction_id, since in store.awaiting_since(session, org_id, reach).items():
         if interaction_id in work:
             work[interaction_id].awaiting_us = micros(since)
+    for interaction_id, queue_id in store.routed_queues(session, org_id, reach).items():
+        if interaction_id in work:
+            work[interaction_id].routed_queue_id = queue_id
     return work
 
 
@@ -164,9 +168,9 @@ def _figures(uow: UnitOfWork, org_id: str, reach: Reach | None, day: kpi.Day) ->
     start = kpi.EPOCH + day["day_start_us"] * kpi.MICROSECOND
     end = kpi.EPOCH + day["day_end_us"] * kpi.MICROSECOND
     figures: kpi.Figures = {}
-    for row in store.queued_between(uow.session, org_id, reach, start, end):
+    for row, routed_queue_id in store.queued_between(uow.session, org_id, reach, start, end):
         part = kpi.contribution(
-            queue_id=row.queue_id,
+            queue_id=routed_queue_id or row.queue_id,
             state=row.state,
             queued_us=micros_or_none(row.queued_at),
             answered_us=micros_or_none(row.answered_at),

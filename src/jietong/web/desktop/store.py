@@ -20,7 +20,7 @@ from jietong.storage.tables import (
     TeamRow,
     UserRow,
 )
-from jietong.storage.tables_routing import AgentPresenceRow, RoutingOfferRow
+from jietong.storage.tables_routing import AgentPresenceRow, RoutingEntryRow, RoutingOfferRow
 
 OPEN_STATES = ("arrived", "queued", "offered", "connected", "wrap_up")
 
@@ -125,19 +125,30 @@ def awaiting_since(session: Session, org_id: str, reach: Reach | None) -> dict[s
 
 def queued_between(
     session: Session, org_id: str, reach: Reach | None, start: datetime, end: datetime
-) -> list[InteractionRow]:
-    """Interactions of any state first queued in [start, end) (today's figures)."""
-    return list(
-        session.scalars(
-            select(InteractionRow).where(
-                InteractionRow.org_id == org_id,
-                InteractionRow.queue_id.is_not(None),
-                InteractionRow.queued_at >= start,
-                InteractionRow.queued_at < end,
-                reachable(reach),
-            )
+) -> list[tuple[InteractionRow, str | None]]:
+    """Interactions of any state first queued in [start, end) (today's figures), each
+    with the queue of its routing entry (None without one)."""
+    rows = session.execute(
+        select(InteractionRow, RoutingEntryRow.queue_id)
+        .outerjoin(RoutingEntryRow, RoutingEntryRow.interaction_id == InteractionRow.id)
+        .where(
+            InteractionRow.org_id == org_id,
+            InteractionRow.queued_at >= start,
+            InteractionRow.queued_at < end,
+            reachable(reach),
         )
     )
+    return [(row, queue_id) for row, queue_id in rows]
+
+
+def routed_queues(session: Session, org_id: str, reach: Reach | None) -> dict[str, str]:
+    """Open interaction id -> the queue of its routing entry (where routing has it)."""
+    rows = session.execute(
+        select(RoutingEntryRow.interaction_id, RoutingEntryRow.queue_id)
+        .join(InteractionRow, InteractionRow.id == RoutingEntryRow.interaction_id)
+        .where(_open_in_reach(org_id, reach), RoutingEntryRow.org_id == org_id)
+    )
+    return {interaction_id: queue_id for interaction_id, queue_id in rows}
 
 
 def presences(session: Session, org_id: str, user_id: str | None) -> list[AgentPresenceRow]:

@@ -8,18 +8,23 @@ actor's permissions and visibility; this module adds the desk's own rules and ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from jietong.agents import store as agent_store
 from jietong.cases import service as cases_service
 from jietong.cases.model import CaseType
 from jietong.cases.schemas import CaseCreate, CaseUpdate
 from jietong.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from jietong.core.ids import new_id
-from jietong.core.permissions import Permission, require
-from jietong.core.tenancy import Actor
+from jietong.core.permissions import Permission, has_permission, require
+from jietong.core.tenancy import Actor, Role
 from jietong.interactions import service as interactions_service
 from jietong.interactions.model import AuthorKind, Direction
 from jietong.interactions.schemas import MessageCreate
+from jietong.routing import store as routing_store
+from jietong.routing import supervision
+from jietong.routing.configuration import settings_of_org
+from jietong.routing.entries import sync_entries
 from jietong.storage.tables import InteractionRow, MessageRow
 from jietong.storage.tables_desktop import MentionRow, WrapUpRow
 from jietong.storage.uow import UnitOfWork
@@ -150,13 +155,48 @@ def transfer(uow: UnitOfWork, actor: Actor, interaction_id: str, data: TransferI
     if data.target is TransferTarget.DEPARTMENT:
         case_id = _hand_to_department(uow, actor, row, data)
         return Transfer(row.id, data.target, data.target_id, case_id)
+    _check_target(uow, actor, data)
+    _note(uow, actor, row, data.note)
+    interactions_service.transition_interaction(uow, actor, row.id, "transfer")
+    # The transfer put it back in its queue; routing gives it a place now rather than at
+    # the engine's next cycle, so that it can be moved or offered at once.
+    sync_entries(uow, actor.org_id, settings_of_org(uow, actor.org_id), now=uow.now)
+    router = _routing_on_behalf_of(actor)
     if data.target is TransferTarget.QUEUE:
-        if data.target_id != row.queue_id:
-            raise InvalidInput("moving to another queue needs the routing service")
-        _note(uow, actor, row, data.note)
-        interactions_service.transition_interaction(uow, actor, row.id, "transfer")
-        return Transfer(row.id, data.target, data.target_id, None)
-    raise InvalidInput("transfer to an agent needs the routing service")
+        supervision.move_interaction(uow, router, row.id, data.target_id, now=uow.now)
+    else:
+        supervision.assign_interaction(uow, router, row.id, data.target_id, now=uow.now)
+    return Transfer(row.id, data.target, data.target_id, None)
+
+
+def _check_target(uow: UnitOfWork, actor: Actor, data: TransferIn) -> None:
+    """Refuse a bad target before anything changes (the conversation stays put)."""
+    if data.target is TransferTarget.QUEUE:
+        if routing_store.find_queue(uow.session, actor.org_id, data.target_id) is None:
+            raise InvalidInput(f"unknown queue {data.target_id}")
+        return
+    presence = agent_store.find_presence(uow.session, actor.org_id, data.target_id)
+    if not store.active_users(uow.session, actor.org_id, [data.target_id]):
+        raise InvalidInput(f"unknown or inactive agent {data.target_id}")
+    if data.target_id == actor.user_id:
+        raise InvalidInput("transfer to someone else")
+    if presence is None or presence.state == "offline":
+        raise Conflict("that agent is not logged in")
+
+
+def _routing_on_behalf_of(actor: Actor) -> Actor:
+    """The actor for routing's move and assign, which need 'routing:supervise'.
+
+    An agent may hand over their own connected conversation (checked by `transfer`
+    before anything changed): the desk grants routing's supervisor step for that one
+    interaction, acting under the agent's own user id so that routing's audit names
+    them. Never use it for anything the agent did not choose on their own work."""
+    if has_permission(actor, Permission.ROUTING_SUPERVISE):
+        return actor
+    scopes = actor.scopes
+    if scopes is not None:  # a token keeps its narrowing, plus this one step
+        scopes = scopes | {Permission.ROUTING_SUPERVISE.value}
+    return replace(actor, role=Role.SUPERVISOR, scopes=scopes)
 
 
 def _hand_to_department(

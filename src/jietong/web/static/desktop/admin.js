@@ -35,7 +35,7 @@ async function refreshCache() {
     api.get("/api/v1/queues?limit=200"),
   ]);
   Object.assign(cache, { teams: teams.items, skills: skills.items, queues: queues.items });
-  cache.providers = await api.get("/api/v1/desktop/channel-providers").catch(() => []);
+  cache.providers = config.providers;
 }
 
 const options = {

@@ -12,6 +12,7 @@ import {
   smsSegments,
 } from "./composer.js";
 import { h, keyed, replace, setText } from "./dom.js";
+import { queueOf } from "./kpi.js";
 import { sanitise, sanitiseHtml, toPlainText } from "./richtext.js";
 
 const PAGE = 200;
@@ -81,7 +82,7 @@ export function createConversation(ctx) {
     const channel = entry?.channel ?? card?.channel;
     setText(
       els.meta,
-      [ctx.t(`dsk.channel.${channel}`), ctx.t(`dsk.istate.${state}`), queueName(entry?.queue_id)].filter(Boolean).join(" · "),
+      [ctx.t(`dsk.channel.${channel}`), ctx.t(`dsk.istate.${state}`), queueName(entry ? queueOf(entry) : null)].filter(Boolean).join(" · "),
     );
     const show = {
       accept: mine && state === "offered",

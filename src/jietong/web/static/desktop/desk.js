@@ -8,6 +8,7 @@ import { h, keyed, pageConfig, replace, setText } from "./dom.js";
 import { createI18n, duration } from "./i18n.js";
 import { browserSocket, Live } from "./live.js";
 import { announce, arm, ring } from "./notify.js";
+import { queueOf } from "./kpi.js";
 import { actionOf, SHORTCUTS } from "./shortcuts.js";
 import { myConversations, myOffers, myPresence, ringRemaining, secondsSince } from "./views.js";
 
@@ -108,7 +109,7 @@ function offered() {
   const covered = new Set(routed.map((o) => o.interaction_id));
   const direct = myConversations(state)
     .filter((c) => c.state === "offered" && !covered.has(c.id))
-    .map((c) => ({ id: `direct:${c.id}`, interaction_id: c.id, channel: c.channel, queue_id: c.queue_id, offered_us: null }));
+    .map((c) => ({ id: `direct:${c.id}`, interaction_id: c.id, channel: c.channel, queue_id: queueOf(c), offered_us: null }));
   return [...routed, ...direct];
 }
 

@@ -2,7 +2,8 @@
 //
 // Mirrors jietong/web/desktop/kpi.py: the server computes the snapshot with the same
 // definitions, and a test checks that both agree. An interaction counts for the queue it
-// is in now and for the interval of the day in which it was first queued:
+// is in now (where routing has it, else the one it arrived in) and for the interval of the
+// day in which it was first queued:
 //   [offered, answered, answered within the queue's target, abandoned, answer time µs]
 // Integers only (times in microseconds), so sums never drift between Python and JS.
 
@@ -19,16 +20,22 @@ export const ANSWER_US = 4;
  *          targets:Object<string,number>}} day
  * @returns {{queue:string, slot:string, vec:number[]}|null}
  */
+/** The queue an entry is in now: routing's, else the one it arrived in. */
+export function queueOf(entry) {
+  return entry.routed_queue_id ?? entry.queue_id ?? null;
+}
+
 export function contribution(entry, day) {
-  if (!entry || !entry.queue_id || entry.queued_us == null) return null;
+  const queue = entry ? queueOf(entry) : null;
+  if (!queue || entry.queued_us == null) return null;
   if (entry.queued_us < day.day_start_us || entry.queued_us >= day.day_end_us) return null;
   const slot = String(Math.floor((entry.queued_us - day.day_start_us) / day.interval_us));
   const answered = entry.answered_us != null ? 1 : 0;
   const wait = answered ? entry.answered_us - entry.queued_us : 0;
-  const target = day.targets[entry.queue_id];
+  const target = day.targets[queue];
   const inSl = answered && target != null && wait <= target * 1e6 ? 1 : 0;
   const abandoned = entry.state === "abandoned" ? 1 : 0;
-  return { queue: entry.queue_id, slot, vec: [1, answered, inSl, abandoned, wait] };
+  return { queue, slot, vec: [1, answered, inSl, abandoned, wait] };
 }
 
 /**

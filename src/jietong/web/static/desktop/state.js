@@ -14,7 +14,8 @@
 //   agents  {user_id: {state, reason, since_us}}       presence, offline agents omitted
 //   offers  {offer_id: {interaction_id, agent_id, queue_id, channel,
 //                       ring_timeout_seconds, offered_us}}  pending offers
-//   work    {interaction_id: entry}                    open interactions the viewer sees
+//   work    {interaction_id: entry}                    open interactions the viewer sees;
+//           an entry's queue is routed_queue_id (where routing has it) or queue_id
 //   kpi     {queue_id: {slot: [offered, answered, in_sl, abandoned, answer_us]}} or null
 
 import { addContribution, contribution } from "./kpi.js";
@@ -53,6 +54,7 @@ export function newEntry(payload, at) {
     direction: payload.direction,
     state: "arrived",
     queue_id: payload.queue_id ?? null,
+    routed_queue_id: null,
     assigned_user_id: null,
     arrived_us: at,
     queued_us: null,
@@ -166,10 +168,15 @@ function inboundMessageReceived(state, p, at) {
   return putWork(state, p.interaction_id, null);
 }
 
-function workMoved(state, p) {
-  const before = state.work[p.interaction_id];
-  if (!before) return state;
-  return putWork(state, p.interaction_id, { ...before, queue_id: p.to_queue_id });
+// Routing keeps its own idea of where work waits: an entry's queue changes when routing
+// takes the work (WorkQueued) and when a supervisor, an overflow step or a queue limit
+// moves it (WorkMoved); the interaction's own queue_id stays the one it arrived in.
+function routedTo(queueField) {
+  return (state, p) => {
+    const before = state.work[p.interaction_id];
+    if (!before) return state;
+    return putWork(state, p.interaction_id, { ...before, routed_queue_id: p[queueField] });
+  };
 }
 
 // -- agents and offers -----------------------------------------------------------------
@@ -210,7 +217,8 @@ const HANDLERS = {
   InteractionStateChanged: interactionStateChanged,
   MessageAdded: messageAdded,
   InboundMessageReceived: inboundMessageReceived,
-  WorkMoved: workMoved,
+  WorkQueued: routedTo("queue_id"),
+  WorkMoved: routedTo("to_queue_id"),
   AgentStateChanged: agentStateChanged,
   OfferCreated: offerCreated,
   OfferAccepted: offerEnded,

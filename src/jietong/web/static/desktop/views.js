@@ -4,7 +4,7 @@
 // directory: {users: {id: {name, role, team_ids}}, queues: {id: {name, team_id, channels,
 //             target_answer_seconds, target_service_level}}, teams: {id: {name, kind}}}
 
-import { ratios, totals } from "./kpi.js";
+import { queueOf, ratios, totals } from "./kpi.js";
 
 export const AGENT_STATES = ["available", "ringing", "busy", "wrap_up", "not_ready", "offline"];
 const WAITING = new Set(["queued", "offered"]);
@@ -64,9 +64,10 @@ export function agentsByState(state, directory, queue) {
 export function queueRows(state, directory, nowUs) {
   const waiting = {};
   for (const e of Object.values(state.work)) {
-    if (!e.queue_id || !WAITING.has(e.state)) continue;
+    const queue = queueOf(e);
+    if (!queue || !WAITING.has(e.state)) continue;
     const since = e.queued_us ?? e.arrived_us;
-    const row = (waiting[e.queue_id] ??= { count: 0, oldest: since });
+    const row = (waiting[queue] ??= { count: 0, oldest: since });
     row.count += 1;
     row.oldest = Math.min(row.oldest, since);
   }

@@ -6,7 +6,7 @@ import { createApi } from "./api.js";
 import { draw, serviceLevelShapes, volumeShapes } from "./charts.js";
 import { h, keyed, pageConfig, replace, setText } from "./dom.js";
 import { createI18n, duration } from "./i18n.js";
-import { ratios, totals } from "./kpi.js";
+import { queueOf, ratios, totals } from "./kpi.js";
 import { browserSocket, Live } from "./live.js";
 import { AGENT_STATES, agentRows, agentsByState, intervalSeries, queueRows, secondsSince } from "./views.js";
 
@@ -264,7 +264,7 @@ async function editSkills(userId) {
 function renderWaiting(now) {
   const chosen = new Set(selectedQueues());
   const rows = Object.entries(live.state.work)
-    .filter(([, e]) => (e.state === "queued" || e.state === "offered") && chosen.has(e.queue_id))
+    .filter(([, e]) => (e.state === "queued" || e.state === "offered") && chosen.has(queueOf(e)))
     .map(([id, e]) => ({ id, ...e }))
     .sort((a, b) => (a.queued_us ?? a.arrived_us) - (b.queued_us ?? b.arrived_us))
     .slice(0, 200);
@@ -298,7 +298,7 @@ function waitingRow(row) {
 
 function updateWaitingRow(el, row, now) {
   const f = (key) => el.querySelector(`[data-f="${key}"]`);
-  setText(f("queue"), directory().queues[row.queue_id]?.name ?? "");
+  setText(f("queue"), directory().queues[queueOf(row)]?.name ?? "");
   setText(f("channel"), t(`dsk.channel.${row.channel}`));
   const card = cards.get(row.id);
   setText(f("customer"), card?.customer_name ?? card?.subject ?? "…");
