@@ -60,7 +60,7 @@ class Pulled:
     typing_names: list[str | None]
 
 
-class Session:
+class LiveSession:
     """One connected widget: the writer (this coroutine) and the reader (a task)."""
 
     def __init__(
@@ -115,9 +115,9 @@ class Session:
         update is due but was held back by its rate limit."""
         limits = self.runtime.limits
         if not self.conn.status_due:
-            return limits.poll_seconds
+            return self.runtime.poll_seconds
         elapsed = asyncio.get_running_loop().time() - self.status_at
-        return max(0.0, min(limits.poll_seconds, limits.status_seconds - elapsed))
+        return max(0.0, min(self.runtime.poll_seconds, limits.status_seconds - elapsed))
 
     async def _pump(self) -> None:
         loop_time = asyncio.get_running_loop().time()
@@ -292,7 +292,7 @@ async def _widget(runtime: ChatRuntime, key: str, origin: str | None) -> WidgetC
 
 async def _hello(
     ws: WebSocket, runtime: ChatRuntime, widget: WidgetConfig, address: str
-) -> Session:
+) -> LiveSession:
     try:
         frame = await asyncio.wait_for(receive_frame(ws), runtime.limits.hello_seconds)
     except TimeoutError:
@@ -310,7 +310,7 @@ async def _hello(
         raise Closing(UNAUTHORISED) from None
     except JietongError:
         raise Closing(REFUSED) from None
-    return Session(ws, runtime, widget, visitor, after, address)
+    return LiveSession(ws, runtime, widget, visitor, after, address)
 
 
 async def _close(ws: WebSocket, code: int) -> None:

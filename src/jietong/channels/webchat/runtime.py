@@ -40,7 +40,11 @@ class ChatLimits:
     messages_per_visitor: int = 30  # per minute
     connections_per_address: int = 60  # per minute: WebSocket handshakes
     typing_every_seconds: float = 3.0  # at most one typing notice per visitor
-    poll_seconds: float = 5.0  # a connected widget re-reads at least this often
+    # A connected widget re-reads at least this often. With several server processes
+    # (Redis bus) a reply relayed by another process is only seen by this re-read; with
+    # the in-process bus every event rings here, and the re-read is only a safety net.
+    poll_seconds: float = 5.0
+    poll_seconds_embedded: float = 30.0
     status_seconds: float = 3.0  # queue position refreshed at most this often
     hello_seconds: float = 10.0  # a WebSocket must say hello within this
 
@@ -147,6 +151,9 @@ class ChatRuntime:
                 reopen_window=timedelta(hours=settings.conversation_reopen_hours),
             ),
             routing=routing or RoutingStats(),
+        )
+        self.poll_seconds = (
+            self.limits.poll_seconds if settings.redis_url else self.limits.poll_seconds_embedded
         )
         self.hub = Hub()
         self._sessions = limiter(self.limits.sessions_per_address)

@@ -41,7 +41,7 @@ from tests.integration.channels.webchat.chat import (
 from tests.integration.channels.webchat.conftest import Org, add_widget, use_runtime
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
-QUICK = ChatLimits(status_seconds=0.05, poll_seconds=1.0)
+QUICK = ChatLimits(status_seconds=0.05, poll_seconds=1.0, poll_seconds_embedded=1.0)
 
 
 def agent_of(platform: Platform, org: Org, name: str) -> dict[str, str]:
