@@ -7,6 +7,7 @@ Screenshots are kept in test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -205,4 +206,29 @@ def test_the_widget_works_on_another_sites_page(
     )
     page.screenshot(path=str(ARTIFACTS / "webchat-foreign-site.png"))
     assert Agent(demo_url, "agent1").conversation_with("Asking from a partner site")
+    context.close()
+
+
+def test_the_widget_falls_back_to_http_when_websockets_are_blocked(
+    browser: Any, demo_url: str, widget_key: str
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en")
+    page = context.new_page()
+    # A network that lets no WebSocket through: every socket is closed before "welcome".
+    page.route_web_socket(re.compile(r".*/ws$"), lambda ws: ws.close())
+    page.goto(f"{demo_url}/api/v1/channels/chat/{widget_key}/demo")
+    page.locator(f"{WIDGET} .launcher").click()
+    page.locator(f"{WIDGET} form.prechat button.link").click()
+    expect(page.locator(WIDGET)).to_have_attribute("data-state", "polling", timeout=20_000)
+    composer = page.locator(f"{WIDGET} textarea.text")
+    composer.fill("Sent without a socket")
+    composer.press("Enter")
+    settled = page.locator(f"{WIDGET} .message.visitor:not(.pending) .text")
+    expect(settled).to_have_text(["Sent without a socket"])
+    agent = Agent(demo_url, "agent1")
+    agent.reply(agent.conversation_with("Sent without a socket"), "Answered over HTTP")
+    expect(page.locator(f"{WIDGET} .message.agent .text")).to_have_text(["Answered over HTTP"])
+    expect(page.locator(f"{WIDGET} .message")).to_have_count(2)
     context.close()

@@ -34,6 +34,10 @@ export class ChatApi {
     return this.#json("GET", `/messages?after=${after}`);
   }
 
+  async send(clientId, text) {
+    return this.#json("POST", "/messages", { client_id: clientId, text });
+  }
+
   async leaveMessage(body) {
     return this.#json("POST", "/offline", body);
   }

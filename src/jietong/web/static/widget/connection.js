@@ -11,14 +11,24 @@
  *   it ("sent"). After a reconnect the outbox is sent again with the same ids; the
  *   server stores a repeated id once, so a message whose acknowledgement was lost is
  *   not duplicated.
+ * - Fallback: some networks (proxies, old firewalls) never let a WebSocket through.
+ *   After a few attempts that never reached "welcome", the same outbox and the same
+ *   numbers are driven over plain HTTP (polling.js) while the socket is retried now
+ *   and then; whichever path delivers a number first wins, the other drops it.
  */
+
+import { Poller } from "./polling.js";
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const PING_MS = 25000; // keeps proxies from closing an idle socket
+const FALLBACK_AFTER = 3; // failed socket attempts in a row before polling
+const SOCKET_RETRY_WHILE_POLLING_MS = 60000;
 
 export class ChatConnection {
-  constructor({ url, store, onMessage, onFrame, onState, onAuthLost }) {
+  constructor({ url, api, store, onMessage, onFrame, onState, onAuthLost }) {
     this.url = url;
+    this.poller = new Poller(api, this);
+    this.failures = 0; // socket attempts in a row that never got a welcome
     this.store = store;
     this.onMessage = onMessage;
     this.onFrame = onFrame;
@@ -41,6 +51,7 @@ export class ChatConnection {
 
   stop() {
     this.stopped = true;
+    this.poller.stop();
     if (this.socket) this.socket.close(1000);
   }
 
@@ -50,7 +61,23 @@ export class ChatConnection {
     this.outbox.push(item);
     this.#saveOutbox();
     if (this.ready) this.#frame({ type: "message", ...item });
+    else if (this.poller.running) this.poller.soon();
     return item.client_id;
+  }
+
+  /** A numbered message from either path: shown once, in order of arrival. */
+  deliver(frame) {
+    if (frame.seq <= this.lastSeq) return; // seen already: never show twice
+    this.lastSeq = frame.seq;
+    this.acknowledge(frame.client_id);
+    this.onMessage(frame);
+  }
+
+  acknowledge(clientId) {
+    if (!clientId) return;
+    const before = this.outbox.length;
+    this.outbox = this.outbox.filter((item) => item.client_id !== clientId);
+    if (this.outbox.length !== before) this.#saveOutbox();
   }
 
   typing() {
@@ -62,7 +89,7 @@ export class ChatConnection {
   }
 
   #open() {
-    this.onState(this.attempt === 0 ? "connecting" : "reconnecting");
+    if (!this.poller.running) this.onState(this.attempt === 0 ? "connecting" : "reconnecting");
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.addEventListener("open", () => {
@@ -83,28 +110,20 @@ export class ChatConnection {
     if (frame.type === "welcome") {
       this.ready = true;
       this.attempt = 0;
+      this.failures = 0;
+      this.poller.stop(); // the socket is back: it takes over from here
       this.onState("online");
       this.#startPing();
       for (const item of this.outbox) this.#frame({ type: "message", ...item });
     } else if (frame.type === "message") {
-      if (frame.seq <= this.lastSeq) return; // seen already: never show twice
-      this.lastSeq = frame.seq;
-      this.#acknowledged(frame.client_id);
-      this.onMessage(frame);
+      this.deliver(frame);
     } else if (frame.type === "sent") {
-      this.#acknowledged(frame.client_id);
+      this.acknowledge(frame.client_id);
     } else if (frame.type === "error" && frame.client_id) {
       this.#refused(frame);
     } else {
       this.onFrame(frame);
     }
-  }
-
-  #acknowledged(clientId) {
-    if (!clientId) return;
-    const before = this.outbox.length;
-    this.outbox = this.outbox.filter((item) => item.client_id !== clientId);
-    if (this.outbox.length !== before) this.#saveOutbox();
   }
 
   #refused(frame) {
@@ -116,13 +135,14 @@ export class ChatConnection {
         if (item && this.ready) this.#frame({ type: "message", ...item });
       }, wait);
     } else {
-      this.#acknowledged(frame.client_id); // refused for good: do not resend forever
+      this.acknowledge(frame.client_id); // refused for good: do not resend forever
     }
     this.onFrame(frame);
   }
 
   #closed(socket, code) {
     if (socket !== this.socket) return;
+    if (!this.ready) this.failures += 1;
     this.ready = false;
     clearInterval(this.pingTimer);
     if (this.stopped) return;
@@ -132,6 +152,14 @@ export class ChatConnection {
     }
     if (code === 4403 || code === 4404) {
       this.onState("refused");
+      return;
+    }
+    if (this.failures >= FALLBACK_AFTER) {
+      if (!this.poller.running) {
+        this.poller.start();
+        this.onState("polling");
+      }
+      setTimeout(() => this.#open(), SOCKET_RETRY_WHILE_POLLING_MS);
       return;
     }
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];

@@ -177,6 +177,7 @@ class Widget {
     if (this.connection) this.connection.stop();
     this.connection = new ChatConnection({
       url: this.api.socketUrl(),
+      api: this.api,
       store: this.store,
       onMessage: (frame) => this.#renderMessage(frame),
       onFrame: (frame) => this.#frame(frame),
@@ -335,7 +336,7 @@ class Widget {
   #connectionState(state) {
     this.#state(state);
     if (state === "reconnecting") this.#notice(this.words.reconnecting, "info");
-    else if (state === "online") this.ui.notice.hidden = true;
+    else if (state === "online" || state === "polling") this.ui.notice.hidden = true;
     else if (state === "refused") this.#notice(this.words["error.refused"]);
   }
 
