@@ -83,7 +83,9 @@ class QueueStatusOut(BaseModel):
     longest_wait_seconds: float
     agents: dict[str, int]
     open: bool
-    ewt_seconds: float | None = Field(description="Estimated wait of a contact arriving now.")
+    ewt_seconds: float | None = Field(
+        description="Estimated wait (median) of a contact arriving now."
+    )
 
 
 class PositionOut(BaseModel):
@@ -94,7 +96,11 @@ class PositionOut(BaseModel):
     position: int = Field(description="1 = next to be offered.")
     ahead: int
     enqueued_at: datetime
-    ewt_seconds: float | None = Field(description="Estimated seconds until offered.")
+    ewt_seconds: float | None = Field(
+        description="Estimated seconds until offered: the median (half wait less); null "
+        "when unknown (nobody staffed and no history)."
+    )
+    expected_wait_seconds: float | None = Field(description="The mean of the same estimate.")
 
 
 class EntryOut(BaseModel):

@@ -20,7 +20,7 @@ from jietong.interactions.model import reach_of
 from jietong.interactions.service import require_interaction
 from jietong.routing import store
 from jietong.routing.configuration import QueueNotFound, settings_of_org
-from jietong.routing.ewt import RateTracker, estimate_wait, staffing_rate
+from jietong.routing.ewt import RateTracker, WaitEstimate, estimate, staffing_rate
 from jietong.routing.hours import calendar_for, next_opening
 from jietong.routing.model import (
     DEFAULT_SETTINGS,
@@ -34,8 +34,8 @@ from jietong.storage.tables import QueueRow
 from jietong.storage.tables_routing import RoutingEntryRow
 from jietong.storage.uow import UnitOfWork
 
-WINDOW = timedelta(hours=1)
-"""History read for the rates (four time constants of `ewt.DEFAULT_TAU_SECONDS`)."""
+WINDOW = timedelta(hours=3)
+"""History read for the rates (three time constants of `ewt.DEFAULT_TAU_SECONDS`)."""
 
 
 class NotQueued(NotFound):
@@ -66,6 +66,7 @@ class Position:
     ahead: int
     enqueued_at: datetime
     ewt_seconds: float | None
+    expected_wait_seconds: float | None
 
 
 def list_queue_status(uow: UnitOfWork, actor: Actor, *, now: datetime) -> list[QueueStatus]:
@@ -94,8 +95,13 @@ def get_position(uow: UnitOfWork, actor: Actor, interaction_id: str, *, now: dat
     active = store.entries(uow.session, actor.org_id, queue_id=entry.queue_id)
     ordered = _in_service_order(active, queue, settings, now)
     ahead = 0 if entry.state == EntryState.OFFERED.value else ordered.index(entry.id)
-    estimate = QueueEstimator(uow, actor.org_id, settings, now).wait(
-        entry.queue_id, ahead, entry=entry
+    offered = entry.state == EntryState.OFFERED.value
+    waits = (
+        None
+        if offered
+        else QueueEstimator(uow, actor.org_id, settings, now).wait(
+            entry.queue_id, ahead, entry=entry
+        )
     )
     return Position(
         interaction_id=row.id,
@@ -105,7 +111,8 @@ def get_position(uow: UnitOfWork, actor: Actor, interaction_id: str, *, now: dat
         position=ahead + 1,
         ahead=ahead,
         enqueued_at=entry.enqueued_at,
-        ewt_seconds=0.0 if entry.state == EntryState.OFFERED.value else estimate,
+        ewt_seconds=0.0 if offered else None if waits is None else waits.median,
+        expected_wait_seconds=0.0 if offered else None if waits is None else waits.mean,
     )
 
 
@@ -147,8 +154,14 @@ def _in_service_order(
     return offered + [item.item_id for item in waiting]
 
 
+READY = frozenset({"available", "ringing", "busy", "wrap_up"})
+"""Agent states in which an agent counts in the staffing of the queues they serve."""
+
+
 class QueueEstimator:
-    """EWT of the queues of one organisation at one instant, from the database."""
+    """EWT of the queues of one organisation at one instant, from the database: the
+    queue's waiting spells and the staffing's history over `WINDOW` are replayed into a
+    `RateTracker`, exactly as the benchmark feeds it from its simulation."""
 
     def __init__(
         self, uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], now: datetime
@@ -159,26 +172,37 @@ class QueueEstimator:
         self._now = now
         self._queues = store.queues(uow.session, org_id)
         self._routable = agent_views(uow, org_id, now=now)
+        self._agents = agent_store.presences(uow.session, org_id)
+        ids = [p.user_id for p in self._agents]
+        self._skills = agent_store.skills(uow.session, org_id, ids)
+        self._rules = rules_of_agents(uow, org_id, ids)
+        self._moves = store.agent_moves(uow.session, org_id, now - WINDOW)
 
     def wait(
         self, queue_id: str, ahead: int, *, entry: RoutingEntryRow | None = None
-    ) -> float | None:
-        """Seconds until the contact ``ahead`` places from the head is offered."""
+    ) -> WaitEstimate | None:
+        """The wait of the contact ``ahead`` places from the head of the queue."""
         queue = self._queues.get(queue_id)
         if queue is None:
             return None
         channel = entry.channel if entry is not None else (queue.channels or ["call"])[0]
         probe = WorkItem("", queue_id, channel, _required(queue))
+        handle = self._handle_seconds(queue_id)
+        slots = self._slot_weights(probe)
         tracker = self._tracker(queue_id)
+        for at, staffed in self._staffing(slots):
+            tracker.set_nominal(at, staffing_rate(staffed, handle) or 0.0)
         free = any(eligible(agent, probe) for agent in self._routable)
-        prior = staffing_rate(self._slots(probe), self._handle_seconds(queue_id))
-        estimate = estimate_wait(
-            ahead, tracker.rates(epoch_seconds(self._now)), prior_rate=prior, free_agent=free
+        found = estimate(
+            ahead,
+            tracker.rates(epoch_seconds(self._now)),
+            staffing=staffing_rate(self._staffed_now(slots), handle),
+            free_agent=free,
         )
-        delay = self._delay(queue_id, entry)
-        if estimate is None:
+        if found is None:
             return None
-        return estimate + delay
+        delay = self._delay(queue_id, entry)
+        return WaitEstimate(found.median + delay, found.mean + delay)
 
     def _tracker(self, queue_id: str) -> RateTracker:
         since = self._now - WINDOW
@@ -186,21 +210,39 @@ class QueueEstimator:
         active = store.entries(self._uow.session, self._org_id, queue_id=queue_id)
         return replay(finished + active, start=epoch_seconds(since))
 
-    def _slots(self, probe: WorkItem) -> float:
-        logged_in = agent_store.presences(
-            self._uow.session,
-            self._org_id,
-            states={s.value for s in AgentState if s is not AgentState.OFFLINE},
+    def _slot_weights(self, probe: WorkItem) -> dict[str, float]:
+        """Per agent able to take the work, the slots they have for its channel."""
+        weights = {}
+        for p in self._agents:
+            uid = p.user_id
+            view = AgentView(uid, self._skills[uid], 0.0, self._rules[uid].capacity)
+            slots = self._rules[uid].capacity.get(probe.channel, 0)
+            if slots > 0 and qualified(view, probe):
+                weights[uid] = float(slots)
+        return weights
+
+    def _staffed_now(self, weights: dict[str, float]) -> float:
+        return sum(
+            w for p in self._agents if p.state in READY for w in [weights.get(p.user_id, 0.0)]
         )
-        ids = [p.user_id for p in logged_in if p.state != AgentState.NOT_READY.value]
-        skills = agent_store.skills(self._uow.session, self._org_id, ids)
-        rules = rules_of_agents(self._uow, self._org_id, ids)
-        slots = 0.0
-        for uid in ids:
-            view = AgentView(uid, skills[uid], 0.0, rules[uid].capacity)
-            if qualified(view, probe):
-                slots += rules[uid].capacity.get(probe.channel, 0)
-        return slots
+
+    def _staffing(self, weights: dict[str, float]) -> list[tuple[float, float]]:
+        """(time, staffed slots) at the window's start and after every change of state of
+        a qualified agent within it."""
+        state = {p.user_id: p.state for p in self._agents}
+        first_seen: set[str] = set()
+        for move in self._moves:  # the state each agent had when the window opened
+            if move.entity_id not in first_seen:
+                first_seen.add(move.entity_id)
+                state[move.entity_id] = move.from_state
+        staffed = sum(w for uid, w in weights.items() if state.get(uid) in READY)
+        steps = [(epoch_seconds(self._now - WINDOW), staffed)]
+        for move in self._moves:
+            weight = weights.get(move.entity_id, 0.0)
+            if weight:
+                staffed += weight * ((move.to_state in READY) - (move.from_state in READY))
+                steps.append((epoch_seconds(move.at), staffed))
+        return steps
 
     def _handle_seconds(self, queue_id: str) -> float | None:
         times = store.handle_seconds(
@@ -226,8 +268,7 @@ def replay(entries: Iterable[RoutingEntryRow], *, start: float) -> RateTracker:
     """A rate tracker fed with the entries' waiting spells in time order."""
     events: list[tuple[float, int, str]] = []
     for e in entries:
-        begin = epoch_seconds(e.queue_entered_at)
-        events.append((begin, 0, "start"))
+        events.append((epoch_seconds(e.queue_entered_at), 0, "start"))
         if e.state == EntryState.SERVED.value and e.served_at is not None:
             events.append((epoch_seconds(e.served_at), 1, "served"))
         elif e.state == EntryState.REMOVED.value and e.ended_at is not None:
@@ -242,6 +283,10 @@ def replay(entries: Iterable[RoutingEntryRow], *, start: float) -> RateTracker:
         else:
             tracker.abandoned(t)
     return tracker
+
+
+def _median(found: WaitEstimate | None) -> float | None:
+    return None if found is None else found.median
 
 
 def _required(queue: QueueRow) -> dict[str, int]:
@@ -280,7 +325,7 @@ def _statuses(uow: UnitOfWork, org_id: str, now: datetime, only: str | None) -> 
                 longest_wait_seconds=0.0 if oldest is None else (now - oldest).total_seconds(),
                 agents=_qualified_states(uow, org_id, queue, states),
                 open=is_open,
-                ewt_seconds=estimator.wait(queue.id, len(entries)),
+                ewt_seconds=_median(estimator.wait(queue.id, len(entries))),
             )
         )
     return result

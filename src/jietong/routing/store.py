@@ -21,6 +21,7 @@ from jietong.storage.tables import (
     MessageRow,
     QueueRow,
     SkillRow,
+    TransitionRow,
 )
 from jietong.storage.tables_routing import (
     AgentPresenceRow,
@@ -414,6 +415,21 @@ def find_interaction(session: Session, org_id: str, interaction_id: str) -> Inte
     return session.scalar(
         select(InteractionRow).where(
             InteractionRow.org_id == org_id, InteractionRow.id == interaction_id
+        )
+    )
+
+
+def agent_moves(session: Session, org_id: str, since: datetime) -> list[TransitionRow]:
+    """Agents' state changes since ``since``, in order (staffing history for EWT)."""
+    return list(
+        session.scalars(
+            select(TransitionRow)
+            .where(
+                TransitionRow.org_id == org_id,
+                TransitionRow.entity_type == "agent",
+                TransitionRow.at >= since,
+            )
+            .order_by(TransitionRow.at, TransitionRow.id)
         )
     )
 

@@ -312,3 +312,42 @@ def test_inbound_arrivals_with_a_queue_are_queued_and_routed_by_the_engine(
         )
     world.cycle()
     assert world.offered_to(iid) == "a"
+
+
+def test_position_and_estimated_wait_from_history_and_staffing(world: World) -> None:
+    from jietong.routing import stats
+
+    world.queue("sales")
+    world.agent("a")
+    world.agent("b")
+    world.login("a", "b")
+
+    def answer_all() -> list[tuple[str, str]]:
+        taken = [(name, world.accept(name)) for name in ("a", "b") if world.offer_of(name)]
+        world.advance(120)  # handle time
+        for name, iid in taken:
+            world.finish(name, iid)
+        world.cycle()
+        return taken
+
+    for _ in range(3):  # history: three contacts at a time for two agents
+        for _ in range(3):
+            world.arrive("sales")
+        world.cycle()
+        answer_all()
+        answer_all()
+    waiting = [world.arrive("sales") for _ in range(4)]
+    world.advance(5)
+    world.cycle()
+    taken = {world.accept("a"), world.accept("b")}
+    with world.uow() as uow:
+        queued = [
+            stats.get_position(uow, world.admin, iid, now=world.now)
+            for iid in waiting
+            if iid not in taken
+        ]
+    assert [p.position for p in queued] == [1, 2]
+    assert all(p.ewt_seconds is not None and p.ewt_seconds > 0 for p in queued)
+    first, second = queued
+    assert second.ewt_seconds > first.ewt_seconds  # type: ignore[operator]
+    assert first.expected_wait_seconds > first.ewt_seconds  # type: ignore[operator]

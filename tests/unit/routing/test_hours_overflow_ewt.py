@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from jietong.routing.ewt import Rates, RateTracker, estimate_wait, naive_wait, staffing_rate
+from jietong.routing.ewt import (
+    Rates,
+    RateTracker,
+    WaitEstimate,
+    estimate,
+    gamma_median,
+    naive_wait,
+    staffing_rate,
+)
 from jietong.routing.hours import BusinessHours, calendar_for, is_open, next_opening
 from jietong.routing.model import (
     OverflowStep,
@@ -101,13 +109,31 @@ def test_priority_adds_vip_and_the_most_urgent_case() -> None:
 # --- estimated wait ---------------------------------------------------------------------
 
 
-def test_without_abandonment_the_estimate_is_the_textbook_formula() -> None:
+def test_without_history_or_abandonment_the_mean_is_the_textbook_formula() -> None:
     rates = Rates(served=0, backlog_seconds=0, abandoned=0, waiting_seconds=0)
-    prior = staffing_rate(10, 300)
-    assert prior is not None
-    assert estimate_wait(4, rates, prior_rate=prior) == pytest.approx(naive_wait(4, 10, 300))
-    assert estimate_wait(0, rates, prior_rate=prior, free_agent=True) == 0.0
-    assert estimate_wait(3, rates, prior_rate=None) is None
+    staffing = staffing_rate(10, 300)
+    found = estimate(4, rates, staffing=staffing)
+    assert found is not None
+    assert found.mean == pytest.approx(naive_wait(4, 10, 300))
+    assert found.median < found.mean  # waits are skewed
+    assert estimate(0, rates, staffing=staffing, free_agent=True) == WaitEstimate(0.0, 0.0)
+    assert estimate(3, rates, staffing=None) is None
+
+
+def test_a_queue_passed_over_for_other_work_learns_its_efficiency() -> None:
+    """Served at 60% of what its staffing allows (agents busy elsewhere): the estimate
+    follows the measurement, and a change of staffing shows at once."""
+    rates = Rates(
+        served=600, backlog_seconds=10_000, abandoned=0, waiting_seconds=1, nominal_services=1000
+    )
+    staffing = staffing_rate(20, 200)
+    assert staffing == pytest.approx(0.1)
+    assert rates.service_rate(staffing) == pytest.approx(0.06, rel=0.01)
+    assert rates.service_rate(2 * staffing) == pytest.approx(0.12, rel=0.01)
+
+
+def test_the_gamma_median_of_one_exponential_is_close_to_ln2() -> None:
+    assert gamma_median(10.0, 100.0) == pytest.approx(10 * math.log(2), rel=0.02)
 
 
 @given(ahead=st.integers(min_value=0, max_value=200), theta=st.floats(0.0001, 0.1))
@@ -115,12 +141,13 @@ def test_abandonment_ahead_shortens_the_wait_and_more_ahead_lengthens_it(
     ahead: int, theta: float
 ) -> None:
     rates = Rates(served=100, backlog_seconds=1000, abandoned=theta * 1000, waiting_seconds=1000)
-    with_abandon = estimate_wait(ahead, rates, prior_rate=None)
-    plain = estimate_wait(ahead, Rates(100, 1000, 0, 1000), prior_rate=None)
-    assert with_abandon is not None and plain is not None
-    assert with_abandon <= plain + 1e-9
-    further = estimate_wait(ahead + 1, rates, prior_rate=None)
-    assert further is not None and further > with_abandon
+    plain_rates = Rates(100, 1000, 0, 1000)
+    with_abandon = estimate(ahead, rates, staffing=None)
+    plain = estimate(ahead, plain_rates, staffing=None)
+    further = estimate(ahead + 1, rates, staffing=None)
+    assert with_abandon is not None and plain is not None and further is not None
+    assert with_abandon.mean <= plain.mean + 1e-9
+    assert further.mean > with_abandon.mean and further.median > with_abandon.median
 
 
 def test_the_tracker_measures_service_and_abandonment_rates() -> None:
