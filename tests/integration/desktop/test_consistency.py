@@ -130,12 +130,21 @@ def test_agent_desk_snapshot_plus_events_equals_fresh_snapshot(
     client: TestClient, platform: Platform, tenant_a: Tenant
 ) -> None:
     w = make_world(platform, tenant_a)
+
     seen = check(client, w, w.agent_headers, "desk")
     s1, ids = seen["s1"]["state"], seen["ids"]
     assert s1["kpi"] is None
     assert set(s1["work"]) == {ids["c"], ids["d"]}, "open work of my team only"
     assert ids["elsewhere"] not in {e["payload"].get("interaction_id") for e in seen["events"]}
-    assert s1["work"][ids["d"]]["awaiting_us"] is not None
+    assert s1["work"][ids["d"]]["inbound"] == 1
+    cards = client.get(
+        f"{API}/desktop/interaction-cards",
+        headers=w.agent_headers,
+        params={"ids": [ids["d"], ids["c"]]},
+    ).json()
+    waiting = {c["id"]: c["awaiting_since"] for c in cards}
+    assert waiting[ids["d"]] is not None, "the customer wrote and nobody answered yet"
+    assert waiting[ids["c"]] is None
 
 
 def wait_for_offer(client: TestClient, headers: dict[str, str], seconds: float = 15) -> str:

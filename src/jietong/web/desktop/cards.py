@@ -10,6 +10,7 @@ from jietong.core.tenancy import Actor
 from jietong.identity import service as identity_service
 from jietong.interactions import service as interactions_service
 from jietong.storage.uow import UnitOfWork
+from jietong.web.desktop import store
 from jietong.web.desktop.schemas import InteractionCard
 
 MAX_CARDS = 100
@@ -19,12 +20,17 @@ def interaction_cards(uow: UnitOfWork, actor: Actor, ids: list[str]) -> list[Int
     """Cards of the interactions among `ids` that the actor may see, in the given order."""
     require(actor, Permission.INTERACTIONS_READ)
     names = has_permission(actor, Permission.CUSTOMERS_READ)
-    cards = []
+    rows = []
     for interaction_id in list(dict.fromkeys(ids))[:MAX_CARDS]:
         try:
-            row = interactions_service.require_interaction(uow, actor, interaction_id)
+            rows.append(interactions_service.require_interaction(uow, actor, interaction_id))
         except NotFound:
             continue
+    seen = [row.id for row in rows]
+    latest = store.last_messages(uow.session, actor.org_id, seen)
+    waiting = store.awaiting_since(uow.session, actor.org_id, seen)
+    cards = []
+    for row in rows:
         name, tier = None, None
         if names and row.customer_id is not None:
             try:
@@ -44,6 +50,8 @@ def interaction_cards(uow: UnitOfWork, actor: Actor, ids: list[str]) -> list[Int
                 queue_id=row.queue_id,
                 team_id=row.team_id,
                 arrived_at=row.arrived_at,
+                last_message_at=latest.get(row.id),
+                awaiting_since=waiting.get(row.id),
             )
         )
     return cards

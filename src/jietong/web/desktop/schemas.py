@@ -20,7 +20,9 @@ class View(StrEnum):
 
 
 class WorkEntry(BaseModel):
-    """One open interaction, as far as events can keep it current."""
+    """One open interaction, as far as events can keep it current. Times are those of
+    lifecycle moves only (the services stamp them with the event's time); when messages
+    came is on the interaction's card."""
 
     channel: str
     direction: str
@@ -30,16 +32,12 @@ class WorkEntry(BaseModel):
         description="The queue routing has it in now (after moves), once routing took it."
     )
     assigned_user_id: str | None
-    arrived_us: int
     queued_us: int | None
     answered_us: int | None
     ended_us: int | None
     inbound: int = Field(description="Customer messages (not notes).")
     outbound: int = Field(description="Our messages to the customer (not notes).")
     notes: int = Field(description="Internal notes.")
-    last_message_us: int | None
-    last_outbound_us: int | None
-    awaiting_us: int | None = Field(description="First customer message after our last reply.")
 
 
 class Presence(BaseModel):
@@ -127,6 +125,10 @@ class InteractionCard(BaseModel):
     queue_id: str | None
     team_id: str | None
     arrived_at: datetime
+    last_message_at: datetime | None
+    awaiting_since: datetime | None = Field(
+        description="The customer's first message after our last reply: waiting since."
+    )
 
 
 # -- desktop resources -----------------------------------------------------------------

@@ -98,16 +98,12 @@ def work_entry(row: InteractionRow) -> WorkEntry:
         # InteractionCreated does not carry an assignee; one named at creation takes
         # effect with the first lifecycle move, so the state says nobody until then.
         assigned_user_id=None if row.state == "arrived" else row.assigned_user_id,
-        arrived_us=micros(row.arrived_at),
         queued_us=micros_or_none(row.queued_at),
         answered_us=micros_or_none(row.answered_at),
         ended_us=micros_or_none(row.ended_at),
         inbound=0,
         outbound=0,
         notes=0,
-        last_message_us=None,
-        last_outbound_us=None,
-        awaiting_us=None,
     )
 
 
@@ -118,18 +114,12 @@ def _work(uow: UnitOfWork, org_id: str, reach: Reach | None) -> dict[str, WorkEn
         entry = work.get(tally.interaction_id)
         if entry is None:
             continue
-        latest = micros(tally.latest)
-        entry.last_message_us = max(entry.last_message_us or latest, latest)
         if tally.internal:
             entry.notes += tally.count
         elif tally.direction == "inbound":
             entry.inbound += tally.count
         else:
             entry.outbound += tally.count
-            entry.last_outbound_us = max(entry.last_outbound_us or latest, latest)
-    for interaction_id, since in store.awaiting_since(session, org_id, reach).items():
-        if interaction_id in work:
-            work[interaction_id].awaiting_us = micros(since)
     for interaction_id, queue_id in store.routed_queues(session, org_id, reach).items():
         if interaction_id in work:
             work[interaction_id].routed_queue_id = queue_id

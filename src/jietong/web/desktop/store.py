@@ -76,28 +76,31 @@ class MessageTally:
     direction: str
     internal: bool
     count: int
-    latest: datetime
 
 
 def message_tallies(session: Session, org_id: str, reach: Reach | None) -> list[MessageTally]:
     """Messages of the open interactions in reach, counted by direction and internal."""
     rows = session.execute(
-        select(
-            MessageRow.interaction_id,
-            MessageRow.direction,
-            MessageRow.internal,
-            func.count(),
-            func.max(MessageRow.created_at),
-        )
+        select(MessageRow.interaction_id, MessageRow.direction, MessageRow.internal, func.count())
         .join(InteractionRow, InteractionRow.id == MessageRow.interaction_id)
         .where(_open_in_reach(org_id, reach), MessageRow.org_id == org_id)
         .group_by(MessageRow.interaction_id, MessageRow.direction, MessageRow.internal)
     )
-    return [MessageTally(r[0], r[1], bool(r[2]), int(r[3]), r[4]) for r in rows]
+    return [MessageTally(r[0], r[1], bool(r[2]), int(r[3])) for r in rows]
 
 
-def awaiting_since(session: Session, org_id: str, reach: Reach | None) -> dict[str, datetime]:
-    """Per open interaction: its first customer message after our latest reply."""
+def last_messages(session: Session, org_id: str, ids: list[str]) -> dict[str, datetime]:
+    """Interaction id -> when its latest message (or note) was stored."""
+    rows = session.execute(
+        select(MessageRow.interaction_id, func.max(MessageRow.created_at))
+        .where(MessageRow.org_id == org_id, MessageRow.interaction_id.in_(ids))
+        .group_by(MessageRow.interaction_id)
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def awaiting_since(session: Session, org_id: str, ids: list[str]) -> dict[str, datetime]:
+    """Interaction id -> its first customer message after our latest reply (if any)."""
     reply = aliased(MessageRow)
     latest_reply = (
         select(func.max(reply.created_at))
@@ -110,10 +113,9 @@ def awaiting_since(session: Session, org_id: str, reach: Reach | None) -> dict[s
     )
     rows = session.execute(
         select(MessageRow.interaction_id, func.min(MessageRow.created_at))
-        .join(InteractionRow, InteractionRow.id == MessageRow.interaction_id)
         .where(
-            _open_in_reach(org_id, reach),
             MessageRow.org_id == org_id,
+            MessageRow.interaction_id.in_(ids),
             MessageRow.direction == "inbound",
             MessageRow.internal.is_(False),
             or_(latest_reply.is_(None), MessageRow.created_at > latest_reply),

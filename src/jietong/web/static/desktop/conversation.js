@@ -47,6 +47,7 @@ export function createConversation(ctx) {
   let attachments = new Map(); // message id -> [attachment]
   let canned = [];
   let wrapupCodes = null;
+  let noteForced = false; // note mode because replying was not possible, not by choice
 
   // -- opening and updating --------------------------------------------------------------
 
@@ -78,7 +79,8 @@ export function createConversation(ctx) {
     const card = ctx.cards.get(id);
     const state = entry?.state ?? "closed";
     const mine = entry?.assigned_user_id === ctx.me.id;
-    setText(els.title, card ? `${card.customer_name ?? ctx.t("desk.unknown_customer")} · ${card.subject ?? ""}` : "…");
+    const title = card ? [card.customer_name ?? ctx.t("desk.unknown_customer"), card.subject].filter(Boolean) : ["…"];
+    setText(els.title, title.join(" · "));
     const channel = entry?.channel ?? card?.channel;
     setText(
       els.meta,
@@ -96,8 +98,16 @@ export function createConversation(ctx) {
     }
     els.softphone.hidden = channel !== "call";
     els.composer.hidden = !entry || !["connected", "wrap_up", "offered", "queued"].includes(state);
+    // Only notes until the agent may reply; once they may, back to replying unless they
+    // chose a note themselves.
     const replying = mine && state === "connected" && channel !== "call";
-    if (!replying && !els.note.checked) els.note.checked = true;
+    if (!replying && !els.note.checked) {
+      els.note.checked = true;
+      noteForced = true;
+    } else if (replying && noteForced) {
+      els.note.checked = false;
+      noteForced = false;
+    }
     els.note.disabled = !replying;
     const email = channel === "email" && !els.note.checked;
     els.emailFields.hidden = !email;
@@ -212,10 +222,12 @@ export function createConversation(ctx) {
       showCase();
     } else if (action === "note") {
       if (!els.note.disabled) els.note.checked = !els.note.checked;
+      noteForced = false;
       update();
       focusComposer();
     } else if (action === "reply") {
       if (!els.note.disabled) els.note.checked = false;
+      noteForced = false;
       update();
       focusComposer();
     } else if (action === "send") {
@@ -349,6 +361,7 @@ export function createConversation(ctx) {
       form.hidden = true;
       form.reset();
       ctx.toast(ctx.t("desk.wrapup.done"));
+      ctx.done(id); // the tab goes; the next conversation, if any, opens
     } catch (error) {
       formError(form, error);
     }
@@ -500,6 +513,7 @@ export function createConversation(ctx) {
     suggestMentions();
   });
   els.note.addEventListener("change", () => {
+    noteForced = false;
     update();
     focusComposer();
   });

@@ -23,6 +23,7 @@ const SEEN_KEY = "jietong.desk.seen";
 const seen = JSON.parse(sessionStorage.getItem(SEEN_KEY) || "{}"); // id -> inbound count read
 const cards = new Map();
 const requested = new Set();
+const refetch = new Set();
 let selected = config.open;
 let renderQueued = false;
 
@@ -62,6 +63,10 @@ const ctx = {
   org: { name: config.org_name },
   directory: () => live.snapshot?.directory ?? { users: {}, queues: {}, teams: {} },
   select: (id) => select(id),
+  done: (id) => {
+    const next = myConversations(live.state).find((c) => c.id !== id);
+    select(next ? next.id : null);
+  },
   firstOffered: () => offered()[0]?.interaction_id,
 };
 ctx.customer = createCustomerPanel(ctx, $("customer"));
@@ -177,7 +182,8 @@ function renderTabs() {
       chan.className = `chan chan-${channel}`;
       setText(chan, channel ? t(`dsk.channel.${channel}`) : "");
       setText(el.querySelector("[data-name]"), card?.customer_name ?? card?.subject ?? "…");
-      const wait = entry?.awaiting_us != null ? secondsSince(entry.awaiting_us, nowUs()) : null;
+      const since = card?.awaiting_since ? Date.parse(card.awaiting_since) * 1000 : null;
+      const wait = entry && since != null ? secondsSince(since, nowUs()) : null;
       setText(el.querySelector("[data-wait]"), wait == null ? "" : duration(wait));
       el.dataset.waiting = wait != null && wait > 60 ? "long" : "short";
       const unread = entry && id !== selected ? Math.max(0, entry.inbound - (seen[id] ?? 0)) : 0;
@@ -193,7 +199,7 @@ function renderTeamQueue() {
   const work = live.state.work;
   const waiting = Object.entries(work)
     .filter(([, e]) => e.state === "queued")
-    .sort((a, b) => (a[1].queued_us ?? a[1].arrived_us) - (b[1].queued_us ?? b[1].arrived_us))
+    .sort((a, b) => (a[1].queued_us ?? 0) - (b[1].queued_us ?? 0))
     .slice(0, 50);
   setText($("queue-count"), waiting.length);
   keyed(
@@ -204,7 +210,7 @@ function renderTeamQueue() {
     (el, [id, e]) => {
       const card = cards.get(id);
       setText(el.querySelector("[data-name]"), `${t(`dsk.channel.${e.channel}`)} · ${card?.customer_name ?? card?.subject ?? "…"}`);
-      setText(el.querySelector("[data-wait]"), duration(secondsSince(e.queued_us ?? e.arrived_us, nowUs())));
+      setText(el.querySelector("[data-wait]"), duration(secondsSince(e.queued_us, nowUs())));
     },
   );
 }
@@ -224,6 +230,25 @@ async function fetchCards() {
   } catch (error) {
     missing.forEach((id) => requested.delete(id));
   }
+}
+
+/** Fetch a card again soon (several messages in a burst cost one request). */
+function staleCard(id) {
+  if (!cards.has(id)) return;
+  refetch.add(id);
+  clearTimeout(staleCard.timer);
+  staleCard.timer = setTimeout(async () => {
+    const ids = [...refetch].slice(0, 100);
+    refetch.clear();
+    try {
+      for (const card of await api.get(`/api/v1/desktop/interaction-cards?${ids.map((i) => `ids=${i}`).join("&")}`)) {
+        cards.set(card.id, card);
+      }
+      scheduleRender();
+    } catch {
+      ids.forEach((i) => requested.delete(i));
+    }
+  }, 300);
 }
 
 function markSeen(id) {
@@ -250,7 +275,10 @@ function onEvent(event, state) {
   if (event.event_type === "InteractionStateChanged" && p.to_state === "offered" && p.assigned_user_id === me) {
     if (!Object.values(state.offers).some((o) => o.interaction_id === p.interaction_id)) alertOffer(p.interaction_id);
   }
-  if (event.event_type === "MessageAdded" && p.interaction_id === conversation.id) conversation.refreshMessages();
+  if (event.event_type === "MessageAdded") {
+    if (p.interaction_id === conversation.id) conversation.refreshMessages();
+    staleCard(p.interaction_id); // its waiting time changed
+  }
   if (event.event_type === "ColleagueMentioned" && p.user_id === me) {
     toast(t("desk.mentioned"));
     announce(t("desk.mentioned"), "", `mention-${p.message_id}`);

@@ -19,7 +19,10 @@ export class Live {
    *          onEvent?: Function, onStatus?: Function}} deps
    */
   constructor(deps) {
-    this.deps = { setTimer: setTimeout, clearTimer: clearTimeout, ...deps };
+    // Wrapped: called as deps.setTimer(), a bare setTimeout would get the wrong `this`
+    // and browsers throw "Illegal invocation".
+    const timers = { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) };
+    this.deps = { ...timers, ...deps };
     this.snapshot = null; // the last snapshot (directory, time zone…)
     this.state = null;
     this.status = "connecting"; // connecting | live | offline

@@ -56,16 +56,12 @@ export function newEntry(payload, at) {
     queue_id: payload.queue_id ?? null,
     routed_queue_id: null,
     assigned_user_id: null,
-    arrived_us: at,
     queued_us: null,
     answered_us: null,
     ended_us: null,
     inbound: 0,
     outbound: 0,
     notes: 0,
-    last_message_us: null,
-    last_outbound_us: null,
-    awaiting_us: null,
   };
 }
 
@@ -139,33 +135,25 @@ function interactionStateChanged(state, p, at) {
   return putWork(state, p.interaction_id, after);
 }
 
-function messageAdded(state, p, at) {
+// Messages are counted, not timed: channel intake stamps a message with the time it took
+// it in, which need not be the event's time, so when the customer has been waiting comes
+// from the interaction's card (fetched), never from event times.
+function messageAdded(state, p) {
   const before = state.work[p.interaction_id];
   if (!before) return state;
-  const after = { ...before };
-  after.last_message_us = Math.max(before.last_message_us ?? at, at);
-  if (p.internal) {
-    after.notes += 1;
-  } else if (p.direction === "inbound") {
-    after.inbound += 1;
-    const answeredSince = before.last_outbound_us != null && at <= before.last_outbound_us;
-    if (after.awaiting_us == null && !answeredSince) after.awaiting_us = at;
-  } else {
-    after.outbound += 1;
-    after.last_outbound_us = Math.max(before.last_outbound_us ?? at, at);
-    if (after.awaiting_us != null && after.awaiting_us <= at) after.awaiting_us = null;
-  }
-  return putWork(state, p.interaction_id, after);
+  const field = p.internal ? "notes" : p.direction === "inbound" ? "inbound" : "outbound";
+  return putWork(state, p.interaction_id, { ...before, [field]: before[field] + 1 });
 }
 
-function inboundMessageReceived(state, p, at) {
+function inboundMessageReceived(state, p) {
   // Automatic mail (bounces, auto-replies) with nowhere to go opens a conversation that
-  // is closed from the start; the InteractionCreated of that same transaction (same
-  // time) does not say so, this event does.
+  // is closed from the start. InteractionCreated does not say so; this event, right
+  // after it and the one MessageAdded, does: a conversation that has only just arrived
+  // with that single message is that one.
   const entry = state.work[p.interaction_id];
   if (!p.auto_generated || p.opened_interaction || !entry) return state;
-  if (entry.state !== "arrived" || entry.arrived_us !== at) return state;
-  return putWork(state, p.interaction_id, null);
+  const fresh = entry.state === "arrived" && entry.inbound === 1 && entry.outbound + entry.notes === 0;
+  return fresh ? putWork(state, p.interaction_id, null) : state;
 }
 
 // Routing keeps its own idea of where work waits: an entry's queue changes when routing

@@ -11,13 +11,15 @@ const WAITING = new Set(["queued", "offered"]);
 const MINE = new Set(["offered", "connected", "wrap_up"]);
 
 const byTime = (field) => (a, b) => (a[field] ?? 0) - (b[field] ?? 0) || (a.id < b.id ? -1 : 1);
+// Ids are UUIDv7: in the order the interactions were created.
+const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** The viewer's open conversations (offered, connected, wrapping up), oldest first. */
 export function myConversations(state) {
   return Object.entries(state.work)
     .filter(([, e]) => e.assigned_user_id === state.user_id && MINE.has(e.state))
     .map(([id, e]) => ({ id, ...e }))
-    .sort(byTime("arrived_us"));
+    .sort(byId);
 }
 
 /** Pending offers made to the viewer, oldest first. */
@@ -65,8 +67,8 @@ export function queueRows(state, directory, nowUs) {
   const waiting = {};
   for (const e of Object.values(state.work)) {
     const queue = queueOf(e);
-    if (!queue || !WAITING.has(e.state)) continue;
-    const since = e.queued_us ?? e.arrived_us;
+    if (!queue || !WAITING.has(e.state) || e.queued_us == null) continue;
+    const since = e.queued_us;
     const row = (waiting[queue] ??= { count: 0, oldest: since });
     row.count += 1;
     row.oldest = Math.min(row.oldest, since);

@@ -266,7 +266,7 @@ function renderWaiting(now) {
   const rows = Object.entries(live.state.work)
     .filter(([, e]) => (e.state === "queued" || e.state === "offered") && chosen.has(queueOf(e)))
     .map(([id, e]) => ({ id, ...e }))
-    .sort((a, b) => (a.queued_us ?? a.arrived_us) - (b.queued_us ?? b.arrived_us))
+    .sort((a, b) => (a.queued_us ?? 0) - (b.queued_us ?? 0))
     .slice(0, 200);
   setText($("waiting-count"), rows.length);
   keyed($("waiting-rows"), rows, (r) => r.id, waitingRow, (el, r) => updateWaitingRow(el, r, now));
@@ -302,7 +302,7 @@ function updateWaitingRow(el, row, now) {
   setText(f("channel"), t(`dsk.channel.${row.channel}`));
   const card = cards.get(row.id);
   setText(f("customer"), card?.customer_name ?? card?.subject ?? "…");
-  setText(f("waited"), duration(secondsSince(row.queued_us ?? row.arrived_us, now)));
+  setText(f("waited"), duration(secondsSince(row.queued_us, now)));
   el.dataset.state = row.state;
 }
 
