@@ -7,7 +7,8 @@ One cycle for one organisation, in this order:
    made through other paths, and anything left by a crash);
 3. settle agents (wrap-up limits, ringing/busy/wrap-up/available from their work);
 4. timers: overflow steps and maximum waits that came due;
-5. decide: one `policies.match` over a fresh snapshot, then one offer per assignment.
+5. decide: `policies.match`'s decision over a fresh snapshot (computed by the equivalent
+   incremental `routing.matcher.Matcher`), then one offer per assignment.
 
 The cycle keeps no state between runs: the database holds the queues, so any process can
 run it after a restart, and running it twice concurrently is wasteful but safe (each offer
@@ -26,9 +27,10 @@ from jietong.agents.service import rules_of_agents
 from jietong.routing import store
 from jietong.routing.configuration import settings_of_org
 from jietong.routing.entries import apply_timers, sync_entries
+from jietong.routing.matcher import Matcher
 from jietong.routing.model import DEFAULT_SETTINGS, QueueSettings, epoch_seconds
 from jietong.routing.offers import expire_offer, offer_entry
-from jietong.routing.policies import AgentPolicy, Assignment, match
+from jietong.routing.policies import AgentPolicy, Assignment
 from jietong.routing.presence import settle_agents
 from jietong.routing.snapshot import RoutingState, build_state
 from jietong.storage.uow import UnitOfWork
@@ -98,7 +100,9 @@ def decide(
     """Match waiting work to routable agents and make the offers; returns how many."""
     state = build_state(uow, org_id, settings, now=now)
     uow.session.rollback()  # end the read before writing (SQLite holds one writer)
-    assignments = match(state.snapshot, epoch_seconds(now))
+    # The incremental matcher decides exactly as `policies.match` (a property test holds
+    # them equal) at a fraction of the cost on large snapshots.
+    assignments = Matcher.from_snapshot(state.snapshot).decide(epoch_seconds(now))
     made = 0
     for assignment in assignments:
         if _offer(uow, org_id, state, assignment, now):

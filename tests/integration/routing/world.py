@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from jietong.agents.model import AgentState, NotReadyReason, TeamRules
 from jietong.app.platform import Platform
+from jietong.core.ids import new_id
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.identity import service as identity_service
 from jietong.identity.model import VipTier
@@ -25,10 +26,10 @@ from jietong.org.schemas import QueueCreate, RoutingPolicy, SkillCreate, TeamCre
 from jietong.routing import configuration, offers, presence
 from jietong.routing.engine import CycleReport, run_cycle
 from jietong.routing.model import QueueSettings
-from jietong.storage.tables import InteractionRow
+from jietong.storage.tables import InteractionRow, TeamMemberRow, UserRow
 from jietong.storage.tables_routing import AgentPresenceRow, RoutingEntryRow, RoutingOfferRow
 from jietong.storage.uow import UnitOfWork
-from tests.conftest import make_tenant, make_user
+from tests.conftest import make_tenant
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 
@@ -130,7 +131,7 @@ class World:
         role: Role = Role.AGENT,
     ) -> Actor:
         team_ids = [self.team_id, *(self.teams[t] for t in teams)]
-        actor = make_user(self.platform, self.org_id, f"{self.slug}-{name}", role, team_ids)
+        actor = self._user(name, role, team_ids)
         if skills:
             with self.uow() as uow:
                 org_service.set_user_skills(
@@ -141,6 +142,28 @@ class World:
                 )
         self.agents[name] = actor
         return actor
+
+    def _user(self, name: str, role: Role, team_ids: list[str]) -> Actor:
+        """A user row without a password (no login needed here; argon2 is slow)."""
+        user_id = new_id()
+        with self.uow() as uow:
+            uow.session.add(
+                UserRow(
+                    id=user_id,
+                    org_id=self.org_id,
+                    username=f"{self.slug}-{name}-{user_id[-6:]}",
+                    display_name=name,
+                    role=role.value,
+                    active=True,
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+            )
+            uow.session.flush()
+            for team_id in team_ids:
+                uow.session.add(TeamMemberRow(team_id=team_id, user_id=user_id, org_id=self.org_id))
+            uow.session.commit()
+        return Actor(self.org_id, user_id, role, frozenset(team_ids))
 
     def customer(self, name: str, tier: VipTier = VipTier.NONE) -> str:
         with self.uow() as uow:
