@@ -340,6 +340,6 @@ setInterval(scheduleRender, 1000); // clocks: time in state, ring countdowns, wa
 listShortcuts();
 
 // The bench and the browser tests read the live state through this handle.
-window.jietong = { live, cards, select };
+window.jietong = { live, cards, select, render };
 await live.start();
 if (selected) select(selected);

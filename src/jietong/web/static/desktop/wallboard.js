@@ -22,6 +22,7 @@ const cards = new Map();
 const requested = new Set();
 let renderQueued = false;
 let lastCharts = "";
+let chartsDrawnAt = 0;
 
 const live = new Live({
   loadSnapshot: async () => {
@@ -152,10 +153,13 @@ function totalRow(rows, state, dir) {
 
 // -- charts -----------------------------------------------------------------------------
 
-function renderCharts(now) {
+function renderCharts(now, force = false) {
   const state = live.state;
   const day = state.day;
   if (!day) return;
+  // At most once a second: the day's charts need not move with every single event.
+  if (!force && lastCharts && performance.now() - chartsDrawnAt < 1000) return;
+  chartsDrawnAt = performance.now();
   const queues = selectedQueues();
   const points = intervalSeries(state, queues, now);
   const key = JSON.stringify([points, queues]);
@@ -190,19 +194,36 @@ function agentRow(row) {
     h("td", { "data-f": "load" }),
   ];
   if (may.supervise) {
-    const select = h(
-      "select",
-      { "aria-label": t("wall.set_state"), onchange: () => setAgentState(row.id, select) },
-      h("option", { value: "" }, t("wall.set_state")),
-      h("option", { value: "available" }, t("dsk.state.available")),
-      ["break", "lunch", "meeting", "training", "back_office", "other"].map((r) =>
-        h("option", { value: `not_ready:${r}` }, `${t("dsk.state.not_ready")} · ${t(`dsk.reason.${r}`)}`),
-      ),
-      h("option", { value: "offline" }, t("dsk.state.offline")),
-    );
-    cells.push(h("td", {}, select, " ", h("button", { type: "button", class: "quiet", onclick: () => editSkills(row.id) }, t("wall.skills"))));
+    cells.push(h("td", {}, h("button", { type: "button", class: "quiet", onclick: () => manageAgent(row.id) }, t("wall.manage"))));
   }
   return h("tr", {}, cells);
+}
+
+/** A supervisor's choices for one agent, built when asked for (not 500 times up front). */
+function manageAgent(agentId) {
+  const select = h(
+    "select",
+    { "aria-label": t("wall.set_state") },
+    h("option", { value: "" }, t("wall.set_state")),
+    h("option", { value: "available" }, t("dsk.state.available")),
+    ["break", "lunch", "meeting", "training", "back_office", "other"].map((r) =>
+      h("option", { value: `not_ready:${r}` }, `${t("dsk.state.not_ready")} · ${t(`dsk.reason.${r}`)}`),
+    ),
+    h("option", { value: "offline" }, t("dsk.state.offline")),
+  );
+  const dialog = h("dialog", { class: "act-dialog" });
+  const close = () => dialog.close();
+  select.addEventListener("change", () => setAgentState(agentId, select).then(close));
+  dialog.append(
+    h("h3", {}, directory().users[agentId]?.name ?? ""),
+    h("label", {}, t("wall.set_state"), select),
+    h("button", { type: "button", class: "quiet", onclick: () => (close(), editSkills(agentId)) }, t("wall.skills")),
+    " ",
+    h("button", { type: "button", class: "quiet", onclick: close }, t("dsk.cancel")),
+  );
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 function updateAgentRow(el, row) {
@@ -276,24 +297,42 @@ function renderWaiting(now) {
 function waitingRow(row) {
   const cells = [h("td", { "data-f": "queue" }), h("td", { "data-f": "channel" }), h("td", { "data-f": "customer" }), h("td", { "data-f": "waited" })];
   if (may.supervise) {
-    const dir = directory();
-    const move = h(
-      "select",
-      { "aria-label": t("wall.move"), onchange: () => act(row.id, "move", { queue_id: move.value }, move) },
-      h("option", { value: "" }, t("wall.move")),
-      Object.entries(dir.queues).map(([id, q]) => h("option", { value: id }, q.name)),
-    );
-    const assign = h(
-      "select",
-      { "aria-label": t("wall.assign"), onchange: () => act(row.id, "assign", { agent_id: assign.value }, assign) },
-      h("option", { value: "" }, t("wall.assign")),
-      Object.entries(dir.users)
-        .filter(([, u]) => u.role === "agent" || u.role === "supervisor")
-        .map(([id, u]) => h("option", { value: id }, u.name)),
-    );
-    cells.push(h("td", {}, move, " ", assign));
+    // One button per row; the choices are built when opened (500 agents × 200 rows of
+    // <option>s would cost seconds on every first render).
+    cells.push(h("td", {}, h("button", { type: "button", class: "quiet", onclick: () => chooseAction(row.id) }, t("wall.move_or_assign"))));
   }
   return h("tr", {}, cells);
+}
+
+function chooseAction(interactionId) {
+  const dir = directory();
+  const move = h(
+    "select",
+    { name: "queue_id", "aria-label": t("wall.move") },
+    h("option", { value: "" }, t("wall.move")),
+    Object.entries(dir.queues).map(([id, q]) => h("option", { value: id }, q.name)),
+  );
+  const assign = h(
+    "select",
+    { name: "agent_id", "aria-label": t("wall.assign") },
+    h("option", { value: "" }, t("wall.assign")),
+    Object.entries(dir.users)
+      .filter(([, u]) => u.role === "agent" || u.role === "supervisor")
+      .map(([id, u]) => h("option", { value: id }, u.name)),
+  );
+  const dialog = h("dialog", { class: "act-dialog" });
+  const close = () => dialog.close();
+  move.addEventListener("change", () => act(interactionId, "move", { queue_id: move.value }, move).then(close));
+  assign.addEventListener("change", () => act(interactionId, "assign", { agent_id: assign.value }, assign).then(close));
+  dialog.append(
+    h("h3", {}, cards.get(interactionId)?.customer_name ?? t("wall.waiting_list")),
+    h("label", {}, t("wall.move"), move),
+    h("label", {}, t("wall.assign"), assign),
+    h("button", { type: "button", class: "quiet", onclick: close }, t("dsk.cancel")),
+  );
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 function updateWaitingRow(el, row, now) {
@@ -358,5 +397,5 @@ const wantBig = new URLSearchParams(location.search).get("big") === "1" || local
 if (wantBig) document.body.classList.add("big");
 setInterval(scheduleRender, 1000);
 
-window.jietong = { live, cards };
+window.jietong = { live, cards, render };
 await live.start();
