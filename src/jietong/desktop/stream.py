@@ -5,6 +5,11 @@ opens the stream with `after=as_of`. The gateway subscribes to the bus first, th
 replays what was published after `after` from the outbox, then forwards live events,
 skipping any it already replayed — so nothing is lost or repeated at the seam. After a
 network drop the client reconnects with the last `seq` it applied and continues.
+
+The relay hands events to the bus before its transaction commits (so a crash can only
+repeat an event, never lose one). A stream that subscribes inside that window receives
+no live copy and cannot yet read the row, so whenever the live queue has been quiet for
+CATCH_UP_SECONDS the stream reads the outbox again after its last seq.
 Events the actor may not see are dropped here, on the server, never in the browser.
 """
 
@@ -23,6 +28,7 @@ from jietong.storage.outbox import envelope_of
 from jietong.storage.uow import UnitOfWork
 
 REPLAY_LIMIT = 5_000  # beyond this a client should load a fresh snapshot instead
+CATCH_UP_SECONDS = 1.0
 
 
 class ReplayTooLong(Exception):
@@ -51,12 +57,16 @@ class EventStream:
                 if visible(envelope, actor):
                     yield envelope
             while True:
-                envelope = await live.get()
-                if envelope.seq is None or envelope.seq <= last:
-                    continue
-                last = envelope.seq
-                if visible(envelope, actor):
-                    yield envelope
+                try:
+                    batch = [await asyncio.wait_for(live.get(), CATCH_UP_SECONDS)]
+                except TimeoutError:
+                    batch = await asyncio.to_thread(self._replay, actor.org_id, last)
+                for envelope in batch:
+                    if envelope.seq is None or envelope.seq <= last:
+                        continue
+                    last = envelope.seq
+                    if visible(envelope, actor):
+                        yield envelope
         finally:
             unsubscribe()
 
