@@ -4,7 +4,8 @@ embeds its configuration (CSRF token, time zone, locale, the messages its script
 a JSON data block, so the strict CSP needs no inline script.
 
 Who: every member of staff may open the desk; the wallboard needs a role that sees the
-whole organisation; the admin console needs `org:manage`. Without a session: /login.
+whole organisation; the admin console needs `org:manage`, except its desk sections (wrap-up
+codes, canned responses), which supervisors look after too. Without a session: /login.
 A conversation URL (/desk/conversations/{id}) answers 404 unless the interactions service
 lets the viewer see it — the same rule as the API.
 """
@@ -34,6 +35,18 @@ from jietong.web.desktop.channel_specs import provider_specs
 from jietong.web.i18n import LANG_COOKIE, SUPPORTED, catalogue, choose_locale, translate
 
 router = APIRouter(include_in_schema=False)
+ADMIN_SECTIONS = (
+    "users",
+    "teams",
+    "skills",
+    "queues",
+    "hours",
+    "channels",
+    "wrapup",
+    "canned",
+    "tokens",
+)
+SUPERVISOR_SECTIONS = ("wrapup", "canned")
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 CSP = (
@@ -131,7 +144,8 @@ def _abilities(actor: Actor) -> dict[str, bool]:
         "desk": has_permission(actor, Permission.INTERACTIONS_READ),
         "wallboard": actor.sees_whole_organisation,
         "supervise": has_permission(actor, Permission.ROUTING_SUPERVISE),
-        "admin": has_permission(actor, Permission.ORG_MANAGE),
+        "admin": has_permission(actor, Permission.ORG_MANAGE)
+        or has_permission(actor, Permission.ROUTING_SUPERVISE),
     }
 
 
@@ -179,8 +193,10 @@ def admin(request: Request, platform: PlatformDep) -> Response:
     def admin_config(actor: Actor) -> dict[str, Any]:
         # What the channel forms ask for comes with the page (admins only), read from
         # the channel registry: settings and secret *names* of each provider.
-        specs = provider_specs(actor, platform.channels)
+        full = has_permission(actor, Permission.ORG_MANAGE)
+        specs = provider_specs(actor, platform.channels) if full else []
         return {
+            "sections": list(ADMIN_SECTIONS if full else SUPERVISOR_SECTIONS),
             "channels": platform.channels.names(),
             "scopes": [p.value for p in Permission],
             "providers": [spec.model_dump() for spec in specs],

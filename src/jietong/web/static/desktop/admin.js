@@ -393,7 +393,8 @@ async function businessHours(queue) {
 // -- navigation -------------------------------------------------------------------------
 
 async function show(name) {
-  const spec = SECTIONS[name] ?? SECTIONS.users;
+  if (!config.sections.includes(name)) name = config.sections[0];
+  const spec = SECTIONS[name];
   for (const link of document.querySelectorAll(".admin-nav a")) {
     link.setAttribute("aria-current", link.dataset.section === name ? "page" : "false");
   }
@@ -406,4 +407,4 @@ async function show(name) {
 
 window.addEventListener("hashchange", () => show(location.hash.slice(1)));
 await refreshCache().catch((error) => toast(error.message));
-await show(location.hash.slice(1) || "users");
+await show(location.hash.slice(1));

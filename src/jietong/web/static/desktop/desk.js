@@ -282,6 +282,7 @@ function onEvent(event, state) {
   if (event.event_type === "ColleagueMentioned" && p.user_id === me) {
     toast(t("desk.mentioned"));
     announce(t("desk.mentioned"), "", `mention-${p.message_id}`);
+    loadMentions();
   }
   if (["CustomerUpdated", "ContactPointAdded", "ContactPointRemoved"].includes(event.event_type)) {
     ctx.customer.refresh(p.customer_id);
@@ -293,6 +294,36 @@ function alertOffer(interactionId) {
   ring();
   const card = cards.get(interactionId);
   announce(t("desk.offer.incoming"), card?.customer_name ?? "", `offer-${interactionId}`);
+}
+
+// -- mentions ----------------------------------------------------------------------------
+
+/** Unread notes that mention me, on work I may see; opening one marks it read. */
+async function loadMentions() {
+  let mentions = [];
+  try {
+    mentions = await api.get("/api/v1/desktop/mentions");
+  } catch {
+    return;
+  }
+  $("mentions-box").hidden = mentions.length === 0;
+  setText($("mention-count"), mentions.length);
+  keyed(
+    $("mentions"),
+    mentions,
+    (m) => m.id,
+    (m) => h("li", { onclick: () => openMention(m) }, h("span", { "data-name": "" }), " ", h("time", {}, i18n.dateTime(m.created_at))),
+    (el, m) => {
+      const author = ctx.directory().users[m.author_user_id]?.name ?? t("desk.colleague");
+      setText(el.querySelector("[data-name]"), author);
+    },
+  );
+}
+
+async function openMention(mention) {
+  await api.post(`/api/v1/desktop/mentions/${mention.id}/read`).catch(() => {});
+  select(mention.interaction_id);
+  loadMentions();
 }
 
 // -- controls --------------------------------------------------------------------------
@@ -343,3 +374,4 @@ listShortcuts();
 window.jietong = { live, cards, select, render };
 await live.start();
 if (selected) select(selected);
+loadMentions();

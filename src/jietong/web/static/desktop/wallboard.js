@@ -179,8 +179,11 @@ function renderCharts(now, force = false) {
 function renderAgents(now) {
   const state = live.state;
   const dir = directory();
-  const rows = agentRows(state, dir, now);
-  const counts = agentsByState(state, dir, null);
+  // With one queue chosen, the agents who serve it (its team's).
+  const queue = dir.queues[$("queue-filter").value] ?? null;
+  const serves = (id) => !queue?.team_id || dir.users[id].team_ids.includes(queue.team_id);
+  const rows = agentRows(state, dir, now).filter((r) => serves(r.id));
+  const counts = agentsByState(state, dir, queue);
   setText($("agent-count"), rows.length);
   replace($("agent-states"), AGENT_STATES.map((s) => h("span", { class: `state-chip s-${s}` }, `${t(`dsk.state.${s}`)} ${counts[s]}`)));
   keyed($("agent-rows"), rows, (r) => r.id, agentRow, updateAgentRow);
