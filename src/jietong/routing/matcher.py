@@ -26,8 +26,8 @@ already has waiting items needs no decision at all.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from jietong.routing.policies import (
     DEFAULT_AGING_SECONDS_PER_LEVEL,
@@ -51,7 +51,7 @@ Head = tuple[WorkKey, int, str]
 """A class's earliest waiting item: (work key, 0, item id)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Class:
     """Waiting items that are eligible for exactly the same agents."""
 
@@ -59,15 +59,13 @@ class _Class:
     template: WorkItem
     policy: AgentPolicy
     stable: bool
+    channel: str
     members: set[str] = field(default_factory=set)  # qualified, not excluded
     items: list[tuple[WorkKey, str]] = field(default_factory=list)  # heap
     waiting: int = 0
+    head: tuple[WorkKey, str] | None = None  # the earliest waiting item, None: unknown
     ranked: list[tuple[Rank, int, str]] = field(default_factory=list)  # heap (stable)
     free: set[str] = field(default_factory=set)  # members with room (unstable)
-
-    @property
-    def channel(self) -> str:
-        return self.key[1]
 
 
 class Matcher:
@@ -88,11 +86,15 @@ class Matcher:
         self._agents: dict[str, AgentView] = {}
         self._version: dict[str, int] = {}
         self._agent_classes: dict[str, list[_Class]] = {}
+        self._agent_channels: dict[str, dict[str, list[_Class]]] = {}  # same, by channel
         self._agents_by_skill: dict[str, set[str]] = {}
         self._items: dict[str, tuple[WorkItem, _Class, WorkKey]] = {}
         self._classes: dict[ClassKey, _Class] = {}
         self._classes_by_skill: dict[str, list[_Class]] = {}
         self._open_classes: list[_Class] = []  # classes without required skills
+        self._by_queue: dict[
+            tuple[str, str], list[tuple[Mapping[str, int], Collection[str], _Class]]
+        ] = {}
         self._dirty_agents: set[str] = set()
         self._dirty_classes: dict[ClassKey, _Class] = {}
 
@@ -141,9 +143,29 @@ class Matcher:
         before = self._agents.get(view.agent_id)
         self._agents[view.agent_id] = view
         self._version[view.agent_id] = self._version.get(view.agent_id, 0) + 1
-        if before is None or before.skills != view.skills:
+        if before is None or (before.skills is not view.skills and before.skills != view.skills):
             self._index_agent(view, before)
         self._dirty_agents.add(view.agent_id)
+
+    def release(self, agent_id: str, channel: str, now: float) -> None:
+        """The agent finished one contact on ``channel``: one slot back, idle from now
+        (`put_agent` with that view, without building it)."""
+        v = self._agents[agent_id]
+        load = dict(v.load)
+        load[channel] = max(load.get(channel, 0) - 1, 0)
+        self._agents[agent_id] = AgentView(
+            v.agent_id,
+            v.skills,
+            now,
+            v.capacity,
+            load,
+            v.max_total,
+            v.handled,
+            v.occupancy,
+            v.excludes,
+        )
+        self._version[agent_id] += 1
+        self._dirty_agents.add(agent_id)
 
     def remove_agent(self, agent_id: str) -> None:
         view = self._agents.pop(agent_id, None)
@@ -153,6 +175,7 @@ class Matcher:
         for klass in self._agent_classes.pop(agent_id, []):
             klass.members.discard(agent_id)
             klass.free.discard(agent_id)
+        self._agent_channels.pop(agent_id, None)
         for skill in view.skills:
             self._agents_by_skill.get(skill, set()).discard(agent_id)
         self._dirty_agents.discard(agent_id)
@@ -166,6 +189,9 @@ class Matcher:
         self._items[item.item_id] = (item, klass, key)
         heapq.heappush(klass.items, (key, item.item_id))
         klass.waiting += 1
+        head = klass.head
+        if klass.waiting == 1 or (head is not None and key < head[0]):
+            klass.head = (key, item.item_id)
         if klass.waiting == 1:
             # Behind other waiting items of its class it cannot be assigned (they could
             # not be); alone, it may find an agent.
@@ -174,14 +200,20 @@ class Matcher:
     def remove_item(self, item_id: str) -> None:
         found = self._items.pop(item_id, None)
         if found is not None:
-            found[1].waiting -= 1
+            klass = found[1]
+            klass.waiting -= 1
+            if klass.head is not None and klass.head[1] == item_id:
+                klass.head = None
 
     # --- deciding ----------------------------------------------------------------------
 
     def decide(self, now: float) -> list[Assignment]:
         """`policies.match(self.snapshot(), now)`, applied to the agents' loads."""
-        if len(self._dirty_agents) == 1 and not self._dirty_classes:
-            return self._pull(next(iter(self._dirty_agents)), now)
+        if not self._dirty_classes:
+            if not self._dirty_agents:
+                return []
+            if len(self._dirty_agents) == 1:
+                return self._pull(next(iter(self._dirty_agents)), now)
         frontier: list[tuple[Head, int, _Class]] = []
         touched: dict[ClassKey, _Class] = dict(self._dirty_classes)
         for agent_id in sorted(self._dirty_agents):
@@ -212,47 +244,88 @@ class Matcher:
 
     def _pull(self, agent_id: str, now: float) -> list[Assignment]:
         """One agent gained room, nothing else changed: it takes the earliest heads among
-        its classes while it has room (nobody else is eligible for them)."""
+        its classes while it has room (nobody else is eligible for them). The hot path of
+        a busy center, hence written out."""
         self._dirty_agents.clear()
         result: list[Assignment] = []
+        by_channel = self._agent_channels.get(agent_id, {})
         while agent_id in self._agents:
-            view = self._agents[agent_id]
-            best: tuple[Head, _Class] | None = None
-            for klass in self._agent_classes.get(agent_id, ()):
-                if klass.waiting <= 0 or free_capacity(view, klass.channel) <= 0:
-                    continue
-                head = self._head(klass)
-                if head is not None and (best is None or head < best[0]):
-                    best = (head, klass)
-            if best is None:
+            room = self._room(self._agents[agent_id])
+            if not room:
+                return result  # full: nothing to offer it anywhere
+            best_key: WorkKey | None = None
+            best_class: _Class | None = None
+            best_item = ""
+            for channel in room:
+                for klass in by_channel.get(channel, ()):
+                    if klass.waiting <= 0:
+                        continue
+                    head = klass.head
+                    if head is None:
+                        found = self._head(klass)
+                        if found is None:
+                            continue
+                        head = (found[0], found[2])
+                    if best_key is None or head[0] < best_key:
+                        best_key, best_class, best_item = head[0], klass, head[1]
+            if best_class is None:
                 break
-            self._assign(best[1], best[0][2], agent_id, now, result)
+            self._assign(best_class, best_item, agent_id, now, result, offer=False)
         self._offer_agent(agent_id)
         return result
 
+    @staticmethod
+    def _room(view: AgentView) -> set[str]:
+        """The channels on which the agent has a free slot."""
+        return {ch for ch in view.capacity if free_capacity(view, ch) > 0}
+
     def _assign(
-        self, klass: _Class, item_id: str, agent_id: str, now: float, result: list[Assignment]
+        self,
+        klass: _Class,
+        item_id: str,
+        agent_id: str,
+        now: float,
+        result: list[Assignment],
+        *,
+        offer: bool = True,
     ) -> None:
+        """Give the class's head to the agent, as `policies.match` does (one more load,
+        idle clock reset); ``offer`` re-indexes the agent at once."""
         item, _, _ = self._items.pop(item_id)
-        heapq.heappop(klass.items)
+        heapq.heappop(klass.items)  # the head's entry (or a stale one above it: harmless)
         klass.waiting -= 1
+        klass.head = None
         result.append(Assignment(item_id, agent_id))
         self.cursors[item.queue_id] = agent_id
-        view = self._agents[agent_id]
-        load = dict(view.load)
+        v = self._agents[agent_id]
+        load = dict(v.load)
         load[item.channel] = load.get(item.channel, 0) + 1
-        self._agents[agent_id] = replace(view, load=load, idle_since=now, handled=view.handled + 1)
+        self._agents[agent_id] = AgentView(
+            v.agent_id,
+            v.skills,
+            now,
+            v.capacity,
+            load,
+            v.max_total,
+            v.handled + 1,
+            v.occupancy,
+            v.excludes,
+        )
         self._version[agent_id] += 1
-        self._offer_agent(agent_id)
+        if offer:
+            self._offer_agent(agent_id)
 
     def _head(self, klass: _Class) -> Head | None:
         """The class's earliest waiting item as (key, 0, id); entries of removed or
         replaced items are dropped."""
+        if klass.head is not None:
+            return (klass.head[0], 0, klass.head[1])
         heap = klass.items
         while heap:
             key, item_id = heap[0]
             found = self._items.get(item_id)
             if found is not None and found[1] is klass and found[2] == key:
+                klass.head = (key, item_id)
                 return (key, 0, item_id)
             heapq.heappop(heap)
         return None
@@ -280,10 +353,17 @@ class Matcher:
         if view is None:
             return []
         version = self._version[agent_id]
-        offered = []
+        offered: list[_Class] = []
+        room = self._room(view)
+        if not room:
+            for klass in self._agent_classes.get(agent_id, ()):
+                if not klass.stable:
+                    klass.free.discard(agent_id)
+            return offered
         for klass in self._agent_classes.get(agent_id, ()):
-            if free_capacity(view, klass.channel) <= 0:
-                klass.free.discard(agent_id)
+            if klass.channel not in room:
+                if klass.free:
+                    klass.free.discard(agent_id)
                 continue
             offered.append(klass)
             if not klass.stable:
@@ -302,18 +382,31 @@ class Matcher:
     # --- classes and the skill index ---------------------------------------------------
 
     def _class_of(self, item: WorkItem) -> _Class:
+        # Items of a queue usually share their requirement objects: compare those first.
+        for required_skills, excluded_agents, known in self._by_queue.get(
+            (item.queue_id, item.channel), ()
+        ):
+            if (
+                required_skills is item.required_skills or required_skills == item.required_skills
+            ) and (
+                excluded_agents is item.excluded_agents or excluded_agents == item.excluded_agents
+            ):
+                return known
         required = tuple(sorted(item.required_skills.items()))
         excluded = frozenset(item.excluded_agents)
         key: ClassKey = (item.queue_id, item.channel, required, excluded)
         klass = self._classes.get(key)
         if klass is None:
             klass = self._new_class(key, item)
+        self._by_queue.setdefault((item.queue_id, item.channel), []).append(
+            (item.required_skills, item.excluded_agents, klass)
+        )
         return klass
 
     def _new_class(self, key: ClassKey, item: WorkItem) -> _Class:
         policy = self._policies.get(item.queue_id, self._default_policy)
         template = WorkItem("", item.queue_id, item.channel, dict(key[2]))
-        klass = _Class(key, template, policy, rank_is_stable(policy))
+        klass = _Class(key, template, policy, rank_is_stable(policy), item.channel)
         self._classes[key] = klass
         required = key[2]
         if required:
@@ -336,8 +429,7 @@ class Matcher:
         return view.agent_id not in klass.key[3] and qualified(view, klass.template)
 
     def _join(self, agent_id: str, klass: _Class) -> None:
-        klass.members.add(agent_id)
-        self._agent_classes.setdefault(agent_id, []).append(klass)
+        self._member(agent_id, klass)
         view = self._agents[agent_id]
         if free_capacity(view, klass.channel) <= 0:
             return
@@ -347,11 +439,18 @@ class Matcher:
         else:
             klass.free.add(agent_id)
 
+    def _member(self, agent_id: str, klass: _Class) -> None:
+        klass.members.add(agent_id)
+        self._agent_classes.setdefault(agent_id, []).append(klass)
+        by_channel = self._agent_channels.setdefault(agent_id, {})
+        by_channel.setdefault(klass.channel, []).append(klass)
+
     def _index_agent(self, view: AgentView, before: AgentView | None) -> None:
         agent_id = view.agent_id
         for klass in self._agent_classes.pop(agent_id, []):
             klass.members.discard(agent_id)
             klass.free.discard(agent_id)
+        self._agent_channels.pop(agent_id, None)
         if before is not None:
             for skill in before.skills:
                 self._agents_by_skill.get(skill, set()).discard(agent_id)
@@ -363,5 +462,4 @@ class Matcher:
             for klass in classes:
                 if klass.key not in seen and self._qualifies(view, klass):
                     seen.add(klass.key)
-                    klass.members.add(agent_id)
-                    self._agent_classes.setdefault(agent_id, []).append(klass)
+                    self._member(agent_id, klass)

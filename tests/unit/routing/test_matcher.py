@@ -177,7 +177,9 @@ def test_the_matcher_decides_as_match_over_long_random_runs() -> None:
             elif roll < 0.80 and matcher.agents:
                 view = rng.choice(matcher.agents)
                 busy = [ch for ch, n in sorted(view.load.items()) if n > 0]
-                if busy:
+                if busy and rng.random() < 0.5:
+                    matcher.release(view.agent_id, rng.choice(busy), now)
+                elif busy:
                     load = dict(view.load)
                     load[rng.choice(busy)] -= 1
                     matcher.put_agent(replace(view, load=load, idle_since=now))
