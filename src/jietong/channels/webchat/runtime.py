@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ChatLimits:
-    sessions_per_address: int = 30  # per minute: session starts and resumes
+    # Per minute: session starts and resumes. Many visitors share one address behind an
+    # office or carrier NAT, and every reconnect resumes, so this guards floods only.
+    sessions_per_address: int = 120
     messages_per_address: int = 60  # per minute, all visitors behind one address
     messages_per_visitor: int = 30  # per minute
     connections_per_address: int = 60  # per minute: WebSocket handshakes
