@@ -65,7 +65,9 @@ def get_presence(uow: UnitOfWork, actor: Actor, user_id: str, *, now: datetime) 
         require(actor, Permission.USERS_READ)
     _require_agent(uow, actor.org_id, user_id)
     row = agent_store.find_presence(uow.session, actor.org_id, user_id)
-    return _views(uow, actor.org_id, [row] if row else [], now, missing=[user_id])[0]
+    if row is None:
+        return _never_logged_in(user_id, now)
+    return _views(uow, actor.org_id, [row], now)[0]
 
 
 def list_presence(uow: UnitOfWork, actor: Actor, *, now: datetime) -> list[PresenceView]:
@@ -214,17 +216,12 @@ def _close_expired_wrap_ups(
 
 
 def _views(
-    uow: UnitOfWork,
-    org_id: str,
-    rows: list[AgentPresenceRow],
-    now: datetime,
-    *,
-    missing: list[str] | None = None,
+    uow: UnitOfWork, org_id: str, rows: list[AgentPresenceRow], now: datetime
 ) -> list[PresenceView]:
-    ids = [r.user_id for r in rows] + [m for m in missing or [] if not rows]
+    ids = [r.user_id for r in rows]
     rules = rules_of_agents(uow, org_id, ids)
     work = workloads(uow, org_id, ids)
-    views = [
+    return [
         PresenceView(
             user_id=r.user_id,
             state=AgentState(r.state),
@@ -234,26 +231,22 @@ def _views(
             missed_offers=r.missed_offers,
             occupancy=occupancy(r, now),
             load=work[r.user_id].per_channel,
-            free=_free(rules[r.user_id], work[r.user_id]),
+            free=_free(rules[r.user_id], work[r.user_id]) if r.state != "offline" else {},
         )
         for r in rows
     ]
-    if not rows:
-        views = [
-            PresenceView(
-                user_id=m,
-                state=AgentState.OFFLINE,
-                reason=None,
-                state_since=now,
-                logged_in_at=None,
-                missed_offers=0,
-                occupancy=0.0,
-                load=work[m].per_channel,
-                free={},
-            )
-            for m in missing or []
-        ]
-    return views
+
+
+def _never_logged_in(user_id: str, now: datetime) -> PresenceView:
+    return PresenceView(
+        user_id=user_id,
+        state=AgentState.OFFLINE,
+        reason=None,
+        state_since=now,
+        logged_in_at=None,
+        missed_offers=0,
+        occupancy=0.0,
+    )
 
 
 def _free(rules: TeamRules, work: Workload) -> dict[str, int]:
