@@ -10,6 +10,12 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v dovecot >/dev/null || need+=(dovecot-imapd)  # a real IMAP server for email tests
 # A CJK font, so that screenshots of zh-CN pages show Chinese rather than empty boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
+# Voice: SIPp callers (RTP, RFC 2833 DTMF), baresip agent phones, espeak-ng prompts, sox
+# to measure recordings.
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v baresip >/dev/null || need+=(baresip)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v sox >/dev/null || need+=(sox)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
@@ -29,3 +35,5 @@ for _ in $(seq 1 30); do redis-cli -p 6390 ping >/dev/null 2>&1 && break; sleep 
 echo "export JIETONG_TEST_POSTGRES_URL=postgresql+psycopg://jietong:jietong@127.0.0.1:5432/jietong"
 echo "export JIETONG_TEST_REDIS_URL=redis://127.0.0.1:6390/0"
 echo "export JIETONG_TEST_CHROMIUM=$(command -v chromium)"
+echo "export JIETONG_TEST_SIPP=$(command -v sipp)"
+echo "export JIETONG_TEST_BARESIP=$(command -v baresip)"

@@ -273,3 +273,16 @@ def test_concurrent_relays_publish_each_event_once_in_one_order(
     assert len(ids) == len(set(ids)) and len(ids) >= 30
     seqs = sorted(e.seq for e in seen if e.seq is not None)
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def test_migrations_build_exactly_the_schema_the_tables_describe(platform: Platform) -> None:
+    """Every table module's change has its migration (and nothing else changed the
+    schema): Alembic's comparison of the migrated database with the metadata is empty."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from jietong.storage.all_tables import metadata
+
+    with platform.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

@@ -6,6 +6,8 @@ from jietong.storage import (  # noqa: F401
     tables_desktop,
     tables_email,
     tables_routing,
+    tables_sip,
+    tables_voice,
     tables_webchat,
 )
 from jietong.storage.tables import Base
