@@ -107,6 +107,9 @@ class InteractionCreated(DomainEvent):
     direction: str
     customer_id: str | None
     queue_id: str | None
+    # Where it starts: a screen can place it without waiting for a state change.
+    state: str = "arrived"
+    assigned_user_id: str | None = None
 
 
 class InteractionStateChanged(DomainEvent):

@@ -527,6 +527,8 @@ def _emit(
                 direction=interaction.direction,
                 customer_id=customer.id,
                 queue_id=interaction.queue_id,
+                state=interaction.state,
+                assigned_user_id=interaction.assigned_user_id,
             )
         )
     if opened:

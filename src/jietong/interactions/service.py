@@ -117,6 +117,8 @@ def create_interaction(uow: UnitOfWork, actor: Actor, data: InteractionCreate) -
             direction=row.direction,
             customer_id=row.customer_id,
             queue_id=row.queue_id,
+            state=row.state,
+            assigned_user_id=row.assigned_user_id,
         )
     )
     uow.audit(
