@@ -159,13 +159,38 @@ test("unknown work entering our reach, or a changed queue, asks for a snapshot",
   assert.equal(apply(desk, ev("UserUpdated", { user_id: "me", changed: ["team_ids"] })).stale, true);
 });
 
-test("automatic mail that opened a closed conversation leaves no entry", () => {
-  const s = reduce(empty(), [
-    created("bounce", 3),
-    message("bounce", "inbound", 3),
-    ev("InboundMessageReceived", { interaction_id: "bounce", message_id: "m", customer_id: "c", channel: "email", opened_interaction: false, auto_generated: true }, 3),
+test("work is placed in the state and with the assignee it starts with", () => {
+  const start = (id, state, user) =>
+    ev("InteractionCreated", { interaction_id: id, channel: "email", direction: "inbound", customer_id: "c", queue_id: "q1", state, assigned_user_id: user }, 3);
+  const s = reduce(empty(), [start("bounce", "closed", null), start("mine", "arrived", "me")]);
+  // Automatic mail with nowhere to go starts closed: it never becomes an entry.
+  assert.deepEqual(Object.keys(s.work), ["mine"]);
+  assert.equal(s.work.mine.assigned_user_id, "me");
+  assert.equal(s.work.mine.state, "arrived");
+});
+
+test("work handed away from an agent leaves their desk unless their team has it", () => {
+  const desk = (queues) => ({ ...empty(), kpi: null, day: null, team_queue_ids: queues });
+  const mine = reduce(desk(["q1"]), [
+    created("x", 0, "q2"),
+    moved("x", "arrived", "enqueue", "queued", 1, null, "q2"),
+    moved("x", "queued", "offer", "offered", 2, "me", "q2"),
+    moved("x", "offered", "accept", "connected", 3, "me", "q2"),
   ]);
-  assert.deepEqual(s.work, {});
+  assert.equal(mine.work.x.assigned_user_id, "me");
+  // Another team's work goes back to its queue: it is not ours to see any more.
+  const gone = apply(mine, moved("x", "connected", "transfer", "queued", 4, null, "q2"));
+  assert.deepEqual(gone.work, {});
+  assert.equal(gone.stale, false);
+  // Our team's work stays, waiting in the queue.
+  const team = reduce(desk(["q1"]), [created("y", 0), moved("y", "arrived", "offer", "offered", 1, "me")]);
+  assert.equal(apply(team, moved("y", "offered", "decline", "queued", 2)).work.y.state, "queued");
+  // Work without a queue: only a snapshot knows its team.
+  const loose = reduce(desk(["q1"]), [created("z", 0, null), moved("z", "arrived", "offer", "offered", 1, "me", null)]);
+  assert.equal(apply(loose, moved("z", "offered", "decline", "queued", 2, null, null)).stale, true);
+  // Someone who sees everything keeps everything.
+  const all = reduce(desk(null), [created("w", 0, "q2"), moved("w", "arrived", "offer", "offered", 1, "me", "q2")]);
+  assert.equal(apply(all, moved("w", "offered", "decline", "queued", 2, null, "q2")).work.w.state, "queued");
 });
 
 test("the reducer never mutates its input", () => {

@@ -39,6 +39,7 @@ from jietong.interactions.model import (
     within_reach,
 )
 from jietong.interactions.schemas import InteractionCreate, MessageCreate
+from jietong.storage.audience import remember_former_assignee
 from jietong.storage.tables import (
     InteractionRow,
     MessageRow,
@@ -450,6 +451,9 @@ def _apply(
     row.ended_at = after.ended_at
     row.wrapup_ended_at = after.wrapup_ended_at
     row.state = move.to_state.value
+    if assignee != row.assigned_user_id:
+        # The event about this move must also reach the agent the work leaves.
+        remember_former_assignee(uow.session, row.id, row.assigned_user_id)
     row.assigned_user_id = assignee
     row.updated_at = now
     _move_participants(uow, row, move)

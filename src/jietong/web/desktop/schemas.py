@@ -69,6 +69,10 @@ class StateOut(BaseModel):
     skip: list[str] = Field(description="Event ids already reflected here; ignore them.")
     stale: bool = False
     user_id: str
+    team_queue_ids: list[str] | None = Field(
+        description="The queues of the viewer's teams (their reach beyond their own work); "
+        "null when the viewer sees the whole organisation."
+    )
     day: DayOut | None
     agents: dict[str, Presence]
     offers: dict[str, Offer]

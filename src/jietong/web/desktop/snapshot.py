@@ -63,6 +63,7 @@ def build_snapshot(uow: UnitOfWork, actor: Actor, view: View) -> SnapshotOut:
         as_of=as_of,
         skip=skip,
         user_id=actor.user_id,
+        team_queue_ids=_team_queues(actor, directory),
         day=None if day is None else DayOut(**day),
         agents=_agents(uow, actor),
         offers=_offers(uow, actor.org_id, reach),
@@ -95,9 +96,7 @@ def work_entry(row: InteractionRow) -> WorkEntry:
         state=row.state,
         queue_id=row.queue_id,
         routed_queue_id=None,
-        # InteractionCreated does not carry an assignee; one named at creation takes
-        # effect with the first lifecycle move, so the state says nobody until then.
-        assigned_user_id=None if row.state == "arrived" else row.assigned_user_id,
+        assigned_user_id=row.assigned_user_id,
         queued_us=micros_or_none(row.queued_at),
         answered_us=micros_or_none(row.answered_at),
         ended_us=micros_or_none(row.ended_at),
@@ -124,6 +123,13 @@ def _work(uow: UnitOfWork, org_id: str, reach: Reach | None) -> dict[str, WorkEn
         if interaction_id in work:
             work[interaction_id].routed_queue_id = queue_id
     return work
+
+
+def _team_queues(actor: Actor, directory: Directory) -> list[str] | None:
+    if actor.sees_whole_organisation:
+        return None
+    mine = actor.team_ids
+    return sorted(qid for qid, q in directory.queues.items() if q.team_id in mine)
 
 
 def _agents(uow: UnitOfWork, actor: Actor) -> dict[str, Presence]:

@@ -10,6 +10,7 @@
 //   skip    ids of events the snapshot already reflects but that were not yet published
 //   stale   true when the reducer could not follow exactly: reload a snapshot
 //   user_id the viewer
+//   team_queue_ids  the queues of the viewer's teams, or null (they see everything)
 //   day     {day_start_us, day_end_us, interval_us, targets} or null (no figures)
 //   agents  {user_id: {state, reason, since_us}}       presence, offline agents omitted
 //   offers  {offer_id: {interaction_id, agent_id, queue_id, channel,
@@ -47,15 +48,16 @@ export function toMicros(iso) {
   return (ms - offsetMinutes * 60_000) * 1000 + fraction;
 }
 
-/** A fresh entry for an interaction that has just been created. */
-export function newEntry(payload, at) {
+/** A fresh entry for an interaction that has just been created, in the state and with
+ * the assignee it starts with (automatic mail starts closed: no entry then). */
+export function newEntry(payload) {
   return {
     channel: payload.channel,
     direction: payload.direction,
-    state: "arrived",
+    state: payload.state ?? "arrived",
     queue_id: payload.queue_id ?? null,
     routed_queue_id: null,
-    assigned_user_id: null,
+    assigned_user_id: payload.assigned_user_id ?? null,
     queued_us: null,
     answered_us: null,
     ended_us: null,
@@ -108,9 +110,9 @@ function putWork(state, id, after) {
   return { ...state, work, kpi };
 }
 
-function interactionCreated(state, p, at) {
+function interactionCreated(state, p) {
   if (state.work[p.interaction_id]) return state;
-  return putWork(state, p.interaction_id, newEntry(p, at));
+  return putWork(state, p.interaction_id, newEntry(p));
 }
 
 function interactionStateChanged(state, p, at) {
@@ -124,7 +126,7 @@ function interactionStateChanged(state, p, at) {
     ...before,
     state: p.to_state,
     queue_id: p.queue_id ?? null,
-    assigned_user_id: p.to_state === "arrived" ? null : (p.assigned_user_id ?? null),
+    assigned_user_id: p.assigned_user_id ?? null,
   };
   // KPI times are set the first time their state is reached, like the server's.
   if (p.to_state === "queued" && after.queued_us == null) after.queued_us = at;
@@ -132,7 +134,21 @@ function interactionStateChanged(state, p, at) {
   if ((p.to_state === "wrap_up" || p.to_state === "abandoned") && after.ended_us == null) {
     after.ended_us = at;
   }
-  return putWork(state, p.interaction_id, after);
+  const reach = outOfReach(state, before, after);
+  if (reach === "unknown") return { ...state, stale: true };
+  return putWork(state, p.interaction_id, reach ? null : after);
+}
+
+// Work handed away from the viewer (a transfer, a decline, a reassignment) stays in
+// their reach only through their team (teams never change, so work they saw without
+// holding it stays). An interaction's team is its queue's, so a queue of their teams
+// keeps it; without a queue only a snapshot knows its team.
+function outOfReach(state, before, after) {
+  const queues = state.team_queue_ids;
+  const me = state.user_id;
+  if (queues == null || before.assigned_user_id !== me || after.assigned_user_id === me) return false;
+  if (after.queue_id == null) return "unknown";
+  return !queues.includes(after.queue_id);
 }
 
 // Messages are counted, not timed: channel intake stamps a message with the time it took
@@ -143,17 +159,6 @@ function messageAdded(state, p) {
   if (!before) return state;
   const field = p.internal ? "notes" : p.direction === "inbound" ? "inbound" : "outbound";
   return putWork(state, p.interaction_id, { ...before, [field]: before[field] + 1 });
-}
-
-function inboundMessageReceived(state, p) {
-  // Automatic mail (bounces, auto-replies) with nowhere to go opens a conversation that
-  // is closed from the start. InteractionCreated does not say so; this event, right
-  // after it and the one MessageAdded, does: a conversation that has only just arrived
-  // with that single message is that one.
-  const entry = state.work[p.interaction_id];
-  if (!p.auto_generated || p.opened_interaction || !entry) return state;
-  const fresh = entry.state === "arrived" && entry.inbound === 1 && entry.outbound + entry.notes === 0;
-  return fresh ? putWork(state, p.interaction_id, null) : state;
 }
 
 // Routing keeps its own idea of where work waits: an entry's queue changes when routing
@@ -204,7 +209,6 @@ const HANDLERS = {
   InteractionCreated: interactionCreated,
   InteractionStateChanged: interactionStateChanged,
   MessageAdded: messageAdded,
-  InboundMessageReceived: inboundMessageReceived,
   WorkQueued: routedTo("queue_id"),
   WorkMoved: routedTo("to_queue_id"),
   AgentStateChanged: agentStateChanged,
