@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from jietong.app.settings import Settings
 from jietong.channels.base import ChannelAdapter, DeliveryResult
@@ -30,10 +30,22 @@ log = logging.getLogger(__name__)
 WAKING_EVENTS = frozenset({"DeliveryQueued", "DeliveryRequeued"})
 
 
+class BackgroundJob(Protocol):
+    """A channel's own periodic work (fetching media after a webhook was answered, say),
+    run by the delivery worker's loop."""
+
+    def on_event(self, envelope: Envelope) -> bool:
+        """True when the event brought work (the loop then wakes at once)."""
+
+    def run_once(self) -> int:
+        """Do what is due; return how much was tried."""
+
+
 @dataclass(frozen=True)
 class ChannelPlugin:
     adapter: Callable[[Settings], ChannelAdapter]
     accounts: Mapping[str, AccountSpec] = field(default_factory=dict)
+    background: Callable[[Platform], BackgroundJob] | None = None
 
 
 def channel_plugins() -> list[ChannelPlugin]:
@@ -43,11 +55,14 @@ def channel_plugins() -> list[ChannelPlugin]:
     from jietong.channels.sms import adapter as sms
     from jietong.channels.webchat import adapter as webchat
     from jietong.channels.wechat import adapter as wechat
+    from jietong.channels.wechat import media as wechat_media
 
     return [
         ChannelPlugin(email_adapter, email_config.ACCOUNTS),
         ChannelPlugin(lambda _s: sms.SmsAdapter(), sms.ACCOUNTS),
-        ChannelPlugin(lambda _s: wechat.WeChatAdapter(), wechat.ACCOUNTS),
+        ChannelPlugin(
+            lambda _s: wechat.WeChatAdapter(), wechat.ACCOUNTS, wechat_media.WeChatMediaFetcher
+        ),
         ChannelPlugin(lambda _s: api_adapter.ApiChannelAdapter(), api_adapter.ACCOUNTS),
         ChannelPlugin(lambda _s: webchat.WebchatAdapter(), webchat.ACCOUNTS),
     ]
@@ -102,10 +117,14 @@ class DeliveryWorker:
         self._policy = retry_policy(platform.settings)
         self._batch = batch
         self.wake = threading.Event()
+        self.jobs = [p.background(platform) for p in channel_plugins() if p.background]
 
     def on_event(self, envelope: Envelope) -> None:
-        """Bus subscriber: a queued delivery wakes the worker."""
-        if envelope.event_type in WAKING_EVENTS:
+        """Bus subscriber: a queued delivery, or work for a channel's job, wakes the worker."""
+        woken = envelope.event_type in WAKING_EVENTS
+        for job in self.jobs:
+            woken = job.on_event(envelope) or woken
+        if woken:
             self.wake.set()
 
     def run_once(self) -> int:
@@ -132,11 +151,22 @@ class DeliveryWorker:
             log.exception("channel %s failed delivering %s", job.message.channel, job.delivery_id)
             return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
 
+    def run_jobs(self) -> int:
+        """Each channel's background job once; one failing job does not stop the others."""
+        done = 0
+        for job in self.jobs:
+            try:
+                done += job.run_once()
+            except Exception:
+                log.exception("channel job %s failed; retrying", type(job).__name__)
+        return done
+
     async def run_forever(self) -> None:
         interval = self._platform.settings.delivery_poll_seconds
         while True:
             try:
                 done = await asyncio.to_thread(self.run_once)
+                done += await asyncio.to_thread(self.run_jobs)
                 if done == 0:
                     await asyncio.to_thread(self.wake.wait, interval)
                     self.wake.clear()

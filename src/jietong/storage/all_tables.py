@@ -9,6 +9,7 @@ from jietong.storage import (  # noqa: F401
     tables_sip,
     tables_voice,
     tables_webchat,
+    tables_wechat,
 )
 from jietong.storage.tables import Base
 

@@ -23,7 +23,8 @@ class Seen:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
 
 
-Answer = tuple[int, bytes]
+# (status, body) answers as JSON; (status, body, headers) sets the headers itself.
+Answer = tuple[int, bytes] | tuple[int, bytes, dict[str, str]]
 Handler = Callable[[Seen], Answer]
 
 
@@ -45,9 +46,12 @@ class FakeProvider:
                     body=self.rfile.read(length),
                 )
                 fake.seen.append(seen)
-                status, body = fake.handler(seen)
+                answer = fake.handler(seen)
+                status, body = answer[0], answer[1]
+                headers = answer[2] if len(answer) == 3 else {"Content-Type": "application/json"}
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

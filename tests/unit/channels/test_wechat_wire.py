@@ -10,6 +10,7 @@ import pytest
 
 from jietong.channels.errors import BadSignature
 from jietong.channels.wechat import wire
+from jietong.channels.wechat.media import media_kind
 from jietong.core.errors import InvalidInput
 
 FIXTURES = Path(__file__).parents[2] / "channels" / "wechat" / "fixtures"
@@ -114,3 +115,27 @@ def test_api_answers_are_read() -> None:
     assert ok.errcode == 0 and ok.access_token == "ACCESS_TOKEN_1" and ok.expires_in == 7200
     assert late.errcode == 45015 and late.errcode in wire.PERMANENT_CODES
     assert wire.parse_api_answer(b"<html>").errcode == -1
+
+
+def test_a_media_answer_is_the_file_or_wechat_s_json_error() -> None:
+    image = wire.parse_media_answer(
+        "image/jpeg", 'attachment; filename="MEDIA_ID.jpg"', b"\xff\xd8\xff\xe0jpeg"
+    )
+    error = wire.parse_media_answer(
+        "text/plain", None, b'{"errcode":40007,"errmsg":"invalid media_id"}'
+    )
+    # A follower's JSON file is a file: WeChat names it in Content-disposition.
+    json_file = wire.parse_media_answer(
+        "application/octet-stream", "attachment; filename=data.json", b'{"errcode":1}'
+    )
+
+    assert image == wire.MediaFile(b"\xff\xd8\xff\xe0jpeg", "image/jpeg", "MEDIA_ID.jpg")
+    assert isinstance(error, wire.ApiAnswer) and error.errcode == 40007
+    assert isinstance(json_file, wire.MediaFile) and json_file.filename == "data.json"
+    assert isinstance(wire.parse_media_answer("image/jpeg", None, b""), wire.ApiAnswer)
+
+
+def test_media_pushes_say_their_kind_for_the_fetcher() -> None:
+    assert media_kind({"msg_type": "voice", "media_id": "m"}) == "voice"
+    assert media_kind({"pic_url": "http://x", "media_id": "m"}) == "image"  # before msg_type
+    assert media_kind({"msg_type": "location"}) is None

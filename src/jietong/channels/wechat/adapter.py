@@ -79,6 +79,52 @@ class WeChatAdapter:
             ok=False, error=error, retryable=answer.errcode not in wire.PERMANENT_CODES
         )
 
+    def fetch_media(
+        self, account: ChannelAccount, media_id: str, *, max_bytes: int
+    ) -> wire.MediaFile:
+        """Download a follower's file through /cgi-bin/media/get (the token refreshed once
+        if WeChat says it expired). MediaFetchError says whether trying later can help."""
+        try:
+            answer = self._get_media(account, media_id, max_bytes, refresh=False)
+            if isinstance(answer, wire.ApiAnswer) and answer.errcode in wire.REFRESH_CODES:
+                answer = self._get_media(account, media_id, max_bytes, refresh=True)
+        except httpx.HTTPError as exc:
+            raise MediaFetchError(f"{type(exc).__name__}: {exc}"[:500], retryable=True) from None
+        except _TokenError as exc:
+            raise MediaFetchError(str(exc), retryable=exc.retryable) from None
+        if isinstance(answer, wire.MediaFile):
+            return answer
+        gone = answer.errcode in wire.MEDIA_GONE_CODES or answer.errcode in wire.PERMANENT_CODES
+        raise MediaFetchError(
+            f"WeChat errcode {answer.errcode}: {answer.errmsg}", retryable=not gone
+        )
+
+    def _get_media(
+        self, account: ChannelAccount, media_id: str, max_bytes: int, *, refresh: bool
+    ) -> wire.MediaFile | wire.ApiAnswer:
+        token = self._token(account, refresh=refresh)
+        with httpx.stream(
+            "GET",
+            _base(account) + wire.MEDIA_PATH,
+            params={"access_token": token, "media_id": media_id},
+            timeout=self._timeout,
+        ) as response:
+            if response.status_code >= 500:
+                return wire.ApiAnswer(-1, f"HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise MediaFetchError(
+                        f"the file is larger than the attachment limit of {max_bytes} bytes",
+                        retryable=False,
+                    )
+            return wire.parse_media_answer(
+                response.headers.get("content-type"),
+                response.headers.get("content-disposition"),
+                bytes(body),
+            )
+
     def _send(self, account: ChannelAccount, body: bytes, *, refresh: bool) -> wire.ApiAnswer:
         token = self._token(account, refresh=refresh)
         response = httpx.post(
@@ -117,6 +163,12 @@ class WeChatAdapter:
             lifetime = max((answer.expires_in or 7200) - TOKEN_MARGIN_SECONDS, 60)
             self._tokens[key] = _Token(answer.access_token, self._monotonic() + lifetime)
             return answer.access_token
+
+
+class MediaFetchError(Exception):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class _TokenError(Exception):

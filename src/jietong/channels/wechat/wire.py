@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,10 +107,16 @@ def _content(
         return fields.get("Content", ""), msg_id, False, {}
     if kind == "image":
         extra = {"pic_url": fields.get("PicUrl", "")[:2000], "media_id": fields.get("MediaId", "")}
-        return "[image]", msg_id, False, {k: v for k, v in extra.items() if v}
+        return "[image]", msg_id, False, {"msg_type": kind} | {k: v for k, v in extra.items() if v}
     if kind in ("voice", "video", "shortvideo", "location", "link", "file"):
+        # The file behind a MediaId is fetched after the push is answered (wechat/media.py).
         media = fields.get("MediaId", "")
-        return f"[{kind}]", msg_id, False, {"media_id": media} if media else {}
+        return (
+            f"[{kind}]",
+            msg_id,
+            False,
+            {"msg_type": kind} | ({"media_id": media} if media else {}),
+        )
     raise InvalidInput(f"unsupported MsgType '{kind[:20]}'")
 
 
@@ -145,6 +152,38 @@ REFRESH_CODES = frozenset({40001, 40014, 42001})
 # Permanent: out of the 48-hour window (45015), reply limit (45047), user refused (43004),
 # invalid openid (40003), api unauthorised (48001), bad appid/secret (40013, 40125, 40164).
 PERMANENT_CODES = frozenset({40003, 40013, 40125, 40164, 43004, 45015, 45047, 48001})
+
+
+MEDIA_PATH = "/cgi-bin/media/get"
+# Kinds of push whose MediaId names a file worth fetching (a thumbnail alone is not).
+MEDIA_KINDS = frozenset({"image", "voice", "video", "shortvideo", "file"})
+# "invalid media_id" and "media data missing": the file is gone (WeChat keeps it 3 days).
+MEDIA_GONE_CODES = frozenset({40007, 46001})
+_FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    data: bytes
+    content_type: str | None
+    filename: str | None
+
+
+def parse_media_answer(
+    content_type: str | None, disposition: str | None, body: bytes
+) -> MediaFile | ApiAnswer:
+    """What /cgi-bin/media/get answered: the file itself (with the Content-Type and the
+    name in Content-disposition that WeChat sends), or a JSON error answer
+    (``{"errcode":40007,"errmsg":"invalid media_id"}``)."""
+    declared = (content_type or "").split(";")[0].strip().lower() or None
+    if body[:1] == b"{" and not disposition:
+        answer = parse_api_answer(body)
+        if answer.errcode != 0:
+            return answer
+    if not body:
+        return ApiAnswer(-1, "the answer is empty")
+    match = _FILENAME.search(disposition or "")
+    return MediaFile(body, declared, match.group(1).strip() if match else None)
 
 
 def custom_text_message(openid: str, text: str) -> bytes:
