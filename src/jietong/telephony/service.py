@@ -1,0 +1,837 @@
+"""The voice orchestrator: joins SIP signaling, the media engine, the IVR, routing,
+interactions and identity into calls that a contact center can work.
+
+An inbound call, end to end:
+
+1. signaling reports `call_offered`; the caller id is normalised to E.164 and matched to
+   a customer (screen pop), the interaction (channel "call") is created, a media leg is
+   opened and the call answered with its address;
+2. the IVR flow of the dialled number runs on the caller's leg (`CallAudio`) and ends in
+   an outcome: queue, voicemail, callback, transfer or hang-up;
+3. queued, the caller hears music on hold with position and estimated-wait
+   announcements, and may press 1 to be called back keeping their place;
+4. routing offers the interaction to an agent (`OfferCreated` on the bus): the agent's
+   registered phone rings for the offer's ring timeout; answered, the offer is accepted
+   for the agent (routing's atomic accept) and caller and agent are bridged (recorded,
+   after a consent announcement); refused, the offer is declined; unanswered, routing
+   expires it and offers the next agent;
+5. either side hangs up: the other leg is released, the interaction goes to wrap-up (or
+   is abandoned if nobody answered), the recording is closed.
+
+A media process that dies takes its calls with it: they end with cause ``media_lost``,
+their CDRs are closed, and calls on other media processes and the web app carry on.
+
+Every database change goes through the domain services in a worker thread
+(``orchestrator/records.py``); this module decides *when*. The live state of calls is
+in a `CallTable` owned by this object and touched only on its event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+
+from jietong.core.ids import new_id
+from jietong.events.base import Envelope
+from jietong.storage.blobs import BlobStore
+from jietong.storage.uow import UnitOfWork
+from jietong.telephony.media import control as mc
+from jietong.telephony.media.client import MediaClient, MediaError, MediaProcessLost
+from jietong.telephony.orchestrator import records
+from jietong.telephony.orchestrator.audio import LegAudio, PromptCache, PromptWaiters
+from jietong.telephony.orchestrator.live import CallTable, Leg, LegRole, LiveCall, Mode, Phase
+from jietong.telephony.ports import (
+    CallAudio,
+    CallGone,
+    CallSignaling,
+    CallVariables,
+    Codec,
+    IncomingCall,
+    MediaEndpoint,
+    Recorded,
+    Target,
+)
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+CALL = "call"
+
+
+# -- what the orchestrator needs from the other parts ------------------------------------
+
+
+@dataclass(frozen=True)
+class IvrResult:
+    """How an IVR flow ended. ``queue_id`` for a queue outcome (None: the organisation's
+    first call queue), ``number`` for transfer and callback, ``voicemail`` for a
+    recorded message."""
+
+    kind: Literal["queue", "voicemail", "callback", "transfer", "hangup"]
+    queue_id: str | None = None
+    number: str | None = None
+    voicemail: Recorded | None = None
+    variables: CallVariables = field(default_factory=CallVariables)
+
+
+class IvrRunner(Protocol):
+    async def __call__(
+        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
+    ) -> IvrResult:
+        """Run the flow of the dialled number on the caller's audio. Raises `CallGone`
+        when the caller hangs up meanwhile."""
+
+
+class PhoneDirectory(Protocol):
+    """Agent phones (the SIP registrar's accounts): which phone user rings for an agent."""
+
+    def phone_user_of(self, uow: UnitOfWork, org_id: str, agent_id: str) -> str | None: ...
+
+
+class CallLog(Protocol):
+    """The call model and CDRs (``telephony.calls``): told what happens, in order."""
+
+    async def call_event(self, call: LiveCall, what: str, data: dict[str, Any]) -> None: ...
+
+    async def calls_lost(self, lost: MediaProcessLost, calls: list[LiveCall]) -> None: ...
+
+
+class NoCallLog:
+    """Used until a call model is wired in: calls still work, no CDR is written."""
+
+    async def call_event(self, call: LiveCall, what: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def calls_lost(self, lost: MediaProcessLost, calls: list[LiveCall]) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class VoiceOptions:
+    media_root: Path
+    media_host: str = "127.0.0.1"  # the address put in our SDP (reachable by the peers)
+    announce_every_s: float = 30.0  # position / estimated-wait announcements
+    first_announcement_s: float = 2.0
+    record_calls: bool = True
+    record_queues: frozenset[str] | None = None  # None: every queue (the site policy)
+    consent_text: dict[str, str] = field(
+        default_factory=lambda: {
+            "zh-CN": "为保证服务质量，您的通话可能会被录音。",
+            "en": "This call may be recorded for quality purposes.",
+        }
+    )
+    language: str = "zh-CN"
+    voicemail_max_s: float = 120.0
+    max_attachment_bytes: int = 25 * 1024 * 1024
+
+
+@dataclass
+class Database:
+    """How the orchestrator reaches the domain services: a unit of work per step, run in
+    a worker thread so the event loop never blocks on the database."""
+
+    new_uow: Callable[[datetime], UnitOfWork]
+    clock: Callable[[], datetime]
+    region: str
+    blobs: BlobStore
+
+    async def run(
+        self, fn: Callable[Concatenate[UnitOfWork, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        def work() -> R:
+            with self.new_uow(self.clock()) as uow:
+                return fn(uow, *args, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+
+class DirectToQueue:
+    """The IVR of last resort: no prompts, straight to the organisation's first call
+    queue. Used when no flow is configured."""
+
+    async def __call__(
+        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
+    ) -> IvrResult:
+        return IvrResult("queue")
+
+
+# -- the orchestrator ------------------------------------------------------------------
+
+
+class VoiceService:
+    """Implements `SignalingHandler`; holds signaling, media processes and the IVR."""
+
+    def __init__(
+        self,
+        *,
+        signaling: CallSignaling,
+        db: Database,
+        options: VoiceOptions,
+        phones: PhoneDirectory,
+        ivr: IvrRunner | None = None,
+        call_log: CallLog | None = None,
+    ) -> None:
+        self.signaling = signaling
+        self.db = db
+        self.options = options
+        self.phones = phones
+        self.ivr: IvrRunner = ivr or DirectToQueue()
+        self.call_log: CallLog = call_log or NoCallLog()
+        self.calls = CallTable()
+        self.prompts = PromptCache(options.media_root)
+        self.waiters = PromptWaiters()
+        self._media: list[MediaClient] = []
+        self._pumps: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._seen_events: dict[str, None] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.signaling.start(self)
+
+    async def stop(self) -> None:
+        for call in self.calls.all():
+            await self._hang_up_everything(call, "shutdown")
+        await self.signaling.stop()
+        for task in [*self._pumps, *self._tasks]:
+            task.cancel()
+        for task in [*self._pumps, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def add_media(self, client: MediaClient) -> None:
+        """Carry new calls on this media process too; its events are read from now on."""
+        self._media.append(client)
+        self._pumps.append(asyncio.create_task(self._pump(client)))
+
+    def media_clients(self) -> list[MediaClient]:
+        return [m for m in self._media if m.lost is None]
+
+    def _pick_media(self) -> MediaClient | None:
+        alive = self.media_clients()
+        if not alive:
+            return None
+        return min(alive, key=lambda m: len(self.calls.on_media(m)))
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+    # -- the bus (any thread) -------------------------------------------------------------
+
+    def on_envelope(self, envelope: Envelope) -> None:
+        """Bus handler: routing's offers and callbacks of channel "call" come in here."""
+        if envelope.event_type not in _ROUTING_EVENTS:
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._on_routing_event, envelope)
+
+    def _on_routing_event(self, envelope: Envelope) -> None:
+        if envelope.event_id in self._seen_events:  # at-least-once delivery
+            return
+        self._seen_events[envelope.event_id] = None
+        if len(self._seen_events) > 10_000:
+            self._seen_events.pop(next(iter(self._seen_events)))
+        payload = envelope.payload
+        call = self.calls.by_interaction(str(payload.get("interaction_id", "")))
+        if envelope.event_type == "OfferCreated":
+            if call is not None and payload.get("channel") == CALL:
+                self._spawn(
+                    self._ring_agent(
+                        call,
+                        str(payload["offer_id"]),
+                        str(payload["agent_id"]),
+                        float(payload["ring_timeout_seconds"]),
+                    )
+                )
+        elif call is not None and _ends_offer_of(call, envelope):
+            self._spawn(self._stop_ringing(call, "offer_" + envelope.event_type[5:].lower()))
+
+    # -- signaling events -----------------------------------------------------------------
+
+    async def call_offered(self, call: IncomingCall) -> None:
+        media = self._pick_media()
+        if media is None:
+            await self.signaling.reject(call.call_id, 503, "no media process")
+            return
+        codec = _choose_codec(call.remote_media)
+        if codec is None:
+            await self.signaling.reject(call.call_id, 488, "no common codec")
+            return
+        caller = Leg(call.call_id, f"{call.call_id}-c", LegRole.CALLER, codec=codec[0])
+        live = LiveCall(call.call_id, call.org_id, caller, media, dialled=call.dialled)
+        self.calls.add(live)
+        live.task = self._spawn(self._inbound(live, call, codec))
+
+    async def _inbound(self, live: LiveCall, call: IncomingCall, codec: tuple[Codec, int]) -> None:
+        try:
+            await self.signaling.ring(call.call_id)
+            live.contact = await self.db.run(
+                records.open_inbound,
+                call.org_id,
+                caller=call.caller.user,
+                display_name=call.caller.display_name,
+                dialled=call.dialled,
+                call_ref=call.sip_call_id[:500] or call.call_id,
+                region=self.db.region,
+            )
+            self.calls.set_interaction(live)
+            await self.call_log.call_event(live, "arrived", {"caller": call.caller.user})
+            info = await live.media.create_leg(
+                live.caller.leg_id,
+                codec=codec[0],
+                payload_type=codec[1],
+                remote=(call.remote_media.host, call.remote_media.port),
+                call_id=live.key,
+                dtmf_payload_type=call.remote_media.telephone_event_pt,
+            )
+            if live.gone.is_set():
+                return
+            await self.signaling.answer(call.call_id, self._endpoint(info.local_port, codec, call))
+            live.caller.answered = True
+            await self.call_log.call_event(live, "answered", {})
+            await self._after_answer(live, call)
+        except CallGone:
+            return
+        except MediaError as exc:
+            log.warning("call %s: media failed: %s", live.key, exc)
+            await self._finish(live, "media_error", hang_up_caller=True)
+        except Exception:
+            log.exception("call %s failed", live.key)
+            if not live.caller.answered:
+                with contextlib.suppress(Exception):
+                    await self.signaling.reject(call.call_id, 500, "server error")
+                await self._finish(live, "error", hang_up_caller=False)
+            else:
+                await self._finish(live, "error", hang_up_caller=True)
+
+    async def _after_answer(self, live: LiveCall, call: IncomingCall) -> None:
+        assert live.contact is not None
+        live.phase = Phase.IVR
+        audio = LegAudio(live, self.prompts, self.waiters)
+        await self.call_log.call_event(live, "ivr_entered", {})
+        result = await self.ivr(call, audio, live.contact)
+        await self.call_log.call_event(live, "ivr_left", {"outcome": result.kind})
+        if result.kind == "queue":
+            await self._queue(live, audio, result.queue_id, result.variables.language)
+        elif result.kind == "voicemail" and result.voicemail is not None:
+            await self._voicemail(live, result)
+        elif result.kind == "callback":
+            await self._callback_from_ivr(live, result)
+        elif result.kind == "transfer" and result.number:
+            await self._transfer_to_number(live, result.number)
+        else:
+            await self._finish(live, "ivr_hangup", hang_up_caller=True)
+
+    async def call_progress(self, call_id: str, status: int) -> None:
+        found = self.calls.by_leg_call(call_id)
+        if found is not None:
+            await self.call_log.call_event(found[0], "progress", {"status": status})
+
+    async def call_answered(self, call_id: str, remote_media: MediaEndpoint) -> None:
+        found = self.calls.by_leg_call(call_id)
+        if found is None:
+            # Answered after we gave up on it (a race with a cancel): release it.
+            with contextlib.suppress(Exception):
+                await self.signaling.hangup(call_id)
+            return
+        live, leg = found
+        try:
+            await live.media.set_remote(leg.leg_id, remote_media.host, remote_media.port)
+        except MediaError:
+            await self._finish(live, "media_error", hang_up_caller=True)
+            return
+        leg.answered = True
+        if leg.role is LegRole.AGENT and leg is live.agent:
+            await self._agent_answered(live, leg)
+        elif leg.role is LegRole.EXTERNAL:
+            await self._external_answered(live, leg)
+        elif leg.role is LegRole.SUPERVISOR:
+            await self._supervisor_answered(live, leg)
+
+    async def call_ended(self, call_id: str, cause: str, sip_status: int | None) -> None:
+        found = self.calls.by_leg_call(call_id)
+        if found is None:
+            return
+        live, leg = found
+        if leg is live.caller:
+            await self._finish(live, cause, hang_up_caller=False)
+        elif leg is live.agent:
+            await self._agent_gone(live, leg, cause, sip_status)
+        else:
+            await self._other_gone(live, leg)
+
+    async def dtmf(self, call_id: str, digit: str) -> None:
+        found = self.calls.by_leg_call(call_id)
+        if found is not None and found[1] is found[0].caller:
+            found[0].digits.put_nowait(digit)
+
+    # -- queueing -------------------------------------------------------------------------
+
+    async def _queue(
+        self, live: LiveCall, audio: CallAudio, queue_id: str | None, language: str
+    ) -> None:
+        assert live.interaction_id is not None
+        target = queue_id or await self.db.run(records.default_call_queue, live.org_id)
+        queued = target is not None and await self.db.run(
+            records.queue_call, live.org_id, live.interaction_id, target
+        )
+        if not queued:
+            await self._finish(live, "no_queue", hang_up_caller=True)
+            return
+        live.queue_id = target
+        live.phase = Phase.QUEUED
+        await self.call_log.call_event(live, "queued", {"queue_id": target})
+        await audio.music(on=True)
+        await self._wait_in_queue(live, audio, language)
+
+    async def _wait_in_queue(self, live: LiveCall, audio: CallAudio, language: str) -> None:
+        """Music on hold until an agent is connected; now and then the caller's position
+        and estimated wait, with the offer to be called back (1)."""
+        wait = self.options.first_announcement_s
+        while not live.connected.is_set() and not live.gone.is_set():
+            digit = await _next_digit_or_connected(live, wait)
+            wait = self.options.announce_every_s
+            if live.connected.is_set() or live.gone.is_set():
+                return
+            if digit == "1":
+                if await self._keep_place(live, audio, language):
+                    return
+                continue
+            if digit is None and live.phase is Phase.QUEUED:
+                await self._announce(live, audio, language)
+
+    async def _announce(self, live: LiveCall, audio: CallAudio, language: str) -> None:
+        assert live.interaction_id is not None
+        try:
+            where = await self.db.run(
+                records.position_of, live.org_id, live.interaction_id, self.db.clock()
+            )
+        except Exception:  # no longer waiting (offered, answered) or a hiccup: say nothing
+            return
+        path = await self.prompts.speak(announcement(where, language), language)
+        if path is None or live.phase is not Phase.QUEUED:
+            return
+        await audio.music(on=False)
+        try:
+            digit = await audio.play(path, interruptible=True)
+        finally:
+            if not live.connected.is_set() and not live.gone.is_set():
+                await audio.music(on=True)
+        if digit is not None:
+            live.digits.put_nowait(digit)
+
+    async def _keep_place(self, live: LiveCall, audio: CallAudio, language: str) -> bool:
+        """Press 1: a callback keeping the caller's place; they hear it confirmed and the
+        call ends. False if they can no longer be turned into a callback."""
+        assert live.interaction_id is not None and live.contact is not None
+        ok = await self.db.run(
+            records.request_callback,
+            live.org_id,
+            live.interaction_id,
+            live.contact.caller_e164,
+            self.db.clock(),
+        )
+        if not ok:
+            return False
+        live.phase = Phase.ENDED  # the interaction lives on as a callback: not abandoned
+        await self.call_log.call_event(live, "callback_requested", {})
+        text = {
+            "zh-CN": "好的，轮到您时我们会给您回电。再见。",
+            "en": "Thank you. We will call you back when it is your turn. Goodbye.",
+        }
+        path = await self.prompts.speak(text.get(language, text["en"]), language)
+        if path is not None:
+            with contextlib.suppress(CallGone):
+                await audio.music(on=False)
+                await audio.play(path, interruptible=False)
+        await self._finish(live, "callback_requested", hang_up_caller=True)
+        return True
+
+    # -- offers: ring the agent's phone -----------------------------------------------
+
+    async def _ring_agent(
+        self, live: LiveCall, offer_id: str, agent_id: str, ring_s: float
+    ) -> None:
+        if live.phase is not Phase.QUEUED or live.agent is not None:
+            return
+        phone = await self.db.run(self.phones.phone_user_of, live.org_id, agent_id)
+        if phone is None:
+            # Nothing to ring: hand the call to the next agent rather than wait out the timeout.
+            log.info("agent %s has no phone; declining offer %s", agent_id, offer_id)
+            await self.db.run(
+                records.decline_offer, live.org_id, agent_id, offer_id, self.db.clock()
+            )
+            return
+        leg = Leg(new_id(), f"{live.key}-a{new_id()[-6:]}", LegRole.AGENT, live.caller.codec)
+        leg.user_id, leg.offer_id = agent_id, offer_id
+        live.agent = leg
+        live.phase = Phase.RINGING
+        self.calls.add_leg(live, leg)
+        try:
+            info = await live.media.create_leg(leg.leg_id, codec=leg.codec, call_id=live.key)
+            await self.call_log.call_event(
+                live, "offered", {"agent_id": agent_id, "offer": offer_id}
+            )
+            caller_id = (live.contact.caller_e164 if live.contact else None) or "anonymous"
+            await self.signaling.originate(
+                live.org_id,
+                Target("phone", phone),
+                caller_id,
+                self._local(info.local_port, leg.codec),
+                timeout_s=ring_s,
+                call_id=leg.call_id,
+            )
+        except MediaError:
+            await self._finish(live, "media_error", hang_up_caller=True)
+        except Exception:
+            log.exception("ringing agent %s failed", agent_id)
+            await self._release_agent_leg(live, leg, hang_up=False)
+            await self.db.run(
+                records.decline_offer, live.org_id, agent_id, offer_id, self.db.clock()
+            )
+
+    async def _agent_answered(self, live: LiveCall, leg: Leg) -> None:
+        assert leg.user_id is not None and leg.offer_id is not None
+        if live.gone.is_set():
+            await self._release_agent_leg(live, leg, hang_up=True)
+            return
+        accepted = await self.db.run(
+            records.accept_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
+        )
+        if not accepted:
+            # Too late: the offer expired or went elsewhere a moment ago.
+            await self._release_agent_leg(live, leg, hang_up=True)
+            return
+        await self.call_log.call_event(live, "agent_answered", {"agent_id": leg.user_id})
+        await self._connect(live, leg)
+
+    async def _connect(self, live: LiveCall, leg: Leg) -> None:
+        """Caller and agent into one bridge: consent announcement, music off, recording."""
+        media = live.media
+        await media.set_hold(live.caller.leg_id, False)
+        record = self._should_record(live)
+        if record:
+            await self._consent(live)
+        live.bridge_id = f"{live.key}-b"
+        await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
+        live.phase = Phase.BRIDGED
+        live.connected.set()
+        await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id})
+        if record:
+            await self._start_recording(live)
+
+    def _should_record(self, live: LiveCall) -> bool:
+        wanted = self.options.record_queues
+        return self.options.record_calls and (wanted is None or live.queue_id in wanted)
+
+    async def _consent(self, live: LiveCall) -> None:
+        language = self.options.language
+        path = await self.prompts.speak(self.options.consent_text[language], language)
+        if path is None:
+            return
+        prompt_id = await self.prompts.load(live.media, path)
+        done = self.waiters.expect(live.caller.leg_id)
+        await live.media.play(live.caller.leg_id, prompt_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done), 15)
+
+    async def _start_recording(self, live: LiveCall) -> None:
+        from jietong.telephony.recording import recording_path
+
+        assert live.bridge_id is not None and live.interaction_id is not None
+        relative = recording_path(live.org_id, live.interaction_id, live.key, self.db.clock())
+        (self.options.media_root / relative).parent.mkdir(parents=True, exist_ok=True)
+        live.recording_path = await live.media.record_start(live.bridge_id, relative)
+        await self.call_log.call_event(live, "recording_started", {"path": live.recording_path})
+
+    async def _stop_ringing(self, live: LiveCall, cause: str) -> None:
+        leg = live.agent
+        if leg is None or leg.answered:
+            return
+        await self._release_agent_leg(live, leg, hang_up=True)
+        await self.call_log.call_event(live, "offer_ended", {"cause": cause})
+
+    async def _release_agent_leg(self, live: LiveCall, leg: Leg, *, hang_up: bool) -> None:
+        if live.agent is leg:
+            live.agent = None
+        if live.phase is Phase.RINGING:
+            live.phase = Phase.QUEUED
+        self.calls.drop_leg(leg)
+        if hang_up:
+            with contextlib.suppress(Exception):
+                await self.signaling.hangup(leg.call_id)
+        with contextlib.suppress(MediaError):
+            await live.media.destroy_leg(leg.leg_id)
+
+    async def _agent_gone(self, live: LiveCall, leg: Leg, cause: str, status: int | None) -> None:
+        if leg.answered:
+            await self._finish(live, "agent_hangup", hang_up_caller=True)
+            return
+        await self._release_agent_leg(live, leg, hang_up=False)
+        await self.call_log.call_event(live, "offer_ended", {"cause": cause, "status": status})
+        if cause == "rejected" and leg.user_id and leg.offer_id:
+            # Busy or declined on the phone: decline now so routing offers the next agent;
+            # a ring timeout is left to routing, which counts it as a missed offer.
+            await self.db.run(
+                records.decline_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
+            )
+
+    # -- other outcomes -------------------------------------------------------------------
+
+    async def _voicemail(self, live: LiveCall, result: IvrResult) -> None:
+        assert result.voicemail is not None and live.interaction_id is not None
+        data = await asyncio.to_thread(result.voicemail.path.read_bytes)
+        target = result.queue_id or await self.db.run(records.default_call_queue, live.org_id)
+        await self.db.run(
+            records.leave_voicemail,
+            live.org_id,
+            live.interaction_id,
+            blobs=self.db.blobs,
+            wav=data,
+            seconds=result.voicemail.seconds,
+            queue_id=target,
+            max_bytes=self.options.max_attachment_bytes,
+        )
+        live.phase = Phase.ENDED
+        await self.call_log.call_event(live, "voicemail", {"seconds": result.voicemail.seconds})
+        await self._finish(live, "voicemail", hang_up_caller=True)
+
+    async def _callback_from_ivr(self, live: LiveCall, result: IvrResult) -> None:
+        """A callback asked for in the IVR: queued as a callback entry right away."""
+        assert live.interaction_id is not None and live.contact is not None
+        target = result.queue_id or await self.db.run(records.default_call_queue, live.org_id)
+        if target is None or not await self.db.run(
+            records.queue_call, live.org_id, live.interaction_id, target
+        ):
+            await self._finish(live, "no_queue", hang_up_caller=True)
+            return
+        number = result.number or live.contact.caller_e164
+        for _ in range(20):  # routing gives the entry on its next cycle
+            if await self.db.run(
+                records.request_callback, live.org_id, live.interaction_id, number, self.db.clock()
+            ):
+                break
+            await asyncio.sleep(0.25)
+        live.phase = Phase.ENDED
+        await self._finish(live, "callback_requested", hang_up_caller=True)
+
+    async def _transfer_to_number(self, live: LiveCall, number: str) -> None:
+        await self.add_external(live, number)
+
+    # -- transfers, conference, supervisors (legs other than caller and agent) -----------
+
+    async def add_external(self, live: LiveCall, number: str, *, timeout_s: float = 30) -> Leg:
+        """Ring a number through the trunk; answered, it joins the call's bridge (a blind
+        transfer removes the agent afterwards, a conference keeps everyone)."""
+        leg = Leg(new_id(), f"{live.key}-x{new_id()[-6:]}", LegRole.EXTERNAL, live.caller.codec)
+        live.others.append(leg)
+        self.calls.add_leg(live, leg)
+        info = await live.media.create_leg(leg.leg_id, codec=leg.codec, call_id=live.key)
+        caller_id = (live.contact.caller_e164 if live.contact else None) or "anonymous"
+        await self.signaling.originate(
+            live.org_id,
+            Target("number", number),
+            caller_id,
+            self._local(info.local_port, leg.codec),
+            timeout_s=timeout_s,
+            call_id=leg.call_id,
+        )
+        return leg
+
+    async def _external_answered(self, live: LiveCall, leg: Leg) -> None:
+        await live.media.set_hold(live.caller.leg_id, False)
+        if live.bridge_id is None:
+            live.bridge_id = f"{live.key}-b"
+            await live.media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
+            live.phase = Phase.BRIDGED
+            live.connected.set()
+        else:
+            await live.media.join_bridge(live.bridge_id, leg.leg_id)
+        await self.call_log.call_event(live, "external_joined", {})
+
+    async def _supervisor_answered(self, live: LiveCall, leg: Leg) -> None:
+        if live.bridge_id is None:
+            await self._other_gone(live, leg)
+            return
+        await live.media.join_bridge(live.bridge_id, leg.leg_id)
+        # Listening: the bridge does not hear the supervisor (mute); barge: it does.
+        await live.media.set_mute(leg.leg_id, leg.mode is not Mode.BARGE)
+        await self.call_log.call_event(live, "supervisor_joined", {"mode": str(leg.mode)})
+
+    async def _other_gone(self, live: LiveCall, leg: Leg) -> None:
+        if leg in live.others:
+            live.others.remove(leg)
+        self.calls.drop_leg(leg)
+        with contextlib.suppress(MediaError):
+            await live.media.destroy_leg(leg.leg_id)
+        alone = live.agent is None and not live.others
+        if leg.role is LegRole.EXTERNAL and alone and live.phase is Phase.BRIDGED:
+            # The last party the caller was talking to left.
+            await self._finish(live, "transfer_target_hangup", hang_up_caller=True)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    async def _finish(self, live: LiveCall, cause: str, *, hang_up_caller: bool) -> None:
+        """End the whole call once: every leg released, recording closed, interaction moved
+        on, CDR told. Safe to call again (later calls do nothing)."""
+        if live.gone.is_set():
+            return
+        live.end_cause = cause
+        live.gone.set()
+        live.connected.set()
+        self.calls.remove(live)
+        if live.task is not None and live.task is not asyncio.current_task():
+            live.task.cancel()
+        legs = live.legs()
+        for leg in legs:
+            if leg is live.caller and not hang_up_caller:
+                continue
+            with contextlib.suppress(Exception):
+                await self.signaling.hangup(leg.call_id)
+        await self._release_media(live, legs)
+        if live.interaction_id is not None:
+            try:
+                await self.db.run(records.end_call, live.org_id, live.interaction_id)
+            except Exception:
+                log.exception("call %s: could not end its interaction", live.key)
+        await self.call_log.call_event(live, "ended", {"cause": cause})
+
+    async def _release_media(self, live: LiveCall, legs: list[Leg]) -> None:
+        media = live.media
+        if media.lost is not None:
+            return
+        with contextlib.suppress(MediaError):
+            if live.bridge_id is not None:
+                if live.recording_path is not None:
+                    await media.record_stop(live.bridge_id)
+                await media.destroy_bridge(live.bridge_id)
+            for leg in legs:
+                with contextlib.suppress(MediaError):
+                    await media.destroy_leg(leg.leg_id)
+
+    async def _hang_up_everything(self, live: LiveCall, cause: str) -> None:
+        await self._finish(live, cause, hang_up_caller=True)
+
+    # -- media events -----------------------------------------------------------------
+
+    async def _pump(self, media: MediaClient) -> None:
+        async for event in media.events():
+            try:
+                await self._on_media_event(media, event)
+            except Exception:
+                log.exception("media event %r failed", event)
+
+    async def _on_media_event(self, media: MediaClient, event: object) -> None:
+        if isinstance(event, MediaProcessLost):
+            await self._media_lost(media, event)
+        elif isinstance(event, mc.DtmfReceived):
+            found = self.calls.by_media_leg(event.leg_id)
+            if found is not None and found[1] is found[0].caller:
+                found[0].digits.put_nowait(event.digit)
+        elif isinstance(event, mc.PromptFinished):
+            self.waiters.finished(event.leg_id)
+        elif isinstance(event, mc.LegTimedOut):
+            found = self.calls.by_media_leg(event.leg_id)
+            if found is not None:
+                # No RTP for the timeout: the peer is gone without a BYE.
+                live, leg = found
+                if leg is live.caller or (leg is live.agent and leg.answered):
+                    await self._finish(live, "rtp_timeout", hang_up_caller=True)
+
+    async def _media_lost(self, media: MediaClient, lost: MediaProcessLost) -> None:
+        """A media process died: every call it carried ends (cause ``media_lost``), with
+        its CDR closed; nothing else is touched."""
+        calls = self.calls.on_media(media)
+        log.error(
+            "media process %s lost (%s): ending %d calls", lost.engine, lost.reason, len(calls)
+        )
+        self.prompts.forget(media)
+        await self.call_log.calls_lost(lost, calls)
+        for live in calls:
+            await self._finish(live, "media_lost", hang_up_caller=True)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _endpoint(self, port: int, codec: tuple[Codec, int], call: IncomingCall) -> MediaEndpoint:
+        return MediaEndpoint(
+            self.options.media_host, port, (codec,), call.remote_media.telephone_event_pt
+        )
+
+    def _local(self, port: int, codec: Codec) -> MediaEndpoint:
+        pt = 0 if codec == "PCMU" else 8
+        return MediaEndpoint(self.options.media_host, port, ((codec, pt),), 101)
+
+
+_ROUTING_EVENTS = frozenset(
+    {"OfferCreated", "OfferExpired", "OfferRetracted", "OfferDeclined", "CallbackStarted"}
+)
+
+
+def _ends_offer_of(call: LiveCall, envelope: Envelope) -> bool:
+    """An offer whose phone is still ringing ended elsewhere (expired, retracted,
+    declined on the desk): that phone must stop ringing."""
+    leg = call.agent
+    return (
+        envelope.event_type in ("OfferExpired", "OfferRetracted", "OfferDeclined")
+        and leg is not None
+        and not leg.answered
+        and leg.offer_id == envelope.payload.get("offer_id")
+    )
+
+
+def _choose_codec(remote: MediaEndpoint) -> tuple[Codec, int] | None:
+    """The caller's first codec that we speak (their order of preference)."""
+    for name, pt in remote.codecs:
+        if name in ("PCMU", "PCMA"):
+            return name, pt
+    return None
+
+
+async def _next_digit_or_connected(live: LiveCall, timeout: float) -> str | None:
+    getter = asyncio.ensure_future(live.digits.get())
+    connected = asyncio.ensure_future(live.connected.wait())
+    done, _ = await asyncio.wait(
+        {getter, connected}, timeout=timeout, return_when="FIRST_COMPLETED"
+    )
+    connected.cancel()
+    if getter in done:
+        return getter.result()
+    getter.cancel()
+    return None
+
+
+def announcement(where: records.QueuePosition, language: str) -> str:
+    """What a waiting caller is told: their place and, when known, the wait in whole
+    minutes (at least one), and the callback option."""
+    minutes = None if where.wait_seconds is None else max(1, round(where.wait_seconds / 60))
+    if language == "zh-CN":
+        text = f"您前面还有{where.ahead}位。"
+        if minutes is not None:
+            text += f"预计等待{minutes}分钟。"
+        return text + "如需回电并保留您的位置，请按1。"
+    text = f"You are number {where.position} in the queue."
+    if minutes is not None:
+        unit = "minute" if minutes == 1 else "minutes"
+        text += f" Your estimated wait is {minutes} {unit}."
+    return text + " To be called back and keep your place, press 1."
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("voice task failed", exc_info=task.exception())
