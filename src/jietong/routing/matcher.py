@@ -21,11 +21,20 @@ class's agents with room. Both are the choices `match` makes.
 Two fast paths cover steady state: an agent who frees a slot pulls the earliest head
 among its classes (nobody else can be eligible there), and an item joining a class that
 already has waiting items needs no decision at all.
+
+Why it is cheap (profiled with cProfile and callgrind on `bench/routing.py`): agents are
+kept as mutable records, so a release or an assignment changes two fields instead of
+building a frozen `AgentView` (views are built only when asked for, or for the policies
+whose rank moves with time); every class always knows its head — its earliest work key,
+which already ends with the item id — or holds `_EMPTY`, which sorts after every key, so
+the pull loop is one comparison per class; and agents without blending or a total cap
+(`plain`) get their free slots by one subtraction.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -39,16 +48,89 @@ from jietong.routing.policies import (
     WorkItem,
     WorkKey,
     choose_agent,
-    free_capacity,
-    qualified,
     rank_is_stable,
     stable_rank,
     work_key,
 )
 
 ClassKey = tuple[str, str, tuple[tuple[str, int], ...], frozenset[str]]
-Head = tuple[WorkKey, int, str]
-"""A class's earliest waiting item: (work key, 0, item id)."""
+
+_EMPTY: WorkKey = (math.inf, math.inf, "")
+"""The head of a class without waiting items: after every real work key."""
+
+
+@dataclass(slots=True)
+class _Agent:
+    """An agent as the matcher tracks it: `AgentView`'s fields, mutable, plus whether
+    its free slots are plain capacity minus load (no blending, no total cap)."""
+
+    agent_id: str
+    skills: Mapping[str, int]
+    idle_since: float
+    capacity: dict[str, int]
+    load: dict[str, int]
+    max_total: int | None
+    handled: int
+    occupancy: float
+    excludes: Mapping[str, Collection[str]]
+    plain: bool
+    version: int = 0  # bumped on every change: older entries in rank heaps are stale
+    by_channel: dict[str, list[_Class]] = field(default_factory=dict)  # its classes
+
+    @classmethod
+    def of(cls, view: AgentView) -> _Agent:
+        plain = view.max_total is None and not view.excludes
+        return cls(
+            view.agent_id,
+            view.skills,
+            view.idle_since,
+            dict(view.capacity),
+            dict(view.load),
+            view.max_total,
+            view.handled,
+            view.occupancy,
+            view.excludes,
+            plain,
+        )
+
+    def view(self) -> AgentView:
+        return AgentView(
+            self.agent_id,
+            self.skills,
+            self.idle_since,
+            dict(self.capacity),
+            dict(self.load),
+            self.max_total,
+            self.handled,
+            self.occupancy,
+            self.excludes,
+        )
+
+    def free(self, channel: str) -> int:
+        """`policies.free_capacity` of this agent's view."""
+        load = self.load
+        if self.excludes:
+            for busy, count in load.items():
+                if count > 0 and channel in self.excludes.get(busy, ()):
+                    return 0
+        free = self.capacity.get(channel, 0) - load.get(channel, 0)
+        if self.max_total is not None:
+            free = min(free, self.max_total - sum(load.values()))
+        return free if free > 0 else 0
+
+    def room(self) -> list[str]:
+        """The channels on which the agent has a free slot."""
+        if self.plain:
+            load = self.load
+            return [ch for ch, cap in self.capacity.items() if cap > load.get(ch, 0)]
+        return [ch for ch in self.capacity if self.free(ch) > 0]
+
+    def qualifies(self, required: Iterable[tuple[str, int]]) -> bool:
+        skills = self.skills
+        for skill, minimum in required:  # noqa: SIM110 (a loop: cheaper than all())
+            if skills.get(skill, 0) < minimum:
+                return False
+        return True
 
 
 @dataclass(slots=True)
@@ -61,9 +143,10 @@ class _Class:
     stable: bool
     channel: str
     members: set[str] = field(default_factory=set)  # qualified, not excluded
-    items: list[tuple[WorkKey, str]] = field(default_factory=list)  # heap
+    items: list[WorkKey] = field(default_factory=list)  # heap; the key ends with the id
     waiting: int = 0
-    head: tuple[WorkKey, str] | None = None  # the earliest waiting item, None: unknown
+    head: WorkKey = _EMPTY  # the earliest waiting item's key (always up to date)
+    first: float = math.inf  # head[0], compared before the whole key
     ranked: list[tuple[Rank, int, str]] = field(default_factory=list)  # heap (stable)
     free: set[str] = field(default_factory=set)  # members with room (unstable)
 
@@ -83,10 +166,9 @@ class Matcher:
         self._default_policy = default_policy
         self._aging = aging_seconds_per_level
         self.cursors: dict[str, str] = dict(rr_cursors or {})
-        self._agents: dict[str, AgentView] = {}
-        self._version: dict[str, int] = {}
+        self._agents: dict[str, _Agent] = {}
+        self._retired: dict[str, int] = {}  # versions of removed agents, if they return
         self._agent_classes: dict[str, list[_Class]] = {}
-        self._agent_channels: dict[str, dict[str, list[_Class]]] = {}  # same, by channel
         self._agents_by_skill: dict[str, set[str]] = {}
         self._items: dict[str, tuple[WorkItem, _Class, WorkKey]] = {}
         self._classes: dict[ClassKey, _Class] = {}
@@ -115,11 +197,11 @@ class Matcher:
     # --- reading ---------------------------------------------------------------------
 
     def agent(self, agent_id: str) -> AgentView:
-        return self._agents[agent_id]
+        return self._agents[agent_id].view()
 
     @property
     def agents(self) -> list[AgentView]:
-        return list(self._agents.values())
+        return [record.view() for record in self._agents.values()]
 
     @property
     def items(self) -> list[WorkItem]:
@@ -141,42 +223,36 @@ class Matcher:
     def put_agent(self, view: AgentView) -> None:
         """Add an agent or replace what is known of it (load, skills, idle clock...)."""
         before = self._agents.get(view.agent_id)
-        self._agents[view.agent_id] = view
-        self._version[view.agent_id] = self._version.get(view.agent_id, 0) + 1
+        record = self._agents[view.agent_id] = _Agent.of(view)
+        if before is None:
+            record.version = self._retired.pop(view.agent_id, 0) + 1
+        else:
+            record.version = before.version + 1
+            record.by_channel = before.by_channel
         if before is None or (before.skills is not view.skills and before.skills != view.skills):
-            self._index_agent(view, before)
+            self._index_agent(view.agent_id, before)
         self._dirty_agents.add(view.agent_id)
 
     def release(self, agent_id: str, channel: str, now: float) -> None:
         """The agent finished one contact on ``channel``: one slot back, idle from now
         (`put_agent` with that view, without building it)."""
-        v = self._agents[agent_id]
-        load = dict(v.load)
-        load[channel] = max(load.get(channel, 0) - 1, 0)
-        self._agents[agent_id] = AgentView(
-            v.agent_id,
-            v.skills,
-            now,
-            v.capacity,
-            load,
-            v.max_total,
-            v.handled,
-            v.occupancy,
-            v.excludes,
-        )
-        self._version[agent_id] += 1
+        record = self._agents[agent_id]
+        load = record.load
+        left = load.get(channel, 0) - 1
+        load[channel] = left if left > 0 else 0
+        record.idle_since = now
+        record.version += 1
         self._dirty_agents.add(agent_id)
 
     def remove_agent(self, agent_id: str) -> None:
-        view = self._agents.pop(agent_id, None)
-        if view is None:
+        record = self._agents.pop(agent_id, None)
+        if record is None:
             return
-        self._version[agent_id] = self._version.get(agent_id, 0) + 1  # stale heap entries
+        self._retired[agent_id] = record.version  # a returning agent continues from here
         for klass in self._agent_classes.pop(agent_id, []):
             klass.members.discard(agent_id)
             klass.free.discard(agent_id)
-        self._agent_channels.pop(agent_id, None)
-        for skill in view.skills:
+        for skill in record.skills:
             self._agents_by_skill.get(skill, set()).discard(agent_id)
         self._dirty_agents.discard(agent_id)
 
@@ -187,11 +263,10 @@ class Matcher:
         klass = self._class_of(item)
         key = work_key(item, self._aging)
         self._items[item.item_id] = (item, klass, key)
-        heapq.heappush(klass.items, (key, item.item_id))
+        heapq.heappush(klass.items, key)
         klass.waiting += 1
-        head = klass.head
-        if klass.waiting == 1 or (head is not None and key < head[0]):
-            klass.head = (key, item.item_id)
+        if key < klass.head:
+            klass.head, klass.first = key, key[0]
         if klass.waiting == 1:
             # Behind other waiting items of its class it cannot be assigned (they could
             # not be); alone, it may find an agent.
@@ -202,8 +277,8 @@ class Matcher:
         if found is not None:
             klass = found[1]
             klass.waiting -= 1
-            if klass.head is not None and klass.head[1] == item_id:
-                klass.head = None
+            if klass.head == found[2]:
+                self._refresh_head(klass)
 
     # --- deciding ----------------------------------------------------------------------
 
@@ -213,135 +288,110 @@ class Matcher:
             if not self._dirty_agents:
                 return []
             if len(self._dirty_agents) == 1:
-                return self._pull(next(iter(self._dirty_agents)), now)
-        frontier: list[tuple[Head, int, _Class]] = []
+                return self._pull(self._dirty_agents.pop(), now)
         touched: dict[ClassKey, _Class] = dict(self._dirty_classes)
         for agent_id in sorted(self._dirty_agents):
             for klass in self._offer_agent(agent_id):
                 touched[klass.key] = klass
         self._dirty_agents.clear()
         self._dirty_classes.clear()
-        for order, klass in enumerate(touched.values()):
-            head = self._head(klass)
-            if head is not None:
-                frontier.append((head, order, klass))
+        # Work keys are unique (they end with the item id), so the class never compares.
+        frontier = [(k.head, order, k) for order, k in enumerate(touched.values())]
+        frontier = [entry for entry in frontier if entry[0] is not _EMPTY]
         heapq.heapify(frontier)
         result: list[Assignment] = []
         while frontier:
             _, order, klass = heapq.heappop(frontier)
-            head = self._head(klass)
-            if head is None:
+            if klass.head is _EMPTY:
                 continue
-            item_id = head[2]
-            chosen = self._best_agent(klass, self._items[item_id][0])
+            chosen = self._best_agent(klass, self._items[klass.head[2]][0])
             if chosen is None:
                 continue  # no agent for the head: none for the rest of the class
-            self._assign(klass, item_id, chosen, now, result)
-            following = self._head(klass)
-            if following is not None:
-                heapq.heappush(frontier, (following, order, klass))
+            self._assign(klass, self._agents[chosen], now, result)
+            self._offer_agent(chosen)
+            if klass.head is not _EMPTY:
+                heapq.heappush(frontier, (klass.head, order, klass))
         return result
 
     def _pull(self, agent_id: str, now: float) -> list[Assignment]:
         """One agent gained room, nothing else changed: it takes the earliest heads among
         its classes while it has room (nobody else is eligible for them). The hot path of
-        a busy center, hence written out."""
-        self._dirty_agents.clear()
+        a busy center, hence written out: no list of channels, and a class is passed over
+        on the first component of its head's key unless that ties."""
         result: list[Assignment] = []
-        by_channel = self._agent_channels.get(agent_id, {})
-        while agent_id in self._agents:
-            room = self._room(self._agents[agent_id])
-            if not room:
-                return result  # full: nothing to offer it anywhere
-            best_key: WorkKey | None = None
+        record = self._agents.get(agent_id)
+        if record is None:
+            return result
+        by_channel = record.by_channel
+        load = record.load
+        while True:
+            roomy = False
+            best = _EMPTY
+            first = _EMPTY[0]
             best_class: _Class | None = None
-            best_item = ""
-            for channel in room:
+            for channel, cap in record.capacity.items():
+                if cap <= load.get(channel, 0) or not (record.plain or record.free(channel)):
+                    continue
+                roomy = True
                 for klass in by_channel.get(channel, ()):
-                    if klass.waiting <= 0:
-                        continue
-                    head = klass.head
-                    if head is None:
-                        found = self._head(klass)
-                        if found is None:
-                            continue
-                        head = (found[0], found[2])
-                    if best_key is None or head[0] < best_key:
-                        best_key, best_class, best_item = head[0], klass, head[1]
+                    if klass.first <= first and (klass.first < first or klass.head < best):
+                        best, first, best_class = klass.head, klass.first, klass
+            if not roomy:
+                return result  # full: nothing to offer it anywhere
             if best_class is None:
                 break
-            self._assign(best_class, best_item, agent_id, now, result, offer=False)
+            self._assign(best_class, record, now, result)
         self._offer_agent(agent_id)
         return result
 
-    @staticmethod
-    def _room(view: AgentView) -> set[str]:
-        """The channels on which the agent has a free slot."""
-        return {ch for ch in view.capacity if free_capacity(view, ch) > 0}
-
-    def _assign(
-        self,
-        klass: _Class,
-        item_id: str,
-        agent_id: str,
-        now: float,
-        result: list[Assignment],
-        *,
-        offer: bool = True,
-    ) -> None:
+    def _assign(self, klass: _Class, record: _Agent, now: float, result: list[Assignment]) -> None:
         """Give the class's head to the agent, as `policies.match` does (one more load,
-        idle clock reset); ``offer`` re-indexes the agent at once."""
-        item, _, _ = self._items.pop(item_id)
-        heapq.heappop(klass.items)  # the head's entry (or a stale one above it: harmless)
+        idle clock reset)."""
+        key = heapq.heappop(klass.items)  # the head: the top of the heap is always valid
+        item_id = key[2]
+        item = self._items.pop(item_id)[0]
         klass.waiting -= 1
-        klass.head = None
-        result.append(Assignment(item_id, agent_id))
+        self._refresh_head(klass)
+        agent_id = record.agent_id
+        # tuple.__new__: a NamedTuple's own constructor is Python code, a hot-path cost.
+        result.append(tuple.__new__(Assignment, (item_id, agent_id)))
         self.cursors[item.queue_id] = agent_id
-        v = self._agents[agent_id]
-        load = dict(v.load)
-        load[item.channel] = load.get(item.channel, 0) + 1
-        self._agents[agent_id] = AgentView(
-            v.agent_id,
-            v.skills,
-            now,
-            v.capacity,
-            load,
-            v.max_total,
-            v.handled + 1,
-            v.occupancy,
-            v.excludes,
-        )
-        self._version[agent_id] += 1
-        if offer:
-            self._offer_agent(agent_id)
+        load = record.load
+        load[klass.channel] = load.get(klass.channel, 0) + 1
+        record.idle_since = now
+        record.handled += 1
+        record.version += 1
 
-    def _head(self, klass: _Class) -> Head | None:
-        """The class's earliest waiting item as (key, 0, id); entries of removed or
-        replaced items are dropped."""
-        if klass.head is not None:
-            return (klass.head[0], 0, klass.head[1])
+    def _refresh_head(self, klass: _Class) -> None:
+        """Drop entries of removed or replaced items from the top of the class's heap
+        and record its head."""
         heap = klass.items
+        items = self._items
         while heap:
-            key, item_id = heap[0]
-            found = self._items.get(item_id)
+            key = heap[0]
+            found = items.get(key[2])
             if found is not None and found[1] is klass and found[2] == key:
-                klass.head = (key, item_id)
-                return (key, 0, item_id)
+                klass.head, klass.first = key, key[0]
+                return
             heapq.heappop(heap)
-        return None
+        klass.head, klass.first = _EMPTY, _EMPTY[0]
 
     def _best_agent(self, klass: _Class, item: WorkItem) -> str | None:
         channel = klass.channel
+        agents = self._agents
         if not klass.stable:
-            views = [
-                self._agents[a] for a in klass.free if free_capacity(self._agents[a], channel) > 0
-            ]
+            views = [agents[a].view() for a in klass.free if agents[a].free(channel) > 0]
             return choose_agent(klass.policy, item, views, self.cursors.get(item.queue_id))
         heap = klass.ranked
         while heap:
             _, version, agent_id = heap[0]
-            current = version == self._version.get(agent_id) and agent_id in klass.members
-            if current and free_capacity(self._agents[agent_id], channel) > 0:
+            record = agents.get(agent_id)
+            if (
+                record is not None
+                and version == record.version
+                and agent_id in klass.members
+                and record.free(channel) > 0
+            ):
                 return agent_id
             heapq.heappop(heap)
         return None
@@ -349,12 +399,12 @@ class Matcher:
     def _offer_agent(self, agent_id: str) -> list[_Class]:
         """Make the agent (current version) findable in every class it has room for;
         returns those classes."""
-        view = self._agents.get(agent_id)
-        if view is None:
+        record = self._agents.get(agent_id)
+        if record is None:
             return []
-        version = self._version[agent_id]
+        version = record.version
         offered: list[_Class] = []
-        room = self._room(view)
+        room = record.room()
         if not room:
             for klass in self._agent_classes.get(agent_id, ()):
                 if not klass.stable:
@@ -369,14 +419,21 @@ class Matcher:
             if not klass.stable:
                 klass.free.add(agent_id)
                 continue
-            rank = stable_rank(klass.policy, agent_id, view.skills, view.idle_since, klass.template)
+            rank = stable_rank(
+                klass.policy, agent_id, record.skills, record.idle_since, klass.template
+            )
             heapq.heappush(klass.ranked, (rank, version, agent_id))
             if len(klass.ranked) > 4 * len(klass.members) + 64:
                 self._compact(klass)
         return offered
 
     def _compact(self, klass: _Class) -> None:
-        klass.ranked = [entry for entry in klass.ranked if entry[1] == self._version.get(entry[2])]
+        agents = self._agents
+        klass.ranked = [
+            entry
+            for entry in klass.ranked
+            if entry[2] in agents and entry[1] == agents[entry[2]].version
+        ]
         heapq.heapify(klass.ranked)
 
     # --- classes and the skill index ---------------------------------------------------
@@ -425,41 +482,44 @@ class Matcher:
                 self._join(agent_id, klass)
         return klass
 
-    def _qualifies(self, view: AgentView, klass: _Class) -> bool:
-        return view.agent_id not in klass.key[3] and qualified(view, klass.template)
+    @staticmethod
+    def _qualifies(record: _Agent, klass: _Class) -> bool:
+        return record.agent_id not in klass.key[3] and record.qualifies(klass.key[2])
 
     def _join(self, agent_id: str, klass: _Class) -> None:
         self._member(agent_id, klass)
-        view = self._agents[agent_id]
-        if free_capacity(view, klass.channel) <= 0:
+        record = self._agents[agent_id]
+        if record.free(klass.channel) <= 0:
             return
         if klass.stable:
-            rank = stable_rank(klass.policy, agent_id, view.skills, view.idle_since, klass.template)
-            heapq.heappush(klass.ranked, (rank, self._version[agent_id], agent_id))
+            rank = stable_rank(
+                klass.policy, agent_id, record.skills, record.idle_since, klass.template
+            )
+            heapq.heappush(klass.ranked, (rank, record.version, agent_id))
         else:
             klass.free.add(agent_id)
 
     def _member(self, agent_id: str, klass: _Class) -> None:
         klass.members.add(agent_id)
         self._agent_classes.setdefault(agent_id, []).append(klass)
-        by_channel = self._agent_channels.setdefault(agent_id, {})
+        by_channel = self._agents[agent_id].by_channel
         by_channel.setdefault(klass.channel, []).append(klass)
 
-    def _index_agent(self, view: AgentView, before: AgentView | None) -> None:
-        agent_id = view.agent_id
+    def _index_agent(self, agent_id: str, before: _Agent | None) -> None:
+        record = self._agents[agent_id]
         for klass in self._agent_classes.pop(agent_id, []):
             klass.members.discard(agent_id)
             klass.free.discard(agent_id)
-        self._agent_channels.pop(agent_id, None)
+        record.by_channel = {}
         if before is not None:
             for skill in before.skills:
                 self._agents_by_skill.get(skill, set()).discard(agent_id)
-        for skill in view.skills:
+        for skill in record.skills:
             self._agents_by_skill.setdefault(skill, set()).add(agent_id)
         seen: set[ClassKey] = set()
-        groups = [self._open_classes, *(self._classes_by_skill.get(s, []) for s in view.skills)]
+        groups = [self._open_classes, *(self._classes_by_skill.get(s, []) for s in record.skills)]
         for classes in groups:
             for klass in classes:
-                if klass.key not in seen and self._qualifies(view, klass):
+                if klass.key not in seen and self._qualifies(record, klass):
                     seen.add(klass.key)
                     self._member(agent_id, klass)
