@@ -8,7 +8,8 @@ One cycle for one organisation, in this order:
 3. settle agents (wrap-up limits, ringing/busy/wrap-up/available from their work);
 4. timers: overflow steps and maximum waits that came due;
 5. decide: `policies.match`'s decision over a fresh snapshot (computed by the equivalent
-   incremental `routing.matcher.Matcher`), then one offer per assignment.
+   incremental `routing.matcher.Matcher`), then one offer per assignment, all committed
+   together.
 
 The cycle keeps no state between runs: the database holds the queues, so any process can
 run it after a restart, and running it twice concurrently is wasteful but safe (each offer
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from jietong.agents import store as agent_store
 from jietong.agents.service import rules_of_agents
 from jietong.routing import store
 from jietong.routing.configuration import settings_of_org
@@ -103,11 +105,19 @@ def decide(
     # The incremental matcher decides exactly as `policies.match` (a property test holds
     # them equal) at a fraction of the cost on large snapshots.
     assignments = Matcher.from_snapshot(state.snapshot).decide(epoch_seconds(now))
+    if not assignments:
+        return 0
+    # One transaction for the whole decision (one commit, not one per offer), each offer
+    # in its own savepoint so a refused one does not undo the others. Locks follow one
+    # global order — every agent's presence by id, then entries by id — so two engines
+    # deciding at once cannot deadlock on each other's batch.
+    agent_store.lock_presences(uow.session, org_id, {a.agent_id for a in assignments})
     made = 0
-    for assignment in assignments:
+    for assignment in sorted(assignments, key=lambda a: a.item_id):
         if _offer(uow, org_id, state, assignment, now):
             made += 1
     _move_cursors(uow, org_id, state, assignments, now)
+    uow.commit()
     return made
 
 
@@ -117,7 +127,13 @@ def _offer(
     entry = state.entries[assignment.item_id]
     ring = state.settings.get(entry.queue_id, DEFAULT_SETTINGS).ring_timeout_seconds
     offer = offer_entry(
-        uow, org_id, assignment.item_id, assignment.agent_id, ring_seconds=ring, now=now
+        uow,
+        org_id,
+        assignment.item_id,
+        assignment.agent_id,
+        ring_seconds=ring,
+        now=now,
+        commit=False,
     )
     return offer is not None
 
@@ -140,4 +156,3 @@ def _move_cursors(
         return
     for queue_id, agent_id in last.items():
         store.set_cursor(uow.session, org_id, queue_id, agent_id, now)
-    uow.commit()

@@ -9,9 +9,10 @@ offer per interaction and one per agent, and the interaction's own lifecycle ref
 second 'accept'. Locks are always taken in the order presence, offer, entry,
 interaction, so concurrent moves cannot deadlock.
 
-The interaction's move is made last, through `interactions.service.transition_interaction`,
-which commits the whole unit of work: offer, entry, presence and interaction change
-together or not at all.
+The interaction's move is made last, through `interactions.service.transition_interaction`
+(or its uncommitted twin in `interactions.lifecycle` for offers), and one commit covers
+the whole unit of work: offer, entry, presence and interaction change together or not at
+all. The engine makes a decision's offers in savepoints of one transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from jietong.events.routing import (
     OfferExpired,
     OfferRetracted,
 )
+from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import InteractionTrigger
 from jietong.interactions.service import transition_interaction
 from jietong.routing import store
@@ -69,19 +71,61 @@ def offer_entry(
     now: datetime,
     actor: Actor | None = None,
     require_routable: bool = True,
+    commit: bool = True,
 ) -> RoutingOfferRow | None:
     """Offer a waiting entry to an agent and commit; None (nothing changed) when the
     moment passed: the agent is no longer routable or already has an offer, the entry
-    no longer waits, or the interaction left the queue."""
+    no longer waits, or the interaction left the queue.
+
+    Without ``commit`` the offer is made inside a savepoint and left for the caller to
+    commit with others (the engine commits a whole decision at once); a refused offer
+    then rolls back its savepoint only."""
+    if commit:
+        try:
+            made = _make_offer(
+                uow, org_id, entry_id, agent_id, ring_seconds, now, actor, require_routable
+            )
+        except (IllegalTransition, NotFound, InvalidInput, IntegrityError):
+            made = None
+        if made is None:
+            return _nothing(uow)
+        uow.commit()
+        return made
+    savepoint = uow.session.begin_nested()
+    try:
+        made = _make_offer(
+            uow, org_id, entry_id, agent_id, ring_seconds, now, actor, require_routable
+        )
+    except (IllegalTransition, NotFound, InvalidInput, IntegrityError):
+        made = None
+    if made is None:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return made
+
+
+def _make_offer(
+    uow: UnitOfWork,
+    org_id: str,
+    entry_id: str,
+    agent_id: str,
+    ring_seconds: int,
+    now: datetime,
+    actor: Actor | None,
+    require_routable: bool,
+) -> RoutingOfferRow | None:
+    """The offer's changes, uncommitted; None when it cannot be made (nothing changed
+    but what the caller rolls back)."""
     acting = actor or system_actor(org_id)
     presence = agent_store.find_presence(uow.session, org_id, agent_id, for_update=True)
     if presence is None or (require_routable and AgentState(presence.state) not in ROUTABLE):
-        return _nothing(uow)
+        return None
     if store.pending_offers(uow.session, org_id, agent_id=agent_id):
-        return _nothing(uow)
+        return None
     entry = store.find_entry(uow.session, org_id, entry_id, for_update=True)
     if entry is None or entry.state != EntryState.WAITING.value:
-        return _nothing(uow)
+        return None
     offer = RoutingOfferRow(
         id=new_id(),
         org_id=org_id,
@@ -112,12 +156,9 @@ def offer_entry(
             ring_timeout_seconds=ring_seconds,
         )
     )
-    try:
-        transition_interaction(
-            uow, acting, entry.interaction_id, InteractionTrigger.OFFER, assigned_user_id=agent_id
-        )
-    except (IllegalTransition, NotFound, InvalidInput, IntegrityError):
-        return _nothing(uow)
+    transition_interaction_uncommitted(
+        uow, acting, entry.interaction_id, InteractionTrigger.OFFER, assigned_user_id=agent_id
+    )
     return offer
 
 
