@@ -26,6 +26,7 @@ ACCOUNTS = {
         settings=frozenset({"app_id"}),
         optional_settings=frozenset({"api_base_url"}),
         secrets=frozenset({"app_secret", "token"}),
+        optional_secrets=frozenset({"encoding_aes_key"}),  # safe mode (wechat/crypto.py)
     )
 }
 TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat's expiry

@@ -37,7 +37,7 @@ async def verify_server(
 
 @router.post(
     "/{account_id}",
-    summary="WeChat message and event push (XML, plain-text mode)",
+    summary="WeChat message and event push (XML, plain-text or safe mode)",
     response_class=PlainTextResponse,
     openapi_extra={
         "requestBody": {
@@ -52,9 +52,25 @@ async def push(
     signature: Param = None,
     timestamp: Param = None,
     nonce: Param = None,
+    encrypt_type: Param = None,
+    msg_signature: Param = None,
 ) -> PlainTextResponse:
     account = await _checked(request, account_id, signature, timestamp, nonce)
     body = await webhooks.body_of(request)
+    if (encrypt_type or "raw").lower() == "aes":
+        # Safe mode: the push inside is checked and decrypted; its XML is what is stored.
+        secrets, app_id = account.account.secrets, account.account.settings.get("app_id", "")
+        body = webhooks.checked(
+            lambda: wire.decrypt_push(
+                body,
+                token=secrets.get("token", ""),
+                encoding_aes_key=secrets.get("encoding_aes_key", ""),
+                app_id=app_id,
+                timestamp=timestamp or "",
+                nonce=nonce or "",
+                msg_signature=msg_signature,
+            )
+        )
     origin = wire.PushOrigin(
         org_id=account.org_id,
         account_id=account.account.id,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from jietong.channels.base import InboundMessage, Party
 from jietong.channels.errors import BadSignature
+from jietong.channels.wechat import crypto
 from jietong.core.errors import InvalidInput
 from jietong.identity.contact_points import ContactKind
 
@@ -62,6 +63,27 @@ def verify_push(
     expected = push_signature(token, timestamp, nonce)
     if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
         raise BadSignature("the signature does not match")
+
+
+def decrypt_push(
+    body: bytes,
+    *,
+    token: str,
+    encoding_aes_key: str,
+    app_id: str,
+    timestamp: str,
+    nonce: str,
+    msg_signature: str | None,
+) -> bytes:
+    """The plain push XML inside a safe-mode push (see `crypto`). BadSignature when the
+    account has no EncodingAESKey or the push was not encrypted and signed for us."""
+    if not encoding_aes_key:
+        raise BadSignature("an encrypted push, but the account has no encoding_aes_key")
+    encrypted = _xml_fields(body).get("Encrypt", "")
+    if not encrypted:
+        raise InvalidInput("an encrypted push without <Encrypt>")
+    crypto.verify_msg_signature(token, timestamp, nonce, encrypted, msg_signature)
+    return crypto.decrypt(encoding_aes_key, app_id, encrypted)
 
 
 def parse_push(body: bytes, origin: PushOrigin) -> InboundMessage:
@@ -107,16 +129,11 @@ def _content(
         return fields.get("Content", ""), msg_id, False, {}
     if kind == "image":
         extra = {"pic_url": fields.get("PicUrl", "")[:2000], "media_id": fields.get("MediaId", "")}
-        return "[image]", msg_id, False, {"msg_type": kind} | {k: v for k, v in extra.items() if v}
+        return "[image]", msg_id, False, {k: v for k, v in extra.items() if v}
     if kind in ("voice", "video", "shortvideo", "location", "link", "file"):
         # The file behind a MediaId is fetched after the push is answered (wechat/media.py).
         media = fields.get("MediaId", "")
-        return (
-            f"[{kind}]",
-            msg_id,
-            False,
-            {"msg_type": kind} | ({"media_id": media} if media else {}),
-        )
+        return f"[{kind}]", msg_id, False, {"media_id": media} if media else {}
     raise InvalidInput(f"unsupported MsgType '{kind[:20]}'")
 
 
