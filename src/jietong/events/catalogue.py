@@ -191,3 +191,4 @@ class ApiTokenRevoked(DomainEvent):
 # Events of other areas live in their own modules; importing them registers them.
 from jietong.events import channels as _channels  # noqa: E402, F401
 from jietong.events import routing as _routing  # noqa: E402, F401
+from jietong.events import voice as _voice  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Voice calls: the call and leg model, the call service and call detail records."""

@@ -1,0 +1,1 @@
+"""IVR: flows as data, their interpreter, prompts, and CallAudio over the media engine."""
