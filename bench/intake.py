@@ -266,8 +266,13 @@ class Load:
         await self.http.aclose()
 
     async def listen(self, run: Run, ready: asyncio.Event, stop: asyncio.Event) -> None:
-        url = self.target.base.replace("http://", "ws://") + "/api/v1/stream?after=0"
+        base = self.target.base.replace("http://", "ws://") + "/api/v1/stream"
         headers = {"Authorization": f"Bearer {self.target.agent_token}"}
+        # Start from the newest publication number (the hello frame of a first connection):
+        # replaying a previous run's events from 0 would exceed the stream's replay limit.
+        async with websockets.connect(f"{base}?after=0", additional_headers=headers) as probe:
+            position = int(json.loads(await probe.recv())["position"])
+        url = f"{base}?after={position}"
         async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
             ready.set()
             while not stop.is_set():

@@ -13,6 +13,13 @@ conversation on the channel. An open conversation active within `open_window` ta
 message; a resolved one (wrap-up or closed) within `reopen_window` is followed up by a
 new conversation linked to the same cases; anything else opens a fresh one. Automatic
 mail (bounces, auto-replies) is stored where it belongs but never opens a conversation.
+
+`receive` is `prepare` (checks; large bytes made durable in the blob store), `stage`
+(everything in a savepoint of the caller's transaction) and a commit. The intake
+committer (`interactions.committer`) calls `prepare` in the caller's thread and `stage`
+for many messages in one transaction, so that they share one commit (one fsync).
+A raw payload up to INLINE_RAW_MAX bytes is kept in its source row, committed with it;
+only a larger one becomes a blob file (see `raw_source`).
 """
 
 from __future__ import annotations
@@ -65,6 +72,10 @@ OPEN_STATES = frozenset({S.ARRIVED, S.QUEUED, S.OFFERED, S.CONNECTED})
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 MAX_TEXT = 100_000
 MAX_REFERENCES = 50
+# Raw payloads up to this size live in the database row: webhooks, chats and most mail
+# are far smaller, and the row's commit is the only fsync they need. A blob file costs
+# its own fsync (write, fsync, rename) on the critical path of the acknowledgement.
+INLINE_RAW_MAX = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,19 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
+class PreparedMessage:
+    """A message that passed intake's checks, with the bytes that do not go into the
+    database already durable in the blob store: the raw payload when it is over
+    INLINE_RAW_MAX (`raw_key`) and each attachment (`attachment_keys`, in order). A
+    prepared message whose transaction fails leaves unreferenced blobs, never a row
+    without its bytes."""
+
+    message: InboundMessage
+    raw_key: str | None = None
+    attachment_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Thread:
     interaction: InteractionRow | None  # the conversation to join, if any
     follows: InteractionRow | None  # the resolved conversation a new one follows up
@@ -110,32 +134,88 @@ def receive(
     InvalidInput for a sender address that is not a valid contact point of its kind or
     a malformed message; PayloadTooLarge for an attachment over `max_attachment_bytes`.
     Either way nothing is stored. `blobs` is needed when the message carries attachments
-    or its raw payload."""
+    or a raw payload over INLINE_RAW_MAX."""
+    prepared = prepare(message, blobs=blobs, max_attachment_bytes=max_attachment_bytes)
+    result = stage(uow, prepared, default_region=default_region, now=now, policy=policy)
+    if not result.duplicate:
+        uow.commit()
+    return result
+
+
+def prepare(
+    message: InboundMessage,
+    *,
+    blobs: BlobStore | None,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+) -> PreparedMessage:
+    """Check `message` (InvalidInput, PayloadTooLarge) and write the bytes that do not go
+    into its rows to the blob store. Needs no transaction: callers run it in their own
+    thread, so the blob files' fsyncs overlap instead of queueing behind the writer."""
     _check(message, max_attachment_bytes, blobs)
-    earlier = _earlier(uow, message)
-    if earlier is not None:
-        return earlier
+    raw = message.raw
+    raw_key = None
+    if raw is not None and len(raw) > INLINE_RAW_MAX and blobs is not None:
+        raw_key = blobs.put(raw)
+    keys = () if blobs is None else tuple(blobs.put(a.data) for a in message.attachments)
+    return PreparedMessage(message, raw_key, keys)
+
+
+def stage(
+    uow: UnitOfWork,
+    prepared: PreparedMessage,
+    *,
+    default_region: str,
+    now: datetime,
+    policy: ThreadingPolicy = ThreadingPolicy(),
+) -> IntakeResult:
+    """Everything `receive` does except the commit, inside a savepoint of `uow`: when it
+    raises, this message's rows and events are undone and the rest of the transaction
+    (other messages of the same batch) stands. The caller commits; until then the result
+    must not be acknowledged. A duplicate returns the earlier delivery and adds nothing."""
+    message = prepared.message
     address = normalise(message.sender.kind, message.sender.address, default_region)
+    for attempt in (1, 2):
+        earlier = _earlier(uow, message)
+        if earlier is not None:
+            return earlier
+        try:
+            with uow.session.begin_nested():
+                return _store(uow, prepared, address, policy, now)
+        except IntegrityError:
+            # A concurrent delivery of the same external id committed first (another
+            # process, or a caller outside the committer): look for it once more.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def raw_source(source: MessageSourceRow, blobs: BlobStore) -> bytes | None:
+    """The payload as received: from the row when it was small, else from the blob store.
+    `source` must still be attached to its session (`raw_inline` is loaded on demand)."""
+    if source.raw_inline is not None:
+        return source.raw_inline
+    return None if source.raw_key is None else blobs.get(source.raw_key)
+
+
+def _store(
+    uow: UnitOfWork,
+    prepared: PreparedMessage,
+    address: str,
+    policy: ThreadingPolicy,
+    now: datetime,
+) -> IntakeResult:
+    message = prepared.message
     customer, created_customer = _resolve_customer(uow, message, address, now)
     thread = _thread(uow, message, customer, policy, now)
     interaction, created = _conversation(uow, message, customer, thread, now)
     opened = created and not message.auto_generated
     row = _message(message, interaction, now)
-    try:
-        uow.session.add(row)
-        uow.session.flush()
-    except IntegrityError:
-        # A concurrent delivery of the same external id committed first: undo everything.
-        uow.session.rollback()
-        earlier = _earlier(uow, message)
-        if earlier is None:
-            raise
-        return earlier
-    _store_source(uow, message, row, interaction, address, blobs, now)
+    uow.session.add(row)
+    uow.session.flush()  # the UNIQUE (org, channel, external id) decides here
+    _store_source(uow, prepared, row, interaction, address, now)
     if opened and thread.follows is not None:
         _link_cases(uow, thread.follows, interaction)
     _emit(uow, message, customer, interaction, row, created=created, follows=thread.follows)
-    uow.commit()
     return IntakeResult(
         message_id=row.id,
         interaction_id=interaction.id,
@@ -159,8 +239,9 @@ def _check(message: InboundMessage, max_bytes: int, blobs: BlobStore | None) -> 
                 f"attachment '{sanitise_filename(attachment.filename)}' is over the"
                 f" {max_bytes} byte limit"
             )
-    if blobs is None and (message.attachments or message.raw is not None):
-        raise ValueError("receive() needs a blob store for attachments and raw payloads")
+    large_raw = message.raw is not None and len(message.raw) > INLINE_RAW_MAX
+    if blobs is None and (message.attachments or large_raw):
+        raise ValueError("intake needs a blob store for attachments and large raw payloads")
 
 
 def _earlier(uow: UnitOfWork, message: InboundMessage) -> IntakeResult | None:
@@ -417,18 +498,19 @@ def _message(message: InboundMessage, interaction: InteractionRow, now: datetime
 
 def _store_source(
     uow: UnitOfWork,
-    message: InboundMessage,
+    prepared: PreparedMessage,
     row: MessageRow,
     interaction: InteractionRow,
     address: str,
-    blobs: BlobStore | None,
     now: datetime,
 ) -> None:
-    raw_key = None if message.raw is None or blobs is None else blobs.put(message.raw)
-    uow.session.add(_source(message, row, interaction, address, raw_key, now))
-    if blobs is not None:
-        for attachment in message.attachments:
-            _store_attachment(uow, blobs, row, attachment, now)
+    message = prepared.message
+    source = _source(message, row, interaction, address, prepared.raw_key, now)
+    if prepared.raw_key is None and message.raw is not None:
+        source.raw_inline = message.raw
+    uow.session.add(source)
+    for attachment, key in zip(message.attachments, prepared.attachment_keys, strict=True):
+        _store_attachment(uow, key, row, attachment, now)
 
 
 def _source(
@@ -460,11 +542,10 @@ def _source(
 
 
 def _store_attachment(
-    uow: UnitOfWork, blobs: BlobStore, message: MessageRow, part: InboundAttachment, now: datetime
+    uow: UnitOfWork, key: str, message: MessageRow, part: InboundAttachment, now: datetime
 ) -> None:
     """The same safety as uploads: sniffed type, sanitised name, bytes in the blob store
-    before the row commits (a failed commit leaves an unreferenced blob, never a row
-    without its bytes)."""
+    (under `key`, by `prepare`) before the row commits."""
     declared = part.declared_content_type
     row = AttachmentRow(
         id=new_id(),
@@ -476,7 +557,7 @@ def _store_attachment(
         content_type=sniff_content_type(part.data),
         size_bytes=len(part.data),
         sha256=hashlib.sha256(part.data).hexdigest(),
-        storage_key=blobs.put(part.data),
+        storage_key=key,
         uploaded_by=None,
         created_at=now,
     )

@@ -1,5 +1,11 @@
 """Engine creation. SQLite runs in WAL mode with synchronous=FULL: a commit that Jietong
-acknowledges to an outside sender (an SMTP 250, a webhook 200) must survive power loss."""
+acknowledges to an outside sender (an SMTP 250, a webhook 200) must survive power loss.
+
+On SQLite a transaction normally begins IMMEDIATE: it takes the one write lock at BEGIN,
+so a read-then-write transaction never fails half-way when another writer got there
+first. A connection carrying the `READ_ONLY` execution option begins DEFERRED instead:
+in WAL mode such a reader takes no lock at all and never waits for writers (see
+`UnitOfWork(read_only=True)`)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+READ_ONLY = "jietong_read_only"
+"""Execution option marking a connection whose transaction will only read."""
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -43,6 +52,9 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

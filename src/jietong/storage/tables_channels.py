@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jietong.storage.tables import ID, Base, org_fk
@@ -59,6 +69,10 @@ class MessageSourceRow(Base):
     html: Mapped[str | None] = mapped_column(Text)
     auto_generated: Mapped[bool] = mapped_column(Boolean, default=False)
     raw_key: Mapped[str | None] = mapped_column(String(64))
+    # A small raw payload is kept in the row itself (committed with it, no second fsync);
+    # one over intake's inline limit goes to the blob store and `raw_key`. Deferred: only
+    # read when asked for.
+    raw_inline: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime]
 

@@ -14,6 +14,7 @@ from jietong.app.platform import Platform
 from jietong.core.errors import InvalidInput, PayloadTooLarge
 from jietong.core.ids import new_id
 from jietong.identity.contact_points import ContactKind
+from jietong.interactions.intake import raw_source
 from jietong.storage.tables import (
     AttachmentRow,
     CaseInteractionRow,
@@ -54,12 +55,14 @@ def test_first_message_creates_customer_and_conversation(
         point = session.scalar(select(ContactPointRow))
         interaction = session.get(InteractionRow, result.interaction_id)
         source = session.get(MessageSourceRow, result.message_id)
+        stored_raw = None if source is None else raw_source(source, platform.blobs)
     assert customer is not None and customer.display_name == "王小明 Bcc: x"
     assert point is not None and point.value == "+8613800138000"
     assert interaction is not None and interaction.state == "arrived"
     assert interaction.customer_id == customer.id and interaction.channel == "sms"
     assert source is not None and source.sender_address == "+8613800138000"
-    assert source.raw_key is not None and platform.blobs.get(source.raw_key) == raw
+    assert source.raw_key is None, "a small raw payload is kept in the row, not a blob file"
+    assert stored_raw == raw
     assert event_types(platform)[-6:] == [
         "CustomerCreated",
         "ContactPointAdded",

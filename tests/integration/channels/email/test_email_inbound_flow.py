@@ -14,6 +14,7 @@ from jietong.app.email_runtime import PlatformMailSink, mail_context
 from jietong.app.platform import Platform
 from jietong.channels.email import service, tokens
 from jietong.channels.email.smtp_in import ReceivedMail, SmtpReceiver
+from jietong.interactions.intake import raw_source
 from jietong.storage.tables import InteractionRow, MessageRow
 from jietong.storage.tables_channels import MessageSourceRow
 from jietong.storage.tables_email import EmailQuarantineRow
@@ -84,7 +85,7 @@ def test_an_acknowledged_mail_is_committed_with_its_source(
         assert source is not None
         assert source.sender_address == "wang.fang@example.cn"
         assert source.quoted_text is not None and source.quoted_text.startswith("On Mon")
-        assert source.raw_key is not None and platform.blobs.get(source.raw_key) == raw
+        assert raw_source(source, platform.blobs) == raw
         assert source.thread_key == mid and source.subject == "宽带无法连接"
     interaction = interaction_of(platform, message)
     assert interaction.external_ref == mid and interaction.state == "arrived"
