@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 
 from jietong.app.deps import ActorDep, CursorQuery, LimitQuery, PlatformDep, UowDep
+from jietong.app.email_runtime import mail_context
 from jietong.channels.email import quarantine
 from jietong.core.schemas import PageOut
 from jietong.interactions.api import download_headers
@@ -56,6 +57,27 @@ def download_quarantined_mail(
         data,
         media_type="application/octet-stream",
         headers=download_headers(f"quarantined-{item_id}.eml"),
+    )
+
+
+class RetriedMailOut(BaseModel):
+    outcome: str  # stored | duplicate | quarantined
+    message_id: str | None
+    interaction_id: str | None
+    reason: str | None  # why it is held again
+
+
+@router.post("/quarantine/{item_id}/retry", response_model=RetriedMailOut)
+def retry_quarantined_mail(
+    item_id: str, uow: UowDep, actor: ActorDep, platform: PlatformDep
+) -> RetriedMailOut:
+    """Take the mail through intake again; a mail held again gets a new quarantine entry."""
+    outcome = quarantine.retry(uow, actor, mail_context(platform), item_id)
+    return RetriedMailOut(
+        outcome=outcome.kind,
+        message_id=outcome.message_id,
+        interaction_id=outcome.interaction_id,
+        reason=outcome.reason,
     )
 
 

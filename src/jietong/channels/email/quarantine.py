@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from jietong.channels.email import store
-from jietong.core.errors import NotFound
+from jietong.channels.email import service, store
+from jietong.core.errors import InvalidInput, NotFound
 from jietong.core.pagination import Page, decode_cursor, page_of
 from jietong.core.permissions import Permission, require
 from jietong.core.tenancy import Actor
@@ -68,3 +68,38 @@ def discard(uow: UnitOfWork, actor: Actor, item_id: str) -> None:
         {"reason": row.reason, "sha256": row.sha256, "sender": row.sender},
     )
     uow.commit()
+
+
+def retry(
+    uow: UnitOfWork, actor: Actor, context: service.MailContext, item_id: str
+) -> service.Outcome:
+    """Take a held mail through intake again, as if it had just arrived (after an admin
+    raised the attachment limit, say, or an upgrade fixed what could not read it).
+
+    Stored (or found already stored): the held copy goes. Held again: the new hold, with
+    today's reason, replaces the old one. Either way the mail exists exactly once more
+    and the retry is audited."""
+    row = get_quarantined(uow, actor, item_id)
+    try:
+        raw = context.blobs.get(row.raw_key)
+    except KeyError:
+        raise QuarantinedMailNotFound(f"the bytes of quarantined mail {item_id} are gone") from None
+    recipient = service.find_recipient(uow, row.recipient)
+    if recipient is None or recipient.org_id != actor.org_id:
+        raise InvalidInput(f"{row.recipient} is no longer the address of an email account")
+    envelope_from = row.envelope_from
+    # Intake runs in its own transaction; this one must not hold SQLite's write lock.
+    uow.session.rollback()
+    outcome = service.receive_mail(context, raw, recipient, envelope_from=envelope_from)
+    held = uow.session.get(EmailQuarantineRow, item_id)
+    if held is not None:
+        uow.session.delete(held)
+    uow.audit(
+        actor,
+        "email.quarantine_retried",
+        "email_quarantine",
+        item_id,
+        {"outcome": outcome.kind, "reason": outcome.reason, "message_id": outcome.message_id},
+    )
+    uow.commit()
+    return outcome
