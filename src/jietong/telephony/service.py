@@ -31,140 +31,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+from collections.abc import Awaitable
+from typing import Any
 
 from jietong.core.ids import new_id
 from jietong.events.base import Envelope
-from jietong.storage.blobs import BlobStore
-from jietong.storage.uow import UnitOfWork
 from jietong.telephony.media import control as mc
 from jietong.telephony.media.client import MediaClient, MediaError, MediaProcessLost
 from jietong.telephony.orchestrator import records
 from jietong.telephony.orchestrator.audio import LegAudio, PromptCache, PromptWaiters
-from jietong.telephony.orchestrator.live import CallTable, Leg, LegRole, LiveCall, Mode, Phase
+from jietong.telephony.orchestrator.base import CALL
+from jietong.telephony.orchestrator.contracts import (
+    CallLog,
+    Database,
+    DirectToQueue,
+    IvrResult,
+    IvrRunner,
+    NoCallLog,
+    PhoneDirectory,
+    VoiceOptions,
+)
+from jietong.telephony.orchestrator.live import CallTable, Leg, LegRole, LiveCall, Phase
+from jietong.telephony.orchestrator.parties import PartiesMixin
+from jietong.telephony.orchestrator.queueing import QueueingMixin
 from jietong.telephony.ports import (
-    CallAudio,
     CallGone,
     CallSignaling,
-    CallVariables,
     Codec,
     IncomingCall,
     MediaEndpoint,
-    Recorded,
     Target,
 )
 
+__all__ = [
+    "CallLog",
+    "Database",
+    "DirectToQueue",
+    "IvrResult",
+    "IvrRunner",
+    "NoCallLog",
+    "PhoneDirectory",
+    "VoiceOptions",
+    "VoiceService",
+]
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
-CALL = "call"
 
 
-# -- what the orchestrator needs from the other parts ------------------------------------
-
-
-@dataclass(frozen=True)
-class IvrResult:
-    """How an IVR flow ended. ``queue_id`` for a queue outcome (None: the organisation's
-    first call queue), ``number`` for transfer and callback, ``voicemail`` for a
-    recorded message."""
-
-    kind: Literal["queue", "voicemail", "callback", "transfer", "hangup"]
-    queue_id: str | None = None
-    number: str | None = None
-    voicemail: Recorded | None = None
-    variables: CallVariables = field(default_factory=CallVariables)
-
-
-class IvrRunner(Protocol):
-    async def __call__(
-        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
-    ) -> IvrResult:
-        """Run the flow of the dialled number on the caller's audio. Raises `CallGone`
-        when the caller hangs up meanwhile."""
-
-
-class PhoneDirectory(Protocol):
-    """Agent phones (the SIP registrar's accounts): which phone user rings for an agent."""
-
-    def phone_user_of(self, uow: UnitOfWork, org_id: str, agent_id: str) -> str | None: ...
-
-
-class CallLog(Protocol):
-    """The call model and CDRs (``telephony.calls``): told what happens, in order."""
-
-    async def call_event(self, call: LiveCall, what: str, data: dict[str, Any]) -> None: ...
-
-    async def calls_lost(self, lost: MediaProcessLost, calls: list[LiveCall]) -> None: ...
-
-
-class NoCallLog:
-    """Used until a call model is wired in: calls still work, no CDR is written."""
-
-    async def call_event(self, call: LiveCall, what: str, data: dict[str, Any]) -> None:
-        return None
-
-    async def calls_lost(self, lost: MediaProcessLost, calls: list[LiveCall]) -> None:
-        return None
-
-
-@dataclass(frozen=True)
-class VoiceOptions:
-    media_root: Path
-    media_host: str = "127.0.0.1"  # the address put in our SDP (reachable by the peers)
-    announce_every_s: float = 30.0  # position / estimated-wait announcements
-    first_announcement_s: float = 2.0
-    record_calls: bool = True
-    record_queues: frozenset[str] | None = None  # None: every queue (the site policy)
-    consent_text: dict[str, str] = field(
-        default_factory=lambda: {
-            "zh-CN": "为保证服务质量，您的通话可能会被录音。",
-            "en": "This call may be recorded for quality purposes.",
-        }
-    )
-    language: str = "zh-CN"
-    voicemail_max_s: float = 120.0
-    max_attachment_bytes: int = 25 * 1024 * 1024
-
-
-@dataclass
-class Database:
-    """How the orchestrator reaches the domain services: a unit of work per step, run in
-    a worker thread so the event loop never blocks on the database."""
-
-    new_uow: Callable[[datetime], UnitOfWork]
-    clock: Callable[[], datetime]
-    region: str
-    blobs: BlobStore
-
-    async def run(
-        self, fn: Callable[Concatenate[UnitOfWork, P], R], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        def work() -> R:
-            with self.new_uow(self.clock()) as uow:
-                return fn(uow, *args, **kwargs)
-
-        return await asyncio.to_thread(work)
-
-
-class DirectToQueue:
-    """The IVR of last resort: no prompts, straight to the organisation's first call
-    queue. Used when no flow is configured."""
-
-    async def __call__(
-        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
-    ) -> IvrResult:
-        return IvrResult("queue")
-
-
-# -- the orchestrator ------------------------------------------------------------------
-
-
-class VoiceService:
+class VoiceService(QueueingMixin, PartiesMixin):
     """Implements `SignalingHandler`; holds signaling, media processes and the IVR."""
 
     def __init__(
@@ -261,6 +174,17 @@ class VoiceService:
                 )
         elif call is not None and _ends_offer_of(call, envelope):
             self._spawn(self._stop_ringing(call, "offer_" + envelope.event_type[5:].lower()))
+        elif envelope.event_type == "OfferAccepted" and call is not None and call.agent:
+            if call.agent.offer_id == payload.get("offer_id"):
+                call.agent.accepted = True  # answered on the desk: the phone still rings
+        elif envelope.event_type == "InteractionStateChanged" and call is not None:
+            trigger = payload.get("trigger")
+            if trigger == "transfer" and call.phase is Phase.BRIDGED:
+                self._spawn(self._back_to_queue(call))
+            elif trigger == "end" and not call.gone.is_set():
+                self._spawn(self.finish(call, "ended_on_desk", hang_up_caller=True))
+        elif envelope.event_type == "CallbackStarted" and payload.get("channel") == CALL:
+            self._spawn(self._callback(payload))
 
     # -- signaling events -----------------------------------------------------------------
 
@@ -310,15 +234,15 @@ class VoiceService:
             return
         except MediaError as exc:
             log.warning("call %s: media failed: %s", live.key, exc)
-            await self._finish(live, "media_error", hang_up_caller=True)
+            await self.finish(live, "media_error", hang_up_caller=True)
         except Exception:
             log.exception("call %s failed", live.key)
             if not live.caller.answered:
                 with contextlib.suppress(Exception):
                     await self.signaling.reject(call.call_id, 500, "server error")
-                await self._finish(live, "error", hang_up_caller=False)
+                await self.finish(live, "error", hang_up_caller=False)
             else:
-                await self._finish(live, "error", hang_up_caller=True)
+                await self.finish(live, "error", hang_up_caller=True)
 
     async def _after_answer(self, live: LiveCall, call: IncomingCall) -> None:
         assert live.contact is not None
@@ -336,7 +260,7 @@ class VoiceService:
         elif result.kind == "transfer" and result.number:
             await self._transfer_to_number(live, result.number)
         else:
-            await self._finish(live, "ivr_hangup", hang_up_caller=True)
+            await self.finish(live, "ivr_hangup", hang_up_caller=True)
 
     async def call_progress(self, call_id: str, status: int) -> None:
         found = self.calls.by_leg_call(call_id)
@@ -354,10 +278,12 @@ class VoiceService:
         try:
             await live.media.set_remote(leg.leg_id, remote_media.host, remote_media.port)
         except MediaError:
-            await self._finish(live, "media_error", hang_up_caller=True)
+            await self.finish(live, "media_error", hang_up_caller=True)
             return
         leg.answered = True
-        if leg.role is LegRole.AGENT and leg is live.agent:
+        if leg is live.caller and live.outbound and live.agent is not None:
+            await self._connect(live, live.agent)  # the customer answered our callback
+        elif leg.role is LegRole.AGENT and leg is live.agent:
             await self._agent_answered(live, leg)
         elif leg.role is LegRole.EXTERNAL:
             await self._external_answered(live, leg)
@@ -370,7 +296,7 @@ class VoiceService:
             return
         live, leg = found
         if leg is live.caller:
-            await self._finish(live, cause, hang_up_caller=False)
+            await self.finish(live, cause, hang_up_caller=False)
         elif leg is live.agent:
             await self._agent_gone(live, leg, cause, sip_status)
         else:
@@ -381,88 +307,6 @@ class VoiceService:
         if found is not None and found[1] is found[0].caller:
             found[0].digits.put_nowait(digit)
 
-    # -- queueing -------------------------------------------------------------------------
-
-    async def _queue(
-        self, live: LiveCall, audio: CallAudio, queue_id: str | None, language: str
-    ) -> None:
-        assert live.interaction_id is not None
-        target = queue_id or await self.db.run(records.default_call_queue, live.org_id)
-        queued = target is not None and await self.db.run(
-            records.queue_call, live.org_id, live.interaction_id, target
-        )
-        if not queued:
-            await self._finish(live, "no_queue", hang_up_caller=True)
-            return
-        live.queue_id = target
-        live.phase = Phase.QUEUED
-        await self.call_log.call_event(live, "queued", {"queue_id": target})
-        await audio.music(on=True)
-        await self._wait_in_queue(live, audio, language)
-
-    async def _wait_in_queue(self, live: LiveCall, audio: CallAudio, language: str) -> None:
-        """Music on hold until an agent is connected; now and then the caller's position
-        and estimated wait, with the offer to be called back (1)."""
-        wait = self.options.first_announcement_s
-        while not live.connected.is_set() and not live.gone.is_set():
-            digit = await _next_digit_or_connected(live, wait)
-            wait = self.options.announce_every_s
-            if live.connected.is_set() or live.gone.is_set():
-                return
-            if digit == "1":
-                if await self._keep_place(live, audio, language):
-                    return
-                continue
-            if digit is None and live.phase is Phase.QUEUED:
-                await self._announce(live, audio, language)
-
-    async def _announce(self, live: LiveCall, audio: CallAudio, language: str) -> None:
-        assert live.interaction_id is not None
-        try:
-            where = await self.db.run(
-                records.position_of, live.org_id, live.interaction_id, self.db.clock()
-            )
-        except Exception:  # no longer waiting (offered, answered) or a hiccup: say nothing
-            return
-        path = await self.prompts.speak(announcement(where, language), language)
-        if path is None or live.phase is not Phase.QUEUED:
-            return
-        await audio.music(on=False)
-        try:
-            digit = await audio.play(path, interruptible=True)
-        finally:
-            if not live.connected.is_set() and not live.gone.is_set():
-                await audio.music(on=True)
-        if digit is not None:
-            live.digits.put_nowait(digit)
-
-    async def _keep_place(self, live: LiveCall, audio: CallAudio, language: str) -> bool:
-        """Press 1: a callback keeping the caller's place; they hear it confirmed and the
-        call ends. False if they can no longer be turned into a callback."""
-        assert live.interaction_id is not None and live.contact is not None
-        ok = await self.db.run(
-            records.request_callback,
-            live.org_id,
-            live.interaction_id,
-            live.contact.caller_e164,
-            self.db.clock(),
-        )
-        if not ok:
-            return False
-        live.phase = Phase.ENDED  # the interaction lives on as a callback: not abandoned
-        await self.call_log.call_event(live, "callback_requested", {})
-        text = {
-            "zh-CN": "好的，轮到您时我们会给您回电。再见。",
-            "en": "Thank you. We will call you back when it is your turn. Goodbye.",
-        }
-        path = await self.prompts.speak(text.get(language, text["en"]), language)
-        if path is not None:
-            with contextlib.suppress(CallGone):
-                await audio.music(on=False)
-                await audio.play(path, interruptible=False)
-        await self._finish(live, "callback_requested", hang_up_caller=True)
-        return True
-
     # -- offers: ring the agent's phone -----------------------------------------------
 
     async def _ring_agent(
@@ -470,7 +314,7 @@ class VoiceService:
     ) -> None:
         if live.phase is not Phase.QUEUED or live.agent is not None:
             return
-        phone = await self.db.run(self.phones.phone_user_of, live.org_id, agent_id)
+        phone = await self.phones.phone_user_of(live.org_id, agent_id)
         if phone is None:
             # Nothing to ring: hand the call to the next agent rather than wait out the timeout.
             log.info("agent %s has no phone; declining offer %s", agent_id, offer_id)
@@ -498,7 +342,7 @@ class VoiceService:
                 call_id=leg.call_id,
             )
         except MediaError:
-            await self._finish(live, "media_error", hang_up_caller=True)
+            await self.finish(live, "media_error", hang_up_caller=True)
         except Exception:
             log.exception("ringing agent %s failed", agent_id)
             await self._release_agent_leg(live, leg, hang_up=False)
@@ -511,15 +355,19 @@ class VoiceService:
         if live.gone.is_set():
             await self._release_agent_leg(live, leg, hang_up=True)
             return
-        accepted = await self.db.run(
+        accepted = leg.accepted or await self.db.run(
             records.accept_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
         )
         if not accepted:
             # Too late: the offer expired or went elsewhere a moment ago.
             await self._release_agent_leg(live, leg, hang_up=True)
             return
+        leg.accepted = True
         await self.call_log.call_event(live, "agent_answered", {"agent_id": leg.user_id})
-        await self._connect(live, leg)
+        if live.outbound:
+            await self._dial_customer(live)
+        else:
+            await self._connect(live, leg)
 
     async def _connect(self, live: LiveCall, leg: Leg) -> None:
         """Caller and agent into one bridge: consent announcement, music off, recording."""
@@ -528,7 +376,8 @@ class VoiceService:
         record = self._should_record(live)
         if record:
             await self._consent(live)
-        live.bridge_id = f"{live.key}-b"
+        live.connections += 1
+        live.bridge_id = f"{live.key}-b{live.connections}"
         await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
         live.phase = Phase.BRIDGED
         live.connected.set()
@@ -555,7 +404,8 @@ class VoiceService:
         from jietong.telephony.recording import recording_path
 
         assert live.bridge_id is not None and live.interaction_id is not None
-        relative = recording_path(live.org_id, live.interaction_id, live.key, self.db.clock())
+        name = f"{live.key}-{live.connections}"
+        relative = recording_path(live.org_id, live.interaction_id, name, self.db.clock())
         (self.options.media_root / relative).parent.mkdir(parents=True, exist_ok=True)
         live.recording_path = await live.media.record_start(live.bridge_id, relative)
         await self.call_log.call_event(live, "recording_started", {"path": live.recording_path})
@@ -581,7 +431,7 @@ class VoiceService:
 
     async def _agent_gone(self, live: LiveCall, leg: Leg, cause: str, status: int | None) -> None:
         if leg.answered:
-            await self._finish(live, "agent_hangup", hang_up_caller=True)
+            await self.finish(live, "agent_hangup", hang_up_caller=True)
             return
         await self._release_agent_leg(live, leg, hang_up=False)
         await self.call_log.call_event(live, "offer_ended", {"cause": cause, "status": status})
@@ -592,102 +442,9 @@ class VoiceService:
                 records.decline_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
             )
 
-    # -- other outcomes -------------------------------------------------------------------
-
-    async def _voicemail(self, live: LiveCall, result: IvrResult) -> None:
-        assert result.voicemail is not None and live.interaction_id is not None
-        data = await asyncio.to_thread(result.voicemail.path.read_bytes)
-        target = result.queue_id or await self.db.run(records.default_call_queue, live.org_id)
-        await self.db.run(
-            records.leave_voicemail,
-            live.org_id,
-            live.interaction_id,
-            blobs=self.db.blobs,
-            wav=data,
-            seconds=result.voicemail.seconds,
-            queue_id=target,
-            max_bytes=self.options.max_attachment_bytes,
-        )
-        live.phase = Phase.ENDED
-        await self.call_log.call_event(live, "voicemail", {"seconds": result.voicemail.seconds})
-        await self._finish(live, "voicemail", hang_up_caller=True)
-
-    async def _callback_from_ivr(self, live: LiveCall, result: IvrResult) -> None:
-        """A callback asked for in the IVR: queued as a callback entry right away."""
-        assert live.interaction_id is not None and live.contact is not None
-        target = result.queue_id or await self.db.run(records.default_call_queue, live.org_id)
-        if target is None or not await self.db.run(
-            records.queue_call, live.org_id, live.interaction_id, target
-        ):
-            await self._finish(live, "no_queue", hang_up_caller=True)
-            return
-        number = result.number or live.contact.caller_e164
-        for _ in range(20):  # routing gives the entry on its next cycle
-            if await self.db.run(
-                records.request_callback, live.org_id, live.interaction_id, number, self.db.clock()
-            ):
-                break
-            await asyncio.sleep(0.25)
-        live.phase = Phase.ENDED
-        await self._finish(live, "callback_requested", hang_up_caller=True)
-
-    async def _transfer_to_number(self, live: LiveCall, number: str) -> None:
-        await self.add_external(live, number)
-
-    # -- transfers, conference, supervisors (legs other than caller and agent) -----------
-
-    async def add_external(self, live: LiveCall, number: str, *, timeout_s: float = 30) -> Leg:
-        """Ring a number through the trunk; answered, it joins the call's bridge (a blind
-        transfer removes the agent afterwards, a conference keeps everyone)."""
-        leg = Leg(new_id(), f"{live.key}-x{new_id()[-6:]}", LegRole.EXTERNAL, live.caller.codec)
-        live.others.append(leg)
-        self.calls.add_leg(live, leg)
-        info = await live.media.create_leg(leg.leg_id, codec=leg.codec, call_id=live.key)
-        caller_id = (live.contact.caller_e164 if live.contact else None) or "anonymous"
-        await self.signaling.originate(
-            live.org_id,
-            Target("number", number),
-            caller_id,
-            self._local(info.local_port, leg.codec),
-            timeout_s=timeout_s,
-            call_id=leg.call_id,
-        )
-        return leg
-
-    async def _external_answered(self, live: LiveCall, leg: Leg) -> None:
-        await live.media.set_hold(live.caller.leg_id, False)
-        if live.bridge_id is None:
-            live.bridge_id = f"{live.key}-b"
-            await live.media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
-            live.phase = Phase.BRIDGED
-            live.connected.set()
-        else:
-            await live.media.join_bridge(live.bridge_id, leg.leg_id)
-        await self.call_log.call_event(live, "external_joined", {})
-
-    async def _supervisor_answered(self, live: LiveCall, leg: Leg) -> None:
-        if live.bridge_id is None:
-            await self._other_gone(live, leg)
-            return
-        await live.media.join_bridge(live.bridge_id, leg.leg_id)
-        # Listening: the bridge does not hear the supervisor (mute); barge: it does.
-        await live.media.set_mute(leg.leg_id, leg.mode is not Mode.BARGE)
-        await self.call_log.call_event(live, "supervisor_joined", {"mode": str(leg.mode)})
-
-    async def _other_gone(self, live: LiveCall, leg: Leg) -> None:
-        if leg in live.others:
-            live.others.remove(leg)
-        self.calls.drop_leg(leg)
-        with contextlib.suppress(MediaError):
-            await live.media.destroy_leg(leg.leg_id)
-        alone = live.agent is None and not live.others
-        if leg.role is LegRole.EXTERNAL and alone and live.phase is Phase.BRIDGED:
-            # The last party the caller was talking to left.
-            await self._finish(live, "transfer_target_hangup", hang_up_caller=True)
-
     # -- the end ----------------------------------------------------------------------------
 
-    async def _finish(self, live: LiveCall, cause: str, *, hang_up_caller: bool) -> None:
+    async def finish(self, live: LiveCall, cause: str, *, hang_up_caller: bool) -> None:
         """End the whole call once: every leg released, recording closed, interaction moved
         on, CDR told. Safe to call again (later calls do nothing)."""
         if live.gone.is_set():
@@ -726,7 +483,7 @@ class VoiceService:
                     await media.destroy_leg(leg.leg_id)
 
     async def _hang_up_everything(self, live: LiveCall, cause: str) -> None:
-        await self._finish(live, cause, hang_up_caller=True)
+        await self.finish(live, cause, hang_up_caller=True)
 
     # -- media events -----------------------------------------------------------------
 
@@ -752,7 +509,7 @@ class VoiceService:
                 # No RTP for the timeout: the peer is gone without a BYE.
                 live, leg = found
                 if leg is live.caller or (leg is live.agent and leg.answered):
-                    await self._finish(live, "rtp_timeout", hang_up_caller=True)
+                    await self.finish(live, "rtp_timeout", hang_up_caller=True)
 
     async def _media_lost(self, media: MediaClient, lost: MediaProcessLost) -> None:
         """A media process died: every call it carried ends (cause ``media_lost``), with
@@ -764,7 +521,7 @@ class VoiceService:
         self.prompts.forget(media)
         await self.call_log.calls_lost(lost, calls)
         for live in calls:
-            await self._finish(live, "media_lost", hang_up_caller=True)
+            await self.finish(live, "media_lost", hang_up_caller=True)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -773,13 +530,17 @@ class VoiceService:
             self.options.media_host, port, (codec,), call.remote_media.telephone_event_pt
         )
 
-    def _local(self, port: int, codec: Codec) -> MediaEndpoint:
-        pt = 0 if codec == "PCMU" else 8
-        return MediaEndpoint(self.options.media_host, port, ((codec, pt),), 101)
-
 
 _ROUTING_EVENTS = frozenset(
-    {"OfferCreated", "OfferExpired", "OfferRetracted", "OfferDeclined", "CallbackStarted"}
+    {
+        "OfferCreated",
+        "OfferAccepted",
+        "OfferExpired",
+        "OfferRetracted",
+        "OfferDeclined",
+        "CallbackStarted",
+        "InteractionStateChanged",
+    }
 )
 
 
@@ -801,35 +562,6 @@ def _choose_codec(remote: MediaEndpoint) -> tuple[Codec, int] | None:
         if name in ("PCMU", "PCMA"):
             return name, pt
     return None
-
-
-async def _next_digit_or_connected(live: LiveCall, timeout: float) -> str | None:
-    getter = asyncio.ensure_future(live.digits.get())
-    connected = asyncio.ensure_future(live.connected.wait())
-    done, _ = await asyncio.wait(
-        {getter, connected}, timeout=timeout, return_when="FIRST_COMPLETED"
-    )
-    connected.cancel()
-    if getter in done:
-        return getter.result()
-    getter.cancel()
-    return None
-
-
-def announcement(where: records.QueuePosition, language: str) -> str:
-    """What a waiting caller is told: their place and, when known, the wait in whole
-    minutes (at least one), and the callback option."""
-    minutes = None if where.wait_seconds is None else max(1, round(where.wait_seconds / 60))
-    if language == "zh-CN":
-        text = f"您前面还有{where.ahead}位。"
-        if minutes is not None:
-            text += f"预计等待{minutes}分钟。"
-        return text + "如需回电并保留您的位置，请按1。"
-    text = f"You are number {where.position} in the queue."
-    if minutes is not None:
-        unit = "minute" if minutes == 1 else "minutes"
-        text += f" Your estimated wait is {minutes} {unit}."
-    return text + " To be called back and keep your place, press 1."
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -20,7 +20,6 @@ from jietong.core.tenancy import system_actor
 from jietong.identity import service as identity_service
 from jietong.identity.contact_points import ContactKind
 from jietong.identity.schemas import ContactPointIn, CustomerCreate
-from jietong.storage.uow import UnitOfWork
 from jietong.telephony.media.client import MediaClient
 from jietong.telephony.media.process import MediaProcess, MediaProcessSpec
 from jietong.telephony.orchestrator.live import LiveCall
@@ -97,7 +96,7 @@ class RecordingSignaling:
 class Phones:
     by_agent: dict[str, str] = field(default_factory=dict)
 
-    def phone_user_of(self, uow: UnitOfWork, org_id: str, agent_id: str) -> str | None:
+    async def phone_user_of(self, org_id: str, agent_id: str) -> str | None:
         return self.by_agent.get(agent_id)
 
 

@@ -62,6 +62,7 @@ class Leg:
     muted: bool = False
     mode: Mode | None = None  # supervisors only
     offer_id: str | None = None  # the routing offer this leg rings for (agents)
+    accepted: bool = False  # the offer was accepted already (on the desk, or a callback)
 
 
 @dataclass
@@ -85,6 +86,9 @@ class LiveCall:
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     end_cause: str | None = None
+    outbound: bool = False  # a callback: we call the customer, after the agent answered
+    callback_to: str | None = None
+    connections: int = 0  # bridges so far (a transfer back to the queue starts another)
 
     @property
     def interaction_id(self) -> str | None:
