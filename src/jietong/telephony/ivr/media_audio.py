@@ -235,7 +235,8 @@ class MediaCallAudio:
         finally:
             with contextlib.suppress(MediaError):
                 await self.client.destroy_bridge(bridge)
-        seconds = finished.frames * media_prompts.FRAME / media_prompts.RATE if finished else 0.0
+        # frames are WAV frames: one 8 kHz sample each.
+        seconds = finished.frames / media_prompts.RATE if finished else 0.0
         return Recorded(path, seconds or time.monotonic() - started)
 
     async def _until_hash(self, max_seconds: float) -> None:
