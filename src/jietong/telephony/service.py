@@ -211,8 +211,9 @@ class VoiceService(QueueingMixin, PartiesMixin):
                 caller=call.caller.user,
                 display_name=call.caller.display_name,
                 dialled=call.dialled,
-                call_ref=call.sip_call_id[:500] or call.call_id,
                 region=self.db.region,
+                media_leg_id=live.caller.leg_id,
+                trunk_id=call.trunk_id,
             )
             self.calls.set_interaction(live)
             await self.call_log.call_event(live, "arrived", {"caller": call.caller.user})
@@ -249,8 +250,20 @@ class VoiceService(QueueingMixin, PartiesMixin):
         live.phase = Phase.IVR
         audio = LegAudio(live, self.prompts, self.waiters)
         await self.call_log.call_event(live, "ivr_entered", {})
-        result = await self.ivr(call, audio, live.contact)
-        await self.call_log.call_event(live, "ivr_left", {"outcome": result.kind})
+
+        async def on_node(node: str, step: str) -> None:
+            await self.call_log.call_event(live, "ivr_node", {"node": node, "step": step})
+
+        result = await self.ivr(call, audio, live.contact, on_node)
+        await self.call_log.call_event(
+            live,
+            "ivr_left",
+            {
+                "outcome": result.kind,
+                "target": result.queue_id or result.number,
+                "variables": dict(result.variables.values, language=result.variables.language),
+            },
+        )
         if result.kind == "queue":
             await self._queue(live, audio, result.queue_id, result.variables.language)
         elif result.kind == "voicemail" and result.voicemail is not None:
@@ -330,7 +343,9 @@ class VoiceService(QueueingMixin, PartiesMixin):
         try:
             info = await live.media.create_leg(leg.leg_id, codec=leg.codec, call_id=live.key)
             await self.call_log.call_event(
-                live, "offered", {"agent_id": agent_id, "offer": offer_id}
+                live,
+                "offered",
+                {"agent_id": agent_id, "offer": offer_id, "leg": leg, "phone": phone},
             )
             caller_id = (live.contact.caller_e164 if live.contact else None) or "anonymous"
             await self.signaling.originate(
@@ -363,7 +378,9 @@ class VoiceService(QueueingMixin, PartiesMixin):
             await self._release_agent_leg(live, leg, hang_up=True)
             return
         leg.accepted = True
-        await self.call_log.call_event(live, "agent_answered", {"agent_id": leg.user_id})
+        await self.call_log.call_event(
+            live, "agent_answered", {"agent_id": leg.user_id, "leg": leg}
+        )
         if live.outbound:
             await self._dial_customer(live)
         else:
@@ -381,7 +398,7 @@ class VoiceService(QueueingMixin, PartiesMixin):
         await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
         live.phase = Phase.BRIDGED
         live.connected.set()
-        await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id})
+        await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id, "leg": leg})
         if record:
             await self._start_recording(live)
 
@@ -415,7 +432,7 @@ class VoiceService(QueueingMixin, PartiesMixin):
         if leg is None or leg.answered:
             return
         await self._release_agent_leg(live, leg, hang_up=True)
-        await self.call_log.call_event(live, "offer_ended", {"cause": cause})
+        await self.call_log.call_event(live, "offer_ended", {"cause": cause, "leg": leg})
 
     async def _release_agent_leg(self, live: LiveCall, leg: Leg, *, hang_up: bool) -> None:
         if live.agent is leg:
@@ -434,7 +451,9 @@ class VoiceService(QueueingMixin, PartiesMixin):
             await self.finish(live, "agent_hangup", hang_up_caller=True)
             return
         await self._release_agent_leg(live, leg, hang_up=False)
-        await self.call_log.call_event(live, "offer_ended", {"cause": cause, "status": status})
+        await self.call_log.call_event(
+            live, "offer_ended", {"cause": cause, "status": status, "leg": leg}
+        )
         if cause == "rejected" and leg.user_id and leg.offer_id:
             # Busy or declined on the phone: decline now so routing offers the next agent;
             # a ring timeout is left to routing, which counts it as a missed offer.

@@ -79,6 +79,7 @@ def test_inbound_call_reaches_the_agents_phone_and_is_recorded(platform, tmp_pat
             # Each side hears the other: the bridge carries real audio both ways.
             assert abs(dominant_hz(caller.heard(len(caller.received) - mark_caller)) - 1000) < 30
             assert abs(dominant_hz(agent.heard(len(agent.received) - mark_agent)) - 440) < 30
+            world.advance(42)  # the database clock: 42 s of conversation on the CDR
             # The caller hangs up: the agent's phone is released, the interaction wraps up.
             await voice.service.call_ended("c1", "remote_bye", None)
             assert rung[0].call_id in voice.signaling.hangups
@@ -95,6 +96,16 @@ def test_inbound_call_reaches_the_agents_phone_and_is_recorded(platform, tmp_pat
             assert len(samples) > 8000  # more than a second of conversation
             assert rms(samples) > 500
             assert voice.service.calls.all() == []
+            cdr = voice.cdr("c1")
+            assert (cdr.caller, cdr.customer_id, cdr.interaction_id) == (
+                "+8613800138000",
+                customer_id,
+                iid,
+            )
+            assert cdr.queue_id == world.queues["Calls"] and cdr.offers == 1
+            assert cdr.agent_user_id == world.agents["ann"].user_id
+            assert cdr.ivr_outcome == "queue" and cdr.end_cause == "customer_hangup"
+            assert not cdr.abandoned and cdr.talk_s == pytest.approx(42, abs=0.5)
         finally:
             await stop_voice_world(voice)
 
@@ -138,6 +149,9 @@ def test_phone_that_refuses_declines_the_offer_and_the_next_agent_is_rung(platfo
             await voice.service.call_ended(second[0].call_id, "remote_bye", None)
             assert "c2" in voice.signaling.hangups
             assert _interaction(world, iid).state == "wrap_up"
+            cdr = voice.cdr("c2")
+            assert cdr.offers == 2 and cdr.agent_user_id == bob
+            assert cdr.end_cause == "agent_hangup"
         finally:
             await stop_voice_world(voice)
 
@@ -166,6 +180,9 @@ def test_caller_hanging_up_in_the_queue_abandons_and_stops_the_ringing(platform,
             with world.uow() as uow:
                 entry = uow.session.query(RoutingEntryRow).filter_by(interaction_id=iid).one()
             assert entry.state == "removed"
+            cdr = voice.cdr("c3")
+            assert cdr.abandoned and cdr.abandon_point == "queue"
+            assert cdr.end_cause == "customer_hangup" and cdr.agent_user_id is None
             # A late 200 OK from the phone is hung up, not bridged to nobody.
             await voice.service.call_answered(rung.call_id, rung.local)
             assert voice.signaling.hangups.count(rung.call_id) >= 2
@@ -211,10 +228,12 @@ def test_media_process_killed_mid_call_ends_its_calls_only(platform, tmp_path):
             bridged_iid = bridged.interaction_id
             assert bridged_iid is not None
             await wait_db(lambda: _interaction(world, bridged_iid).state == "wrap_up")
+            assert voice.cdr(bridged.key).end_cause == "media_lost"
             # The other call, on the other media process, still hears its music on hold.
             waiting = survivor if bridged is doomed else doomed
             waiting_peer = other_caller if waiting is survivor else None
             assert not waiting.gone.is_set() and waiting.key not in voice.signaling.hangups
+            assert voice.cdr(waiting.key).ended_at is None
             if waiting_peer is not None:
                 mark = len(waiting_peer.received)
                 await asyncio.sleep(0.5)

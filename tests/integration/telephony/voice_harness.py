@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from sqlalchemy import select
 
 from jietong.core.tenancy import system_actor
 from jietong.identity import service as identity_service
 from jietong.identity.contact_points import ContactKind
 from jietong.identity.schemas import ContactPointIn, CustomerCreate
+from jietong.storage.tables_voice import VoiceCdrRow
 from jietong.telephony.media.client import MediaClient
 from jietong.telephony.media.process import MediaProcess, MediaProcessSpec
+from jietong.telephony.orchestrator.cdr_log import CdrLog
 from jietong.telephony.orchestrator.live import LiveCall
+from jietong.telephony.orchestrator.records import CallContact
 from jietong.telephony.ports import (
     IncomingCall,
     MediaEndpoint,
@@ -140,6 +144,7 @@ class VoiceWorld:
     processes: list[MediaProcess]
     clients: list[MediaClient]
     pacer: Pacer
+    contacts: dict[str, CallContact] = field(default_factory=dict)
 
     @property
     def org_id(self) -> str:
@@ -171,6 +176,9 @@ class VoiceWorld:
         )
         answer = await wait_for(lambda: self.signaling.answered.get(call_id))
         peer.target = (answer.host, answer.port)
+        live = self.live(call_id)
+        assert live is not None and live.contact is not None
+        self.contacts[call_id] = live.contact
         return peer
 
     async def phone_answers(self, originated: Originated, freq: float = 1000.0) -> RtpPeer:
@@ -182,6 +190,15 @@ class VoiceWorld:
 
     def live(self, call_id: str) -> LiveCall | None:
         return self.service.calls.by_key(call_id)
+
+    def cdr(self, call_id: str) -> VoiceCdrRow:
+        live_contact = self.contacts[call_id]
+        with self.world.uow() as uow:
+            row = uow.session.scalar(
+                select(VoiceCdrRow).where(VoiceCdrRow.call_id == live_contact.cdr_call_id)
+            )
+            assert row is not None
+            return row
 
     def add_customer(self, name: str, phone: str) -> str:
         with self.world.uow() as uow:
@@ -202,7 +219,7 @@ async def start_voice_world(
     media_root: Path,
     *,
     media_processes: int = 1,
-    ivr: IvrRunner | None = None,
+    ivr: Callable[[Database], IvrRunner] | None = None,
     options: dict[str, object] | None = None,
 ) -> VoiceWorld:
     processes, clients = [], []
@@ -216,17 +233,19 @@ async def start_voice_world(
         )
     signaling = RecordingSignaling()
     phones = Phones()
+    database = Database(
+        new_uow=lambda now: world.uow(now),
+        clock=lambda: world.now,
+        region="CN",
+        blobs=world.platform.blobs,
+    )
     service = VoiceService(
         signaling=signaling,
-        db=Database(
-            new_uow=lambda now: world.uow(now),
-            clock=lambda: world.now,
-            region="CN",
-            blobs=world.platform.blobs,
-        ),
+        db=database,
         options=VoiceOptions(media_root=media_root, **options or {}),  # type: ignore[arg-type]
         phones=phones,
-        ivr=ivr,
+        ivr=ivr(database) if ivr is not None else None,
+        call_log=CdrLog(database),
     )
     for client in clients:
         service.add_media(client)

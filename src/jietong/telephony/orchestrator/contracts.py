@@ -5,7 +5,7 @@ before the part is wired in."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,12 +35,20 @@ class IvrResult:
     variables: CallVariables = field(default_factory=CallVariables)
 
 
+NodeObserver = Callable[[str, str], Awaitable[None]]
+
+
 class IvrRunner(Protocol):
     async def __call__(
-        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
+        self,
+        call: IncomingCall,
+        audio: CallAudio,
+        contact: records.CallContact,
+        on_node: NodeObserver,
     ) -> IvrResult:
-        """Run the flow of the dialled number on the caller's audio. Raises `CallGone`
-        when the caller hangs up meanwhile."""
+        """Run the flow of the dialled number on the caller's audio, reporting each node
+        visited to `on_node` (node, step type). Raises `CallGone` when the caller hangs
+        up meanwhile."""
 
 
 class PhoneDirectory(Protocol):
@@ -111,9 +119,10 @@ class DirectToQueue:
     queue. Used when no flow is configured."""
 
     async def __call__(
-        self, call: IncomingCall, audio: CallAudio, contact: records.CallContact
+        self,
+        call: IncomingCall,
+        audio: CallAudio,
+        contact: records.CallContact,
+        on_node: NodeObserver,
     ) -> IvrResult:
         return IvrResult("queue")
-
-
-# -- the orchestrator ------------------------------------------------------------------

@@ -63,6 +63,7 @@ class Leg:
     mode: Mode | None = None  # supervisors only
     offer_id: str | None = None  # the routing offer this leg rings for (agents)
     accepted: bool = False  # the offer was accepted already (on the desk, or a callback)
+    cdr_leg: str | None = None  # the call model's leg id
 
 
 @dataclass

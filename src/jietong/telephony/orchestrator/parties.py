@@ -27,6 +27,7 @@ class PartiesMixin(OrchestratorBase):
         live.others.append(leg)
         self.calls.add_leg(live, leg)
         info = await live.media.create_leg(leg.leg_id, codec=leg.codec, call_id=live.key)
+        await self.call_log.call_event(live, "external_dialled", {"leg": leg, "number": number})
         caller_id = (live.contact.caller_e164 if live.contact else None) or "anonymous"
         await self.signaling.originate(
             live.org_id,
@@ -48,7 +49,7 @@ class PartiesMixin(OrchestratorBase):
             live.connected.set()
         else:
             await live.media.join_bridge(live.bridge_id, leg.leg_id)
-        await self.call_log.call_event(live, "external_joined", {})
+        await self.call_log.call_event(live, "external_joined", {"leg": leg})
 
     async def _supervisor_answered(self, live: LiveCall, leg: Leg) -> None:
         if live.bridge_id is None:
@@ -93,6 +94,7 @@ class PartiesMixin(OrchestratorBase):
         leg = live.agent
         if leg is None:
             return
+        await self.call_log.call_event(live, "agent_left", {"leg": leg})
         live.agent = None
         self.calls.drop_leg(leg)
         with contextlib.suppress(Exception):
@@ -126,7 +128,7 @@ class PartiesMixin(OrchestratorBase):
                     await self.signaling.hangup(agent.call_id)
                 await media.destroy_leg(agent.leg_id)
             await media.set_hold(live.caller.leg_id, True)
-        await self.call_log.call_event(live, "requeued", {})
+        await self.call_log.call_event(live, "requeued", {"leg": agent})
         audio = LegAudio(live, self.prompts, self.waiters)
         live.task = self._spawn(self._wait_in_queue(live, audio, self.options.language))
 

@@ -30,7 +30,7 @@ from jietong.interactions.model import (
     InteractionState,
     InteractionTrigger,
 )
-from jietong.interactions.schemas import InteractionCreate, MessageCreate
+from jietong.interactions.schemas import MessageCreate
 from jietong.org import store as org_store
 from jietong.routing import callbacks, offers, stats
 from jietong.routing import store as routing_store
@@ -39,6 +39,8 @@ from jietong.storage.blobs import BlobStore
 from jietong.storage.tables import InteractionRow
 from jietong.storage.tables_routing import RoutingEntryRow
 from jietong.storage.uow import UnitOfWork
+from jietong.telephony.calls import service as calls_service
+from jietong.telephony.calls.model import CallDirection
 
 NewUow = Callable[[], UnitOfWork]
 S = InteractionState
@@ -55,6 +57,8 @@ class CallContact:
     caller_e164: str | None
     customer_name: str | None
     known_customer: bool
+    cdr_call_id: str | None = None  # the call model's call (telephony.calls)
+    cdr_customer_leg: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,9 @@ def open_inbound(
     caller: str,
     display_name: str | None,
     dialled: str,
-    call_ref: str,
     region: str,
+    media_leg_id: str | None = None,
+    trunk_id: str | None = None,
 ) -> CallContact:
     """Create the inbound interaction of a call and match (or create) its customer.
 
@@ -89,23 +94,25 @@ def open_inbound(
     system = system_actor(org_id)
     e164 = normalise_caller(caller, region)
     customer, known = _customer_for(uow, system, e164, display_name, region)
-    view = interactions.create_interaction(
+    # The call model opens the call and its interaction (channel "call") together.
+    view = calls_service.open_call(
         uow,
-        system,
-        InteractionCreate(
-            channel=CALL,
-            direction=Direction.INBOUND,
-            customer_id=None if customer is None else customer[0],
-            subject=_subject(e164 or caller, dialled),
-            external_ref=call_ref,
-        ),
+        org_id,
+        direction=CallDirection.INBOUND,
+        caller=(e164 or _printable(caller, 200) or "anonymous"),
+        dialled=_printable(dialled, 200),
+        customer_id=None if customer is None else customer[0],
+        trunk_id=trunk_id,
+        media_leg_id=media_leg_id,
     )
     return CallContact(
-        interaction_id=view.interaction.id,
+        interaction_id=view.call.interaction_id,
         customer_id=None if customer is None else customer[0],
         caller_e164=e164,
         customer_name=None if customer is None else customer[1],
         known_customer=known,
+        cdr_call_id=view.call.id,
+        cdr_customer_leg=view.customer_leg.id,
     )
 
 
@@ -147,9 +154,8 @@ def _clean_name(name: str | None) -> str:
     return "".join(c for c in text if c.isprintable())[:200]
 
 
-def _subject(caller: str, dialled: str) -> str:
-    text = f"Call {caller} -> {dialled}"
-    return "".join(c for c in text if c.isprintable())[:500]
+def _printable(text: str, limit: int) -> str:
+    return "".join(c for c in text if c.isprintable())[:limit]
 
 
 def default_call_queue(uow: UnitOfWork, org_id: str) -> str | None:
