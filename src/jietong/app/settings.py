@@ -73,6 +73,21 @@ class Settings(BaseSettings):
     webhook_max_age_seconds: int = Field(
         default=300, ge=10, description="Signed webhooks older than this are refused."
     )
+    # Voice (issue 6): the orchestrator, its media processes and call recordings.
+    voice_enabled: bool = Field(
+        default=False, description="Answer calls here (SIP + media); `jietong demo` turns it on."
+    )
+    voice_media_processes: int = Field(default=1, ge=1, le=64, description="One per core.")
+    voice_media_nice: int = Field(
+        default=0, ge=-20, le=19, description="Media process priority (-10 when allowed)."
+    )
+    voice_record_calls: bool = Field(default=True, description="Record every bridged call.")
+    voice_recording_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Older recordings are deleted (audited)."
+    )
+    voice_demo_always_open: bool = Field(
+        default=False, description="The demo IVR ignores business hours (demos at any hour)."
+    )
     # Email channel (issue 3): the built-in SMTP receiver runs while some organisation
     # has an email account receiving through it (the demo has one); IMAP accounts are polled.
     smtp_enabled: bool = Field(default=True, description="Run the built-in SMTP receiver.")
