@@ -170,8 +170,9 @@ test("work is placed in the state and with the assignee it starts with", () => {
 });
 
 test("work handed away from an agent leaves their desk unless their team has it", () => {
-  const desk = (queues) => ({ ...empty(), kpi: null, day: null, team_queue_ids: queues });
-  const mine = reduce(desk(["q1"]), [
+  const REACH = { team_ids: ["t1"], queue_teams: { q1: "t1", q2: "t2", loose: null } };
+  const desk = (reach) => ({ ...empty(), kpi: null, day: null, reach });
+  const mine = reduce(desk(REACH), [
     created("x", 0, "q2"),
     moved("x", "arrived", "enqueue", "queued", 1, null, "q2"),
     moved("x", "queued", "offer", "offered", 2, "me", "q2"),
@@ -183,14 +184,32 @@ test("work handed away from an agent leaves their desk unless their team has it"
   assert.deepEqual(gone.work, {});
   assert.equal(gone.stale, false);
   // Our team's work stays, waiting in the queue.
-  const team = reduce(desk(["q1"]), [created("y", 0), moved("y", "arrived", "offer", "offered", 1, "me")]);
+  const team = reduce(desk(REACH), [created("y", 0), moved("y", "arrived", "offer", "offered", 1, "me")]);
   assert.equal(apply(team, moved("y", "offered", "decline", "queued", 2)).work.y.state, "queued");
-  // Work without a queue: only a snapshot knows its team.
-  const loose = reduce(desk(["q1"]), [created("z", 0, null), moved("z", "arrived", "offer", "offered", 1, "me", null)]);
-  assert.equal(apply(loose, moved("z", "offered", "decline", "queued", 2, null, null)).stale, true);
+  // Work without a queue, or in a queue of no team: only a snapshot knows its team.
+  for (const queue of [null, "loose"]) {
+    const loose = reduce(desk(REACH), [created("z", 0, queue), moved("z", "arrived", "offer", "offered", 1, "me", queue)]);
+    assert.equal(apply(loose, moved("z", "offered", "decline", "queued", 2, null, queue)).stale, true);
+  }
   // Someone who sees everything keeps everything.
   const all = reduce(desk(null), [created("w", 0, "q2"), moved("w", "arrived", "offer", "offered", 1, "me", "q2")]);
   assert.equal(apply(all, moved("w", "offered", "decline", "queued", 2, null, "q2")).work.w.state, "queued");
+});
+
+test("work moved to another team's queue leaves an agent's desk; moved into ours, reloads", () => {
+  const REACH = { team_ids: ["t1"], queue_teams: { q1: "t1", q2: "t2" } };
+  const desk = { ...empty(), kpi: null, day: null, reach: REACH };
+  const moveTo = (id, from, to, fromTeam, toTeam) =>
+    ev("WorkMoved", { entry_id: "e", interaction_id: id, from_queue_id: from, to_queue_id: to, cause: "supervisor", from_team_id: fromTeam, to_team_id: toTeam });
+  const waiting = reduce(desk, [created("i", 0), moved("i", "arrived", "enqueue", "queued", 1)]);
+  assert.deepEqual(apply(waiting, moveTo("i", "q1", "q2", "t1", "t2")).work, {});
+  const inTeam = apply(waiting, moveTo("i", "q1", "q3", "t1", null)).work.i;
+  assert.deepEqual([inTeam.queue_id, inTeam.routed_queue_id], ["q3", "q3"], "the interaction moved with it");
+  assert.equal(apply(desk, moveTo("x", "q2", "q1", "t2", "t1")).stale, true);
+  assert.equal(apply(desk, moveTo("x", "q2", "q4", "t2", "t3")).stale, false);
+  // Events written before WorkMoved named teams: only routing's queue changes.
+  const old = apply(waiting, ev("WorkMoved", { entry_id: "e", interaction_id: "i", from_queue_id: "q1", to_queue_id: "q2", cause: "overflow" })).work.i;
+  assert.deepEqual([old.queue_id, old.routed_queue_id], ["q1", "q2"]);
 });
 
 test("the reducer never mutates its input", () => {

@@ -8,6 +8,11 @@ Messages, JSON, server to client only:
   {"type": "hello", "position": N}  — the newest publication number at connect time
   {"type": "event", "seq", "event_id", "event_type", "occurred_at", "payload"}
   {"type": "resnapshot"}            — too far behind: reload the snapshot, then reconnect
+
+Whatever a client sends is read and ignored: nothing it says can widen what it sees.
+Reading is also how a closed browser is noticed: an idle stream sends nothing, so
+without a reader its disconnect would surface only at the next event, keeping the
+subscription (and the server's shutdown) waiting until then.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
@@ -40,6 +46,24 @@ async def stream(websocket: WebSocket, after: int = 0) -> None:
         return
     events = EventStream(platform.bus, platform.uow)
     await websocket.accept()
+    client_gone = False
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            nonlocal client_gone
+            await _until_closed(websocket)
+            client_gone = True
+            # Ends the sender too; its event generator's `finally` unsubscribes.
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        await _send_events(websocket, events, actor, after)
+        group.cancel_scope.cancel()
+    if websocket.application_state == WebSocketState.CONNECTED and not client_gone:
+        await websocket.close()
+
+
+async def _send_events(websocket: WebSocket, events: EventStream, actor: Actor, after: int) -> None:
     await websocket.send_json(
         {"type": "hello", "position": await asyncio.to_thread(events.position)}
     )
@@ -60,9 +84,14 @@ async def stream(websocket: WebSocket, after: int = 0) -> None:
         await websocket.close(code=RESNAPSHOT)
     except WebSocketDisconnect:
         pass
-    finally:
-        if websocket.application_state == WebSocketState.CONNECTED:
-            await websocket.close()
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Return when the client goes away; messages from it are dropped unread."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
 
 
 class UnitsOfWork(Protocol):

@@ -10,8 +10,9 @@ interactions and cases), so a live stream never shows what the REST API would hi
 - anything else: supervisors, admins and read-only users only (the safe default).
 
 Any user id named in the event (`agent_id`, `user_id`, `assigned_user_id`, `offered_to`)
-is added, so an agent always hears about their own offers and state. Privileged roles see
-everything of their organisation whatever the audience says.
+is added, so an agent always hears about their own offers and state; so is any team named
+as `from_team_id`/`to_team_id` (work moved between teams reaches the team it left).
+Privileged roles see everything of their organisation whatever the audience says.
 
 The audience is computed after the change, so work handed away (a transfer, a decline, a
 reassignment) would no longer reach the agent it left, and their desk would keep a stale
@@ -28,6 +29,8 @@ from jietong.events.base import PRIVILEGED_ONLY, Audience, DomainEvent
 from jietong.storage.tables import CaseRow, InteractionRow
 
 USER_FIELDS = ("agent_id", "user_id", "assigned_user_id", "offered_to", "owner_user_id")
+# Work moving between teams names both: the team it leaves hears it leave.
+TEAM_FIELDS = ("from_team_id", "to_team_id")
 # Session.info key: interaction id -> user ids that held it before this transaction's change.
 _FORMER = "jietong.audience.former_assignees"
 
@@ -48,7 +51,7 @@ def _former_assignees(session: Session, interaction_id: str) -> set[str]:
 def resolve_audience(session: Session, event: DomainEvent) -> Audience:
     fields = event.model_dump()
     users = {v for k in USER_FIELDS if isinstance(v := fields.get(k), str) and v}
-    teams: set[str] = set()
+    teams = {v for k in TEAM_FIELDS if isinstance(v := fields.get(k), str) and v}
     if isinstance(interaction_id := fields.get("interaction_id"), str):
         row = session.get(InteractionRow, interaction_id)
         if row is not None and row.org_id == event.org_id:

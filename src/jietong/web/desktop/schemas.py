@@ -62,6 +62,14 @@ class DayOut(BaseModel):
     targets: dict[str, int] = Field(description="Queue id -> target answer seconds.")
 
 
+class ReachOut(BaseModel):
+    """An agent's reach: their teams' work. An interaction's team is its queue's when the
+    queue has one, so the reducer can tell when work leaves the viewer's reach."""
+
+    team_ids: list[str]
+    queue_teams: dict[str, str | None] = Field(description="Queue id -> its team id.")
+
+
 class StateOut(BaseModel):
     """The reducer's initial state (static/desktop/state.js documents each field)."""
 
@@ -69,9 +77,9 @@ class StateOut(BaseModel):
     skip: list[str] = Field(description="Event ids already reflected here; ignore them.")
     stale: bool = False
     user_id: str
-    team_queue_ids: list[str] | None = Field(
-        description="The queues of the viewer's teams (their reach beyond their own work); "
-        "null when the viewer sees the whole organisation."
+    reach: ReachOut | None = Field(
+        description="What the viewer sees beyond work assigned to them; null when they see "
+        "the whole organisation."
     )
     day: DayOut | None
     agents: dict[str, Presence]

@@ -33,6 +33,7 @@ from jietong.web.desktop.schemas import (
     DirectoryUser,
     Offer,
     Presence,
+    ReachOut,
     SnapshotOut,
     StateOut,
     View,
@@ -63,7 +64,7 @@ def build_snapshot(uow: UnitOfWork, actor: Actor, view: View) -> SnapshotOut:
         as_of=as_of,
         skip=skip,
         user_id=actor.user_id,
-        team_queue_ids=_team_queues(actor, directory),
+        reach=_reach(actor, directory),
         day=None if day is None else DayOut(**day),
         agents=_agents(uow, actor),
         offers=_offers(uow, actor.org_id, reach),
@@ -125,11 +126,13 @@ def _work(uow: UnitOfWork, org_id: str, reach: Reach | None) -> dict[str, WorkEn
     return work
 
 
-def _team_queues(actor: Actor, directory: Directory) -> list[str] | None:
+def _reach(actor: Actor, directory: Directory) -> ReachOut | None:
     if actor.sees_whole_organisation:
         return None
-    mine = actor.team_ids
-    return sorted(qid for qid, q in directory.queues.items() if q.team_id in mine)
+    return ReachOut(
+        team_ids=sorted(actor.team_ids),
+        queue_teams={qid: q.team_id for qid, q in directory.queues.items()},
+    )
 
 
 def _agents(uow: UnitOfWork, actor: Actor) -> dict[str, Presence]:

@@ -10,7 +10,8 @@
 //   skip    ids of events the snapshot already reflects but that were not yet published
 //   stale   true when the reducer could not follow exactly: reload a snapshot
 //   user_id the viewer
-//   team_queue_ids  the queues of the viewer's teams, or null (they see everything)
+//   reach   {team_ids, queue_teams: {queue_id: team_id|null}}: what the viewer sees
+//           beyond work assigned to them; null when they see everything
 //   day     {day_start_us, day_end_us, interval_us, targets} or null (no figures)
 //   agents  {user_id: {state, reason, since_us}}       presence, offline agents omitted
 //   offers  {offer_id: {interaction_id, agent_id, queue_id, channel,
@@ -134,21 +135,25 @@ function interactionStateChanged(state, p, at) {
   if ((p.to_state === "wrap_up" || p.to_state === "abandoned") && after.ended_us == null) {
     after.ended_us = at;
   }
-  const reach = outOfReach(state, before, after);
-  if (reach === "unknown") return { ...state, stale: true };
-  return putWork(state, p.interaction_id, reach ? null : after);
+  // Work handed away from the viewer (a transfer, a decline, a reassignment) stays in
+  // their reach only through its team, which a lifecycle move does not change.
+  const handedAway = before.assigned_user_id === state.user_id && after.assigned_user_id !== state.user_id;
+  return handedAway ? putReached(state, p.interaction_id, after) : putWork(state, p.interaction_id, after);
 }
 
-// Work handed away from the viewer (a transfer, a decline, a reassignment) stays in
-// their reach only through their team (teams never change, so work they saw without
-// holding it stays). An interaction's team is its queue's, so a queue of their teams
-// keeps it; without a queue only a snapshot knows its team.
-function outOfReach(state, before, after) {
-  const queues = state.team_queue_ids;
-  const me = state.user_id;
-  if (queues == null || before.assigned_user_id !== me || after.assigned_user_id === me) return false;
-  if (after.queue_id == null) return "unknown";
-  return !queues.includes(after.queue_id);
+/** The team of `entry`: its queue's (null when only a snapshot can tell). */
+function teamOf(state, entry) {
+  return entry.queue_id == null ? null : (state.reach.queue_teams[entry.queue_id] ?? null);
+}
+
+/** putWork, unless the entry (of team `team`, by default its queue's) is now out of the
+ * viewer's reach: then it leaves; or its team is unknown: then reload. */
+function putReached(state, id, entry, team = undefined) {
+  const reach = state.reach;
+  if (reach == null || entry.assigned_user_id === state.user_id) return putWork(state, id, entry);
+  const owner = team === undefined ? teamOf(state, entry) : team;
+  if (owner == null) return { ...state, stale: true };
+  return putWork(state, id, reach.team_ids.includes(owner) ? entry : null);
 }
 
 // Messages are counted, not timed: channel intake stamps a message with the time it took
@@ -163,13 +168,27 @@ function messageAdded(state, p) {
 
 // Routing keeps its own idea of where work waits: an entry's queue changes when routing
 // takes the work (WorkQueued) and when a supervisor, an overflow step or a queue limit
-// moves it (WorkMoved); the interaction's own queue_id stays the one it arrived in.
-function routedTo(queueField) {
-  return (state, p) => {
-    const before = state.work[p.interaction_id];
-    if (!before) return state;
-    return putWork(state, p.interaction_id, { ...before, routed_queue_id: p[queueField] });
-  };
+// moves it (WorkMoved). The interaction's own queue_id is the one it arrived in, unless
+// WorkMoved names teams: then the interaction moved with it (its queue, and its team
+// when the new queue has one), and it may leave or enter the viewer's reach.
+function workQueued(state, p) {
+  const before = state.work[p.interaction_id];
+  if (!before) return state;
+  return putWork(state, p.interaction_id, { ...before, routed_queue_id: p.queue_id });
+}
+
+function workMoved(state, p) {
+  const before = state.work[p.interaction_id];
+  const follows = "to_team_id" in p;
+  const newTeam = follows && p.to_team_id != null && p.to_team_id !== p.from_team_id;
+  if (!before) {
+    // Another team's work moved into ours: only a snapshot knows its past.
+    const ours = newTeam && state.reach != null && state.reach.team_ids.includes(p.to_team_id);
+    return ours ? { ...state, stale: true } : state;
+  }
+  const after = { ...before, routed_queue_id: p.to_queue_id };
+  if (follows) after.queue_id = p.to_queue_id;
+  return newTeam ? putReached(state, p.interaction_id, after, p.to_team_id) : putWork(state, p.interaction_id, after);
 }
 
 // -- agents and offers -----------------------------------------------------------------
@@ -209,8 +228,8 @@ const HANDLERS = {
   InteractionCreated: interactionCreated,
   InteractionStateChanged: interactionStateChanged,
   MessageAdded: messageAdded,
-  WorkQueued: routedTo("queue_id"),
-  WorkMoved: routedTo("to_queue_id"),
+  WorkQueued: workQueued,
+  WorkMoved: workMoved,
   AgentStateChanged: agentStateChanged,
   OfferCreated: offerCreated,
   OfferAccepted: offerEnded,
