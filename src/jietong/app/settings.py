@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     )
     email_poll_seconds: float = Field(default=60.0, gt=0, description="IMAP without IDLE.")
     email_accounts_refresh_seconds: float = Field(default=10.0, gt=0)
+    # SIP signaling (issue 6): where phones and trunks reach us.
+    sip_host: str = Field(default="127.0.0.1", description="SIP/UDP bind address.")
+    sip_port: int = Field(
+        default=5060, ge=0, le=65535, description="SIP/UDP port (JIETONG_SIP_PORT)."
+    )
+    sip_public_host: str | None = Field(
+        default=None, description="Address in our Contact and SDP; unset means sip_host."
+    )
+    sip_realm: str = Field(default="jietong", max_length=128, description="Digest realm of phones.")
 
     @field_validator("default_region")
     @classmethod
