@@ -45,11 +45,13 @@ class OfferCreated(DomainEvent):
 
 
 class OfferAccepted(DomainEvent):
-    """The offered agent accepted: the interaction is theirs (and only theirs)."""
+    """The offered agent accepted: the interaction is theirs (and only theirs). Voice
+    bridges a call (`channel` "call") to the agent's phone."""
 
     offer_id: str
     interaction_id: str
     agent_id: str
+    channel: str = ""  # empty only in events written before it was carried
 
 
 class OfferDeclined(DomainEvent):
@@ -58,6 +60,7 @@ class OfferDeclined(DomainEvent):
     offer_id: str
     interaction_id: str
     agent_id: str
+    channel: str = ""  # empty only in events written before it was carried
 
 
 class OfferExpired(DomainEvent):
@@ -68,6 +71,7 @@ class OfferExpired(DomainEvent):
     interaction_id: str
     agent_id: str
     missed_in_a_row: int
+    channel: str = ""  # empty only in events written before it was carried
 
 
 class OfferRetracted(DomainEvent):
@@ -77,17 +81,21 @@ class OfferRetracted(DomainEvent):
     offer_id: str
     interaction_id: str
     agent_id: str
+    channel: str = ""  # empty only in events written before it was carried
 
 
 class WorkMoved(DomainEvent):
     """A waiting interaction moved to another queue (supervisor, overflow rule, or a queue
-    limit), keeping its original arrival time."""
+    limit), keeping its original arrival time. The interaction's own queue (and its team,
+    when the new queue belongs to one) moved with it."""
 
     entry_id: str
     interaction_id: str
     from_queue_id: str
     to_queue_id: str
     cause: str
+    from_team_id: str | None = None
+    to_team_id: str | None = None
 
 
 class OverflowApplied(DomainEvent):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jietong.core.errors import IllegalTransition, NotFound
 from jietong.core.ids import new_id
-from jietong.core.tenancy import system_actor
+from jietong.core.tenancy import Actor, system_actor
 from jietong.events.routing import (
     CallbackRequested,
     OfferAccepted,
@@ -28,6 +28,7 @@ from jietong.events.routing import (
     WorkQueued,
 )
 from jietong.identity.model import VipTier
+from jietong.interactions import store as interaction_store
 from jietong.interactions.model import InteractionTrigger
 from jietong.interactions.service import record_transition, transition_interaction
 from jietong.routing import store
@@ -230,6 +231,7 @@ def resolve_offer(
             offer_id=offer.id,
             interaction_id=offer.interaction_id,
             agent_id=offer.agent_id,
+            channel=offer.channel,
         )
     )
 
@@ -371,14 +373,46 @@ def to_callback(
 
 
 def move_entry(
-    uow: UnitOfWork, entry: RoutingEntryRow, queue_id: str, *, cause: str, now: datetime
+    uow: UnitOfWork,
+    entry: RoutingEntryRow,
+    queue_id: str,
+    *,
+    cause: str,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> None:
-    """Move an entry to another queue: new overflow clock, same original arrival."""
+    """Move an entry to another queue: new overflow clock, same original arrival. The
+    interaction follows: its queue, and its team when the new queue belongs to one (who
+    may see it follows the work). Audited (``actor``: the platform by default)."""
     before = entry.queue_id
     entry.queue_id = queue_id
     entry.queue_entered_at = now
     entry.overflow_stage = 0
     entry.updated_at = now
+    interaction = interaction_store.find_interaction(
+        uow.session, entry.org_id, entry.interaction_id, for_update=True
+    )
+    queue = store.find_queue(uow.session, entry.org_id, queue_id)
+    from_team = to_team = None
+    if interaction is not None:
+        from_team = to_team = interaction.team_id
+        interaction.queue_id = queue_id
+        if queue is not None and queue.team_id is not None:
+            to_team = interaction.team_id = queue.team_id
+        interaction.updated_at = now
+    uow.audit(
+        actor or system_actor(entry.org_id),
+        "routing.moved",
+        "interaction",
+        entry.interaction_id,
+        {
+            "from_queue_id": before,
+            "to_queue_id": queue_id,
+            "from_team_id": from_team,
+            "to_team_id": to_team,
+            "cause": cause,
+        },
+    )
     uow.emit(
         WorkMoved(
             org_id=entry.org_id,
@@ -387,5 +421,7 @@ def move_entry(
             from_queue_id=before,
             to_queue_id=queue_id,
             cause=cause,
+            from_team_id=from_team,
+            to_team_id=to_team,
         )
     )

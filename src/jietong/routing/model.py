@@ -26,6 +26,11 @@ from jietong.core.statemachine import StateMachine
 from jietong.routing.hours import BusinessHours
 
 EntityId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+LIVE_CHANNELS: frozenset[str] = frozenset({"call"})
+"""Channels whose contact is present from the moment it is created (media, not
+messages): an inbound one naming a queue is queued by the engine without waiting for a
+message. Data, not a branch: a plugin voice channel would be listed here."""
 SkillLevels = dict[EntityId, Annotated[int, Field(ge=0, le=10)]]
 
 
@@ -34,9 +39,12 @@ class EntryKind(StrEnum):
     CALLBACK = "callback"
     VOICEMAIL = "voicemail"
     MESSAGE = "message"
+    TASK = "task"  # a back-office case task (`routing.case_tasks`)
 
 
-DEFERRED_KINDS = frozenset({EntryKind.CALLBACK, EntryKind.VOICEMAIL, EntryKind.MESSAGE})
+DEFERRED_KINDS = frozenset(
+    {EntryKind.CALLBACK, EntryKind.VOICEMAIL, EntryKind.MESSAGE, EntryKind.TASK}
+)
 
 
 class EntryState(StrEnum):

@@ -199,6 +199,7 @@ def accept_offer(uow: UnitOfWork, actor: Actor, offer_id: str, *, now: datetime)
             offer_id=offer.id,
             interaction_id=offer.interaction_id,
             agent_id=offer.agent_id,
+            channel=offer.channel,
         )
     )
     if entry is not None and entry.kind == EntryKind.CALLBACK.value:
@@ -250,6 +251,7 @@ def decline_offer(uow: UnitOfWork, actor: Actor, offer_id: str, *, now: datetime
             offer_id=offer.id,
             interaction_id=offer.interaction_id,
             agent_id=offer.agent_id,
+            channel=offer.channel,
         )
     )
     transition_interaction(uow, actor, offer.interaction_id, InteractionTrigger.DECLINE)
@@ -290,6 +292,7 @@ def expire_offer(
             interaction_id=offer.interaction_id,
             agent_id=offer.agent_id,
             missed_in_a_row=presence.missed_offers,
+            channel=offer.channel,
         )
     )
     return _move_interaction(uow, system, offer, InteractionTrigger.TIMEOUT)
@@ -312,6 +315,7 @@ def withdraw_offer(
             offer_id=offer.id,
             interaction_id=offer.interaction_id,
             agent_id=offer.agent_id,
+            channel=offer.channel,
         )
     )
     if commit:

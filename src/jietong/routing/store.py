@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jietong.interactions.model import Reach
+from jietong.routing.model import LIVE_CHANNELS
 from jietong.storage.tables import (
     CaseInteractionRow,
     CaseRow,
@@ -71,10 +72,13 @@ def entries(
     return list(session.scalars(query.order_by(RoutingEntryRow.enqueued_at, RoutingEntryRow.id)))
 
 
-def arrivals(session: Session, org_id: str) -> list[InteractionRow]:
+def arrivals(
+    session: Session, org_id: str, live_channels: Collection[str] = LIVE_CHANNELS
+) -> list[InteractionRow]:
     """Inbound interactions with a queue, not queued yet, in which the customer has
-    written (what the channel intake creates). Calls and other contacts without a
-    message are queued by their channel (after the IVR, for instance)."""
+    written (what the channel intake creates), or on a live channel (a call is there
+    from its first moment: one created naming a queue waits in it). A call still in the
+    IVR has no queue yet; voice names it when the caller chose."""
     spoke = (
         select(MessageRow.id)
         .where(
@@ -92,7 +96,7 @@ def arrivals(session: Session, org_id: str) -> list[InteractionRow]:
                 InteractionRow.state == "arrived",
                 InteractionRow.direction == "inbound",
                 InteractionRow.queue_id.is_not(None),
-                spoke,
+                or_(spoke, InteractionRow.channel.in_(sorted(live_channels))),
             )
             .order_by(InteractionRow.arrived_at, InteractionRow.id)
         )
@@ -415,6 +419,19 @@ def find_interaction(session: Session, org_id: str, interaction_id: str) -> Inte
     return session.scalar(
         select(InteractionRow).where(
             InteractionRow.org_id == org_id, InteractionRow.id == interaction_id
+        )
+    )
+
+
+def open_case_task(session: Session, org_id: str, case_id: str) -> InteractionRow | None:
+    """The case's task interaction that is not finished (closed or abandoned), if any;
+    a task names its case in ``external_ref`` ('case:<id>')."""
+    return session.scalar(
+        select(InteractionRow).where(
+            InteractionRow.org_id == org_id,
+            InteractionRow.channel == "task",
+            InteractionRow.external_ref == f"case:{case_id}",
+            InteractionRow.state.not_in(("closed", "abandoned")),
         )
     )
 

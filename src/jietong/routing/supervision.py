@@ -43,15 +43,7 @@ def move_interaction(
     withdrawn = _withdraw(uow, actor, entry, now)
     entry = _active_entry(uow, actor, interaction_id, for_update=True)
     if entry.queue_id != queue_id:
-        before = entry.queue_id
-        move_entry(uow, entry, queue_id, cause="supervisor", now=now)
-        uow.audit(
-            actor,
-            "routing.moved",
-            "interaction",
-            interaction_id,
-            {"from_queue_id": before, "to_queue_id": queue_id},
-        )
+        move_entry(uow, entry, queue_id, cause="supervisor", now=now, actor=actor)
     _commit(uow, actor, withdrawn)
     return entry
 
