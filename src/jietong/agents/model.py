@@ -159,6 +159,7 @@ DEFAULT_CAPACITY: dict[str, int] = {
     "sms": 3,
     "wechat": 3,
     "api": 3,
+    "task": 5,  # back-office case tasks (`routing.case_tasks`)
 }
 _NOT_CALL = sorted(set(DEFAULT_CAPACITY) - {"call"})
 DEFAULT_EXCLUDES: dict[str, list[str]] = {"call": _NOT_CALL} | {ch: ["call"] for ch in _NOT_CALL}

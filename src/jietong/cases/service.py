@@ -290,6 +290,12 @@ def _insert_numbered(uow: UnitOfWork, org_id: str, build: Callable[[int], CaseRo
     raise Conflict("could not allocate a case number, please retry")
 
 
+def link_rows(uow: UnitOfWork, actor: Actor, case: CaseRow, interaction: InteractionRow) -> None:
+    """Link two rows the caller already checked (routing's case tasks), without
+    committing; recorded and audited as `link_interaction` does."""
+    _link(uow, actor, case, interaction)
+
+
 def _link(uow: UnitOfWork, actor: Actor, case: CaseRow, interaction: InteractionRow) -> None:
     link = CaseInteractionRow(case_id=case.id, interaction_id=interaction.id, org_id=actor.org_id)
     try:

@@ -10,12 +10,21 @@ from fastapi import APIRouter, Path, status
 from jietong.agents.model import AgentState, TeamRules
 from jietong.app.deps import ActorDep, UowDep
 from jietong.interactions.schemas import ID_PATTERN
-from jietong.routing import callbacks, configuration, offers, presence, stats, supervision
+from jietong.routing import (
+    callbacks,
+    case_tasks,
+    configuration,
+    offers,
+    presence,
+    stats,
+    supervision,
+)
 from jietong.routing.model import QueueSettings
 from jietong.routing.schemas import (
     AssignIn,
     CallbackCreate,
     CallbackIn,
+    CaseTaskIn,
     EntryOut,
     MoveIn,
     OfferOut,
@@ -225,4 +234,10 @@ def schedule_callback(body: CallbackCreate, uow: UowDep, actor: ActorDep) -> Ent
         subject=body.subject,
         now=uow.now,
     )
+    return EntryOut.model_validate(entry)
+
+
+@router.post("/cases/{case_id}/task", status_code=status.HTTP_201_CREATED, response_model=EntryOut)
+def queue_case_task(case_id: IdPath, body: CaseTaskIn, uow: UowDep, actor: ActorDep) -> EntryOut:
+    entry = case_tasks.queue_case_task(uow, actor, case_id, body.queue_id, now=uow.now)
     return EntryOut.model_validate(entry)

@@ -132,6 +132,13 @@ class AssignIn(BaseModel):
     agent_id: EntityId
 
 
+class CaseTaskIn(BaseModel):
+    """Queue a case as a back-office task."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue_id: EntityId = Field(description="A queue whose channels include 'task'.")
+
+
 class CallbackIn(BaseModel):
     """Turn a waiting interaction into a callback (virtual hold, or at a chosen time)."""
 
