@@ -402,6 +402,228 @@ def end_to_end(database: str, contacts: int, agents: int, burst: int = 10) -> No
     platform.close()
 
 
+# --- end to end through a real server, to the agent's websocket ---------------------------
+
+
+def through_server(database: str, contacts: int, agents: int, rate: float) -> None:
+    """A real `jietong serve` process (its routing engine, outbox relay and event
+    stream), agents on `/api/v1/stream` with their tokens, contacts created and queued
+    over HTTP at ``rate`` per second (open loop). Each agent answers its offer, ends and
+    closes the contact over HTTP, as a desktop would. Measures contacts routed per second
+    and arrival (the create request sent; the engine queues a call naming a queue) ->
+    OfferCreated received on the assigned agent's websocket."""
+    import asyncio
+    import contextlib
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+    import websockets
+
+    from jietong.app.platform import build_platform
+    from jietong.app.settings import Settings
+    from jietong.auth import service as auth_service
+    from jietong.core.permissions import ROLE_PERMISSIONS
+    from jietong.core.tenancy import Actor, Role, system_actor
+    from jietong.org import service as org_service
+    from jietong.org.schemas import QueueCreate, TeamCreate, UserCreate
+    from jietong.storage.migrate import upgrade
+
+    folder = Path(tempfile.mkdtemp(prefix="jt-bench-stream-"))
+    url = f"sqlite:///{folder / 'bench.db'}" if database == "sqlite" else database
+    platform = build_platform(Settings(data_dir=folder, database_url=url, secret_key="bench"))
+    upgrade(platform.engine)
+    with platform.uow() as u:
+        org = org_service.create_organisation(u, slug=f"rb{os.getpid()}", name="Bench")
+    system = system_actor(org.id)
+    with platform.uow() as u:
+        team = org_service.create_team(u, system, TeamCreate(name="Front line"))
+    with platform.uow() as u:
+        queue = org_service.create_queue(
+            u, system, QueueCreate(name="Calls", channels=["call"], team_id=team.id)
+        )
+
+    def token_for(username: str, role: Role) -> tuple[str, str]:
+        with platform.uow() as u:
+            user = org_service.create_user(
+                u,
+                system,
+                UserCreate(
+                    username=username,
+                    display_name=username,
+                    password="bench-routing-2026",
+                    role=role,
+                    team_ids=[team.id],
+                ),
+            )
+        actor = Actor(org.id, user.user.id, role, frozenset({team.id}))
+        with platform.uow() as u:
+            issued = auth_service.issue_token(
+                u,
+                actor,
+                name="bench",
+                scopes=[p.value for p in ROLE_PERMISSIONS[role]],
+                expires_at=None,
+            )
+        return user.user.id, issued.token
+
+    _, supervisor = token_for("supervisor", Role.SUPERVISOR)
+    agent_tokens = dict(token_for(f"agent{i:03d}", Role.AGENT) for i in range(agents))
+    platform.close()
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIETONG_")}
+    env.update(
+        JIETONG_DATA_DIR=str(folder),
+        JIETONG_DATABASE_URL=url,
+        JIETONG_SECRET_KEY="bench",
+        JIETONG_LOG_LEVEL="WARNING",
+        JIETONG_SMTP_ENABLED="false",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jietong.app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    queued_at: dict[str, float] = {}
+    latencies: list[float] = []
+    offered_early: dict[str, float] = {}
+    done = 0
+    all_done = asyncio.Event()
+
+    async def agent(client: httpx.AsyncClient, user_id: str, token: str) -> None:
+        nonlocal done
+        headers = {"Authorization": f"Bearer {token}"}
+        ws_url = base.replace("http://", "ws://") + "/api/v1/stream?after=0"
+        async with websockets.connect(ws_url, additional_headers=headers) as ws:
+            await ws.recv()  # hello
+            put = await client.put(
+                "/api/v1/agents/me/presence", json={"state": "available"}, headers=headers
+            )
+            put.raise_for_status()
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("event_type") != "OfferCreated":
+                    continue
+                payload = message["payload"]
+                if payload["agent_id"] != user_id:
+                    continue
+                iid = payload["interaction_id"]
+                seen = time.perf_counter()
+                if iid in queued_at:
+                    latencies.append(seen - queued_at[iid])
+                else:  # offered before the create response came back: arrive() counts it
+                    offered_early[iid] = seen
+                accepted = await client.post(
+                    f"/api/v1/offers/{payload['offer_id']}/accept", headers=headers
+                )
+                accepted.raise_for_status()
+                for trigger in ("end", "close"):
+                    moved = await client.post(
+                        f"/api/v1/interactions/{iid}/transitions",
+                        json={"trigger": trigger},
+                        headers=headers,
+                    )
+                    moved.raise_for_status()
+                done += 1
+                if done >= contacts:
+                    all_done.set()
+
+    async def arrive(client: httpx.AsyncClient) -> None:
+        # A call naming a queue: the engine queues it itself (as for a call from the
+        # IVR), so the clock starts at its arrival, before it is queued.
+        headers = {"Authorization": f"Bearer {supervisor}"}
+        began = time.perf_counter()
+        created = await client.post(
+            "/api/v1/interactions",
+            json={"channel": "call", "queue_id": queue.id},
+            headers=headers,
+        )
+        created.raise_for_status()
+        iid = created.json()["id"]
+        queued_at[iid] = began
+        if iid in offered_early:
+            latencies.append(offered_early.pop(iid) - began)
+
+    async def run() -> float:
+        limits = httpx.Limits(max_connections=agents + 20)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+            tasks = [asyncio.create_task(agent(client, u, t)) for u, t in agent_tokens.items()]
+            await asyncio.sleep(3)  # everyone connected and available
+            started = time.perf_counter()
+            arrivals = []
+            for n in range(contacts):
+                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+                arrivals.append(asyncio.create_task(arrive(client)))
+            await asyncio.gather(*arrivals)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_done.wait(), timeout=120)
+            seconds = time.perf_counter() - started
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return seconds
+
+    try:
+        _wait_healthy(proc, port)
+        seconds = asyncio.run(run())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
+    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000 if latencies else float("nan")
+    backend = "sqlite" if database == "sqlite" else "postgresql"
+    print(
+        f"through the server on {backend}: {contacts} contacts at {rate:.0f}/s offered, "
+        f"{agents} agents on websockets; {done} routed, accepted, ended and closed in "
+        f"{seconds:.1f} s ({done / seconds:.1f}/s); arrival -> OfferCreated on the agent's "
+        f"websocket p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    print(
+        f"RESULT routing_stream backend={backend} routed_per_s={done / seconds:.1f} "
+        f"offered_per_s={rate:.0f} p50_ms={p50:.1f} p99_ms={p99:.1f} routed={done}"
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(proc: object, port: int) -> None:
+    import subprocess
+
+    import httpx
+
+    assert isinstance(proc, subprocess.Popen)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"the server exited: {err[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start within 90 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -409,7 +631,14 @@ def main() -> None:
     parser.add_argument("--persistence", default=None, help="sqlite, or a database URL")
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument(
+        "--stream", action="store_true", help="with --persistence: through a real server"
+    )
+    parser.add_argument("--rate", type=float, default=10.0, help="arrivals/s for --stream")
     args = parser.parse_args()
+    if args.persistence and args.stream:
+        through_server(args.persistence, args.contacts, args.agents, args.rate)
+        return
     if args.persistence:
         end_to_end(args.persistence, args.contacts, args.agents)
         return
