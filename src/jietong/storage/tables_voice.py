@@ -137,6 +137,9 @@ class IvrFlowRow(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = org_fk()
     name: Mapped[str] = mapped_column(String(100))
+    # The dialled numbers (or extensions) this flow answers; the flow named "default"
+    # answers the rest.
+    numbers: Mapped[list[str]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]

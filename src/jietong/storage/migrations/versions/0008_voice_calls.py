@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("numbers", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("definition", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
