@@ -28,6 +28,7 @@ from jietong.org import api as org_api
 from jietong.routing import api as routing_api
 from jietong.telephony.calls import api as voice_cdrs_api
 from jietong.telephony.ivr import api as voice_ivr_api
+from jietong.telephony.sip import api as sip_api
 from jietong.web import pages, wfm_pages
 from jietong.web.desktop import routes as desktop_routes
 
@@ -109,6 +110,7 @@ def _api_router() -> APIRouter:
     router.include_router(email_api.router)
     router.include_router(voice_cdrs_api.router)
     router.include_router(voice_ivr_api.router)
+    router.include_router(sip_api.router)
     for channel_router in channel_routers():
         router.include_router(channel_router)
     return router
