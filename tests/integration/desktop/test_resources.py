@@ -193,8 +193,20 @@ def test_transfer_to_a_department_hands_a_linked_case_over(
     assert [m["body_text"] for m in notes["items"] if m["internal"]][-1] == "billing question"
     audit = client.get(f"{API}/audit", headers=w.admin_headers, params={"limit": 50}).json()
     entries = audit["items"] if isinstance(audit, dict) else audit
-    moves = [a for a in entries if a["action"] == "routing.moved"]
-    assert moves and moves[0]["actor_user_id"] == w.agent.user_id, "routing's audit names the agent"
+    transfers = [a for a in entries if a["action"] == "interaction.transferred"]
+    assert [(a["actor_user_id"], a["changes"]["target"]) for a in transfers] == [
+        (w.agent.user_id, "queue"),
+        (w.agent.user_id, "department"),
+    ], "each transfer audited under the agent, newest first"
+    # The transfer is the agent's own action: routing's supervisor move stays closed to them.
+    other = new_interaction(client, w, w.queue_id, "waiting in my team's queue")
+    enqueue(client, w.admin_headers, other)
+    forbidden = client.post(
+        f"{API}/routing/interactions/{other}/move",
+        headers=w.agent_headers,
+        json={"queue_id": w.other_queue_id},
+    )
+    assert forbidden.status_code == 403
 
 
 def test_transfer_to_an_agent_offers_it_to_them(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from jietong.app.deps import ActorDep, UowDep
 from jietong.interactions.schemas import ID_PATTERN
 from jietong.web.desktop import cards, resources, snapshot, work
+from jietong.web.desktop import transfer as transfer_service
 from jietong.web.desktop.schemas import (
     CannedIn,
     CannedOut,
@@ -133,7 +134,7 @@ def list_wrapups(interaction_id: IdPath, uow: UowDep, actor: ActorDep) -> list[W
 @router.post("/interactions/{interaction_id}/transfer", response_model=TransferOut)
 def transfer(interaction_id: IdPath, body: TransferIn, uow: UowDep, actor: ActorDep) -> TransferOut:
     """Transfer to an agent, a queue or a department (a hand-off case), with a note."""
-    done = work.transfer(uow, actor, interaction_id, body)
+    done = transfer_service.transfer(uow, actor, interaction_id, body)
     return TransferOut(
         interaction_id=done.interaction_id,
         target=done.target,
