@@ -17,6 +17,7 @@ from jietong.app.channels_runtime import DeliveryWorker, channel_routers
 from jietong.app.email_runtime import EmailRuntime
 from jietong.app.limits import ENVELOPE_BYTES, BodySizeLimit
 from jietong.app.platform import Platform
+from jietong.app.voice_runtime import start_voice, stop_voice
 from jietong.auth import api as auth_api
 from jietong.auth.ratelimit import InProcessRateLimiter
 from jietong.cases import api as cases_api
@@ -28,6 +29,7 @@ from jietong.org import api as org_api
 from jietong.routing import api as routing_api
 from jietong.telephony.calls import api as voice_cdrs_api
 from jietong.telephony.ivr import api as voice_ivr_api
+from jietong.telephony.orchestrator import api as voice_calls_api
 from jietong.telephony.sip import api as sip_api
 from jietong.web import pages, wfm_pages
 from jietong.web.desktop import routes as desktop_routes
@@ -55,9 +57,11 @@ def create_app(platform: Platform) -> FastAPI:
         await asyncio.to_thread(email.start)
         if platform.routing is not None:
             await platform.routing.start(platform)  # the routing engine's loop (issue 4)
+        voice = await start_voice(platform, app.state)  # SIP, media, calls (issue 6)
         try:
             yield
         finally:
+            await stop_voice(voice)
             if platform.routing is not None:
                 await platform.routing.stop()
             await asyncio.to_thread(email.stop)
@@ -111,6 +115,7 @@ def _api_router() -> APIRouter:
     router.include_router(voice_cdrs_api.router)
     router.include_router(voice_ivr_api.router)
     router.include_router(sip_api.router)
+    router.include_router(voice_calls_api.router)
     for channel_router in channel_routers():
         router.include_router(channel_router)
     return router

@@ -41,6 +41,11 @@ class RecordingFile:
     recorded_on: str  # yyyy-mm-dd
 
 
+def media_root(data_dir: Path) -> Path:
+    """The media engine's root under the data directory (recordings, prompts)."""
+    return (data_dir / "voice").resolve()
+
+
 def recording_path(org_id: str, interaction_id: str, call_key: str, now: datetime) -> str:
     """Where the engine records a call, relative to the media root."""
     safe_call = re.sub(r"[^A-Za-z0-9_-]", "_", call_key)[:80] or "call"
