@@ -31,11 +31,14 @@ class PromptUnavailable(Exception):
     failed, an uploaded file is missing)."""
 
 
-UploadedLookup = Callable[[str, str], Awaitable[Path | None]]
+# (org_id, name, language) -> the uploaded prompt's file in the media root, or None.
+# `ivr.service.materialise_prompt` is the database side of it.
+UploadedLookup = Callable[[str, str, str], Awaitable[Path | None]]
 
 
 class PromptLibrary:
-    """Turns a flow's `Prompt` into a WAV path for one language."""
+    """Turns a flow's `Prompt` into a WAV path for one language. Uploaded prompts belong
+    to an organisation: resolve them through ``for_org(org_id)``."""
 
     def __init__(
         self,
@@ -43,16 +46,24 @@ class PromptLibrary:
         *,
         uploaded: UploadedLookup | None = None,
         espeak: str = "espeak-ng",
+        org_id: str | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self._uploaded = uploaded
         self._espeak = espeak
+        self.org_id = org_id
+
+    def for_org(self, org_id: str) -> PromptLibrary:
+        """The same library, resolving uploaded prompts of ``org_id``."""
+        return PromptLibrary(
+            self.cache_dir, uploaded=self._uploaded, espeak=self._espeak, org_id=org_id
+        )
 
     async def resolve(self, prompt: Prompt, language: str, variables: Mapping[str, str]) -> Path:
         """The prompt's file for ``language`` (the flow's first language as fallback is
         the caller's choice: here a missing language is an error)."""
-        if language in prompt.file and self._uploaded is not None:
-            path = await self._uploaded(prompt.file[language], language)
+        if language in prompt.file and self._uploaded is not None and self.org_id is not None:
+            path = await self._uploaded(self.org_id, prompt.file[language], language)
             if path is None:
                 raise PromptUnavailable(f"uploaded prompt {prompt.file[language]!r} not found")
             return path
@@ -78,10 +89,13 @@ class PromptLibrary:
         with tempfile.TemporaryDirectory(dir=target.parent) as work:
             raw = Path(work) / "raw.wav"
             # "--" ends options, so a text starting with "-" is spoken, not parsed.
-            process = await asyncio.create_subprocess_exec(
-                self._espeak, "-v", voice, "-w", str(raw), "--", text,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    self._espeak, "-v", voice, "-w", str(raw), "--", text,
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+            except OSError as exc:
+                raise PromptUnavailable(f"cannot run {self._espeak}: {exc}") from exc
             _, err = await process.communicate()
             if process.returncode != 0 or not raw.exists():
                 raise PromptUnavailable(f"espeak-ng failed: {err.decode(errors='replace')[:200]}")

@@ -177,6 +177,23 @@ def find_prompt(uow: UnitOfWork, org_id: str, name: str, language: str) -> Voice
     return uow.session.scalars(query).first()
 
 
+def materialise_prompt(
+    uow: UnitOfWork, blobs: BlobStore, org_id: str, name: str, language: str, cache_dir: Path
+) -> Path | None:
+    """The uploaded prompt as a file under ``cache_dir/uploads`` (inside the media root,
+    where the engine loads from), written once per content; None if there is none."""
+    row = find_prompt(uow, org_id, name, language)
+    if row is None:
+        return None
+    target = cache_dir / "uploads" / f"{row.sha256}.wav"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(blobs.get(row.blob_key))
+        Path(tmp.name).replace(target)  # atomic: a reader sees no file or all of it
+    return target
+
+
 def _converted(data: bytes) -> tuple[bytes, float]:
     with tempfile.TemporaryDirectory() as work:
         source, target = Path(work) / "in.wav", Path(work) / "out.wav"
