@@ -77,11 +77,13 @@ def register(app: typer.Typer) -> None:
         """Create (or reuse) the demo organisation on the embedded default and serve it."""
         from jietong.app.bootstrap import DEMO_LOGINS, ensure_demo, migrate
         from jietong.app.platform import build_platform
+        from jietong.app.voice_demo import demo_voice_settings, prepare_demo_voice
 
-        settings = _settings(host, port, data_dir)
+        settings = demo_voice_settings(_settings(host, port, data_dir))
         platform = build_platform(settings)
         migrate(platform)
         created = ensure_demo(platform)
+        phones = prepare_demo_voice(platform)
         platform.close()
         base = f"http://{settings.http_host}:{settings.http_port}"
         console.print(
@@ -101,6 +103,7 @@ def register(app: typer.Typer) -> None:
         for login in DEMO_LOGINS:
             logins.add_row(login.username, login.password, login.role.value)
         console.print(logins)
+        console.print(phones)
         _serve(settings)
 
     @db_app.command("upgrade")
