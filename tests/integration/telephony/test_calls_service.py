@@ -161,7 +161,7 @@ def test_nothing_moves_an_ended_call(platform: Platform, tenant_a: Tenant, clock
     call_id, customer = inbound(platform, org)
     clock.advance(2)
     with platform.uow() as uow:
-        cdr = calls.end_leg(uow, org, call_id, customer, EndCause.CUSTOMER_HANGUP)
+        calls.end_leg(uow, org, call_id, customer, EndCause.CUSTOMER_HANGUP)
     with platform.uow() as uow:
         count = uow.session.scalar(select(func.count()).select_from(VoiceLegEventRow))
         for attempt in (
@@ -299,3 +299,35 @@ def test_a_second_tenant_sees_no_cdr_of_the_first(platform: Platform, api: TestC
     call_id, _ = inbound(platform, a.org_id)
     assert api.get(f"{API_PREFIX}/voice/cdrs/{call_id}", headers=a.headers).status_code == 200
     assert api.get(f"{API_PREFIX}/voice/cdrs/{call_id}", headers=b.headers).status_code == 404
+
+
+def test_a_blind_transfer_to_a_number_keeps_counting_talk_time(
+    platform: Platform, tenant_a: Tenant, clock: Clock
+) -> None:
+    org = tenant_a.org_id
+    agent = make_user(platform, org, "tom", Role.AGENT, [tenant_a.team_id])
+    call_id, customer = inbound(platform, org)
+    with platform.uow() as uow:
+        calls.leg_event(uow, org, call_id, customer, LegTrigger.ANSWER)
+        leg = calls.add_leg(uow, org, call_id, kind=LegKind.AGENT, party="p", user_id=agent.user_id)
+        calls.answered_by_agent(uow, org, call_id, agent_user_id=agent.user_id, agent_leg_id=leg.id)
+    clock.advance(10)
+    with platform.uow() as uow:
+        calls.transfer(uow, org, call_id, target="+862155550000", mode="blind")
+        calls.end_leg(uow, org, call_id, leg.id, EndCause.TRANSFERRED)
+        external = calls.add_leg(uow, org, call_id, kind=LegKind.EXTERNAL, party="+862155550000")
+    clock.advance(5)
+    with platform.uow() as uow:
+        calls.leg_event(uow, org, call_id, external.id, LegTrigger.ANSWER)
+        calls.leg_event(uow, org, call_id, external.id, LegTrigger.BRIDGE)
+        assert calls.get_call(uow, org, call_id).customer_leg.state == "bridged"
+    clock.advance(20)
+    with platform.uow() as uow:
+        calls.end_leg(uow, org, call_id, customer, EndCause.CUSTOMER_HANGUP)
+    with platform.uow() as uow:
+        row = uow.session.get(VoiceCdrRow, call_id)
+        assert row is not None
+        assert (row.transfers, row.transferred_to, row.talk_s) == (1, "+862155550000", 30.0)
+        assert not row.abandoned
+        legs = {leg["kind"]: leg for leg in row.legs}
+        assert legs["external"]["talk_s"] == 20.0 and legs["agent"]["end_cause"] == "transferred"

@@ -158,12 +158,20 @@ def leg_event(
     policy: CallPolicy = DEFAULT_POLICY,
 ) -> VoiceLegRow:
     """Move one leg (answer, bridge, unbridge, hold, resume, transfer, transfer_failed,
-    end). Ending the customer leg ends the call (`end_call`)."""
+    end). Ending the customer leg ends the call (`end_call`); bridging another party
+    bridges the customer too when they were waiting (answered or transferring)."""
     if trigger is LegTrigger.END:
         cause = str((data or {}).get("cause") or EndCause.FAILED)
         return end_leg(uow, org_id, call_id, leg_id, EndCause(cause), policy=policy)
     call = _active_call(uow, org_id, call_id)
-    leg = _move(uow, call, _leg(uow, call, leg_id), trigger, data)
+    legs = store.legs_of(uow.session, call.id)
+    leg = _move(uow, call, _find(legs, leg_id), trigger, data)
+    if trigger is LegTrigger.BRIDGE and leg.kind != LegKind.CUSTOMER:
+        # Another party joined the customer (a transfer target answered, a conference):
+        # the customer is bridged too, so their talk time counts from here.
+        customer = next(row for row in legs if row.kind == LegKind.CUSTOMER)
+        if customer.state in (LegState.ANSWERED, LegState.TRANSFERRING):
+            _move(uow, call, customer, LegTrigger.BRIDGE, {"with": leg.id})
     _finish(uow, call, policy)
     return leg
 
@@ -401,10 +409,6 @@ def _new_leg(
     uow.session.add(leg)
     _append(uow, call, CallFact(now, FactKind.OPENED, leg.id, data={"kind": kind.value}))
     return leg
-
-
-def _leg(uow: UnitOfWork, call: VoiceCallRow, leg_id: str) -> VoiceLegRow:
-    return _find(store.legs_of(uow.session, call.id), leg_id)
 
 
 def _find(legs: list[VoiceLegRow], leg_id: str) -> VoiceLegRow:
