@@ -132,14 +132,19 @@ class CallbackRequested(DomainEvent):
 
 
 class CallbackStarted(DomainEvent):
-    """An agent accepted a callback: the voice or messaging channel now reaches the
-    customer at `to` through `channel`."""
+    """An agent accepted a callback: the customer is now reached at `to` through
+    `channel`. For "call" voice acts on it: it dials `to` and bridges the agent
+    (`agent_id`, a user id). For a messaging channel (sms, wechat, email) routing has
+    opened the outbound conversation `conversation_id`, connected to the agent, in which
+    they write to the customer (the interaction of the callback itself when it already
+    is on that channel)."""
 
     entry_id: str
     interaction_id: str
     agent_id: str
     channel: str
     to: str | None
+    conversation_id: str | None = None  # None only in events written before it existed
 
 
 class QueueStatsChanged(DomainEvent):

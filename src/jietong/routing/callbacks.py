@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from jietong.core.errors import Conflict, InvalidInput
 from jietong.core.ids import new_id
 from jietong.core.permissions import Permission, require
-from jietong.core.tenancy import Actor
+from jietong.core.tenancy import Actor, system_actor
+from jietong.events.routing import CallbackStarted
+from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import Channel, Direction, InteractionTrigger
 from jietong.interactions.schemas import InteractionCreate
 from jietong.interactions.service import (
@@ -21,7 +23,7 @@ from jietong.interactions.service import (
 )
 from jietong.routing import store
 from jietong.routing.entries import base_priority, to_callback
-from jietong.routing.model import EntryKind, EntryState
+from jietong.routing.model import LIVE_CHANNELS, EntryKind, EntryState
 from jietong.routing.stats import NotQueued
 from jietong.storage.tables_routing import RoutingEntryRow
 from jietong.storage.uow import UnitOfWork
@@ -45,6 +47,7 @@ def request_callback(
     require(actor, Permission.INTERACTIONS_WRITE)
     _check(channel, at, now)
     row = require_interaction(uow, actor, interaction_id)
+    _check_reachable(channel, row.customer_id)
     entry = store.find_entry_of(uow.session, actor.org_id, row.id, for_update=True)
     if entry is None or entry.state not in (EntryState.WAITING.value, EntryState.OFFERED.value):
         raise NotQueued(f"interaction {interaction_id} is not waiting in a queue")
@@ -80,6 +83,7 @@ def schedule_callback(
     _check(channel, at, now)
     if customer_id is None and to is None:
         raise InvalidInput("a callback needs a customer_id or a 'to' address")
+    _check_reachable(channel, customer_id)
     view = create_interaction(
         uow,
         actor,
@@ -123,6 +127,13 @@ def schedule_callback(
     return entry
 
 
+def _check_reachable(channel: str, customer_id: str | None) -> None:
+    """A messaging callback becomes a conversation with the customer, and a reply goes
+    to their contact point of the channel's kind: the customer must be known."""
+    if channel not in LIVE_CHANNELS and customer_id is None:
+        raise InvalidInput(f"a callback by {channel} needs a known customer (customer_id)")
+
+
 def _check(channel: str, at: datetime | None, now: datetime) -> None:
     if channel not in CALLBACK_CHANNELS:
         raise InvalidInput(
@@ -130,3 +141,48 @@ def _check(channel: str, at: datetime | None, now: datetime) -> None:
         )
     if at is not None and not (now - timedelta(minutes=1) <= at <= now + MAX_AHEAD):
         raise InvalidInput("the callback time must be between now and 30 days ahead")
+
+
+def open_conversation(uow: UnitOfWork, entry: RoutingEntryRow, agent_id: str) -> str:
+    """The agent accepted a callback to be made on a messaging channel: the outbound
+    conversation in which they write to the customer, connected to them; returns its id
+    and emits `CallbackStarted`. A callback already on that channel (scheduled through
+    `schedule_callback`) is its own conversation. Otherwise (a caller or chatter who
+    asked to be answered by SMS, WeChat or email) a new outbound interaction is opened
+    for the customer and the original one, now answered by it, ends and closes. Commits."""
+    system = system_actor(entry.org_id)
+    channel = entry.callback_channel or entry.channel
+    original = require_interaction(uow, system, entry.interaction_id)
+    conversation = original.id
+    if original.channel != channel:
+        view = create_interaction(
+            uow,
+            system,
+            InteractionCreate(
+                channel=channel,
+                direction=Direction.OUTBOUND,
+                customer_id=original.customer_id,
+                queue_id=original.queue_id,
+                team_id=original.team_id,
+                subject=original.subject,
+            ),
+        )
+        conversation = view.interaction.id
+        transition_interaction_uncommitted(
+            uow, system, conversation, InteractionTrigger.CONNECT, assigned_user_id=agent_id
+        )
+        for trigger in (InteractionTrigger.END, InteractionTrigger.CLOSE):
+            transition_interaction_uncommitted(uow, system, original.id, trigger)
+    uow.emit(
+        CallbackStarted(
+            org_id=entry.org_id,
+            entry_id=entry.id,
+            interaction_id=entry.interaction_id,
+            agent_id=agent_id,
+            channel=channel,
+            to=entry.callback_to,
+            conversation_id=conversation,
+        )
+    )
+    uow.commit()
+    return conversation

@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from jietong.cases import service as cases
+from jietong.cases import store as cases_store
+from jietong.cases.model import CaseType
+from jietong.cases.schemas import CaseCreate
 from jietong.core.errors import IllegalTransition, NotFound
 from jietong.core.ids import new_id
 from jietong.core.tenancy import Actor, system_actor
@@ -47,11 +51,13 @@ from jietong.routing.model import (
     first_move,
     overflow_stage,
 )
-from jietong.storage.tables import InteractionRow
+from jietong.storage.tables import InteractionRow, QueueRow
 from jietong.storage.tables_routing import RoutingEntryRow, RoutingOfferRow
 from jietong.storage.uow import UnitOfWork
 
 OFFER_ENTITY = "offer"
+_ADDRESS_KINDS = {"call": "phone", "sms": "phone", "wechat": "wechat_openid", "email": "email"}
+"""Where a callback on each channel reaches the customer (their contact point kind)."""
 _SERVED_STATES = frozenset({"connected", "wrap_up", "closed"})
 
 
@@ -337,6 +343,50 @@ def take_limit_action(
         to_callback(uow, entry, channel="call", to=None, at=None, now=now)
     else:
         entry.kind = EntryKind(action.value).value
+        record_as_case(uow, entry, action)
+
+
+def record_as_case(uow: UnitOfWork, entry: RoutingEntryRow, action: LimitAction) -> None:
+    """A customer who was told to leave a message (voicemail, or a message on a chat or
+    messaging queue) is not served live: besides its entry, which waits as work for the
+    next free agent, a case linked to the interaction keeps it in sight of the back
+    office, even if the customer leaves and the interaction ends before an agent is free.
+    Commits (the case's number is allocated under a lock)."""
+    system = system_actor(entry.org_id)
+    interaction = store.find_interaction(uow.session, entry.org_id, entry.interaction_id)
+    queue = store.find_queue(uow.session, entry.org_id, entry.queue_id)
+    if interaction is None:
+        return
+    what = "Voicemail" if action is LimitAction.VOICEMAIL else "Message"
+    where = queue.name if queue is not None else "a queue"
+    view = cases.open_case(
+        uow,
+        system,
+        CaseCreate(
+            case_type=CaseType.INQUIRY,
+            subject=_one_line(f"{what} left in {where}: {interaction.subject or ''}")[:500],
+            description=(
+                f"The customer could not be served live ({action.value} action of the "
+                f"queue's limits) on {interaction.channel}; see the linked interaction."
+            ),
+            customer_id=interaction.customer_id,
+            department_id=_department(uow, entry.org_id, queue),
+        ),
+    )
+    cases.link_rows(uow, system, view.case, interaction)
+
+
+def _department(uow: UnitOfWork, org_id: str, queue: QueueRow | None) -> str | None:
+    """The queue's team when it is a department (cases belong to departments); else
+    none, and the case is seen by those who see the whole organisation."""
+    if queue is None or queue.team_id is None:
+        return None
+    found = cases_store.find_department(uow.session, org_id, queue.team_id)
+    return None if found is None else found.id
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("\x00", " ").split()).rstrip(":")
 
 
 def to_callback(
@@ -352,7 +402,7 @@ def to_callback(
     (``at`` None: virtual hold) or is reached at the time they chose."""
     interaction = store.find_interaction(uow.session, entry.org_id, entry.interaction_id)
     customer_id = None if interaction is None else interaction.customer_id
-    kind = "phone" if channel in ("call", "sms") else "wechat_openid"
+    kind = _ADDRESS_KINDS.get(channel, "phone")
     entry.kind = EntryKind.CALLBACK.value
     entry.callback_channel = channel
     entry.callback_to = to or store.first_contact_point(

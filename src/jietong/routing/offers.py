@@ -41,8 +41,9 @@ from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import InteractionTrigger
 from jietong.interactions.service import transition_interaction
 from jietong.routing import store
+from jietong.routing.callbacks import open_conversation
 from jietong.routing.entries import record_offer_move
-from jietong.routing.model import EntryKind, EntryState, OfferState, OfferTrigger
+from jietong.routing.model import LIVE_CHANNELS, EntryKind, EntryState, OfferState, OfferTrigger
 from jietong.storage.tables_routing import AgentPresenceRow, RoutingEntryRow, RoutingOfferRow
 from jietong.storage.uow import UnitOfWork
 
@@ -202,7 +203,9 @@ def accept_offer(uow: UnitOfWork, actor: Actor, offer_id: str, *, now: datetime)
             channel=offer.channel,
         )
     )
-    if entry is not None and entry.kind == EntryKind.CALLBACK.value:
+    callback = entry is not None and entry.kind == EntryKind.CALLBACK.value
+    by_voice = callback and entry is not None and _reached_live(entry)
+    if by_voice and entry is not None:
         uow.emit(
             CallbackStarted(
                 org_id=entry.org_id,
@@ -211,10 +214,19 @@ def accept_offer(uow: UnitOfWork, actor: Actor, offer_id: str, *, now: datetime)
                 agent_id=offer.agent_id,
                 channel=entry.callback_channel or entry.channel,
                 to=entry.callback_to,
+                conversation_id=entry.interaction_id,
             )
         )
     transition_interaction(uow, actor, offer.interaction_id, InteractionTrigger.ACCEPT)
+    if callback and not by_voice and entry is not None:
+        # After the accept's commit: a crash in between leaves the agent connected to
+        # the callback's interaction, visible, not lost.
+        open_conversation(uow, entry, offer.agent_id)
     return OfferView(_reloaded(uow, offer), entry)
+
+
+def _reached_live(entry: RoutingEntryRow) -> bool:
+    return (entry.callback_channel or entry.channel) in LIVE_CHANNELS
 
 
 def _occupy(uow: UnitOfWork, actor: Actor, presence: AgentPresenceRow, now: datetime) -> None:
