@@ -16,6 +16,7 @@ from jietong.app.settings import Settings
 from jietong.channels.registry import ChannelRegistry
 from jietong.core.clock import utcnow
 from jietong.events.bus import EventBus, create_bus
+from jietong.interactions.committer import IntakeCommitter
 from jietong.storage.blobs import BlobStore, FileBlobStore
 from jietong.storage.engine import create_db_engine
 from jietong.storage.outbox import OutboxRelay
@@ -37,11 +38,21 @@ class Platform:
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     # The routing engine's in-process state and loop (issue 4); None: not run here.
     routing: RoutingRuntime | None = field(default_factory=RoutingRuntime)
+    # Group commit of inbound messages (interactions.committer); its thread starts lazily.
+    intake: IntakeCommitter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = IntakeCommitter(self.uow)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock(), after_commit=self.events_pending.set)
 
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it never waits for the write lock."""
+        return UnitOfWork(self.sessions, self.clock(), read_only=True)
+
     def close(self) -> None:
+        self.intake.close()
         self.bus.close()
         self.engine.dispose()
 

@@ -1,9 +1,12 @@
 """What every provider webhook does around its own parsing: find the account from the
 URL (404), check the signature (403), parse (422), store through intake (ONE commit),
-and only then answer 2xx. Runs the blocking parts in the thread pool."""
+and only then answer 2xx. Runs the blocking parts in the thread pool; storing goes
+through the platform's intake committer, which commits the messages arriving together in
+one transaction and resolves each request after that commit."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -18,6 +21,7 @@ from jietong.channels.deliveries import record_provider_status
 from jietong.channels.errors import BadSignature
 from jietong.core.errors import NotFound, PayloadTooLarge, PermissionDenied
 from jietong.interactions import intake
+from jietong.interactions.committer import IntakeRequest
 from jietong.storage.tables_channels import DeliveryRow
 
 T = TypeVar("T")
@@ -34,7 +38,7 @@ async def account_for(request: Request, account_id: str, channel: str) -> Webhoo
     platform = platform_of(request)
 
     def find() -> WebhookAccount | None:
-        with platform.uow() as uow:
+        with platform.read_uow() as uow:  # a read: never queue for SQLite's write lock
             return find_webhook_account(uow, account_id, channel)
 
     found = await run_in_threadpool(find)
@@ -59,7 +63,7 @@ def checked(check: Callable[[], T]) -> T:
 
 
 async def store_inbound(request: Request, message: InboundMessage) -> intake.IntakeResult:
-    """Intake in one transaction; returns once the message is committed."""
+    """Intake through the group committer; returns once the message is committed."""
     platform = platform_of(request)
     settings = platform.settings
     policy = intake.ThreadingPolicy(
@@ -67,19 +71,21 @@ async def store_inbound(request: Request, message: InboundMessage) -> intake.Int
         reopen_window=timedelta(hours=settings.conversation_reopen_hours),
     )
 
-    def store() -> intake.IntakeResult:
-        with platform.uow() as uow:
-            return intake.receive(
-                uow,
-                message,
-                default_region=settings.default_region,
-                now=uow.now,
-                blobs=platform.blobs,
-                max_attachment_bytes=settings.max_attachment_bytes,
-                policy=policy,
-            )
+    def prepare() -> intake.PreparedMessage:
+        return intake.prepare(
+            message, blobs=platform.blobs, max_attachment_bytes=settings.max_attachment_bytes
+        )
 
-    return await run_in_threadpool(store)
+    if message.attachments or (
+        message.raw is not None and len(message.raw) > intake.INLINE_RAW_MAX
+    ):
+        prepared = await run_in_threadpool(prepare)  # blob files: fsyncs off the event loop
+    else:
+        prepared = prepare()  # checks only: cheaper than a thread hop
+    future = platform.intake.submit(
+        IntakeRequest(prepared, default_region=settings.default_region, policy=policy)
+    )
+    return await asyncio.wrap_future(future)
 
 
 async def store_status(

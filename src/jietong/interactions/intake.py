@@ -25,6 +25,7 @@ only a larger one becomes a blob file (see `raw_source`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,7 +44,6 @@ from jietong.events.catalogue import (
     MessageAdded,
 )
 from jietong.events.channels import ConversationOpened, InboundMessageReceived
-from jietong.identity import store as identity_store
 from jietong.identity.contact_points import normalise
 from jietong.interactions import store
 from jietong.interactions.attachments import sanitise_filename, sniff_content_type
@@ -76,6 +76,8 @@ MAX_REFERENCES = 50
 # are far smaller, and the row's commit is the only fsync they need. A blob file costs
 # its own fsync (write, fsync, rename) on the critical path of the acknowledgement.
 INLINE_RAW_MAX = 64 * 1024
+
+DedupeKey = tuple[str, str, str]  # (org id, channel, external id): UNIQUE on messages
 
 
 @dataclass(frozen=True)
@@ -167,15 +169,20 @@ def stage(
     default_region: str,
     now: datetime,
     policy: ThreadingPolicy = ThreadingPolicy(),
+    known_new: bool = False,
 ) -> IntakeResult:
     """Everything `receive` does except the commit, inside a savepoint of `uow`: when it
     raises, this message's rows and events are undone and the rest of the transaction
     (other messages of the same batch) stands. The caller commits; until then the result
-    must not be acknowledged. A duplicate returns the earlier delivery and adds nothing."""
+    must not be acknowledged. A duplicate returns the earlier delivery and adds nothing.
+
+    `known_new`: the caller checked in this transaction that the external id is not
+    stored (`stored_external_ids`), so the first look-up is skipped; a racing insert
+    still meets the UNIQUE constraint and is looked up then."""
     message = prepared.message
     address = normalise(message.sender.kind, message.sender.address, default_region)
     for attempt in (1, 2):
-        earlier = _earlier(uow, message)
+        earlier = None if known_new and attempt == 1 else _earlier(uow, message)
         if earlier is not None:
             return earlier
         try:
@@ -245,14 +252,43 @@ def _check(message: InboundMessage, max_bytes: int, blobs: BlobStore | None) -> 
 
 
 def _earlier(uow: UnitOfWork, message: InboundMessage) -> IntakeResult | None:
-    row = store.find_message_by_external_id(
-        uow.session, message.org_id, message.channel, message.external_id
-    )
-    if row is None:
+    # Columns, not entities: a duplicate needs three ids, and most messages are not one.
+    found = uow.session.execute(
+        select(MessageRow.id, MessageRow.interaction_id, InteractionRow.customer_id)
+        .outerjoin(InteractionRow, InteractionRow.id == MessageRow.interaction_id)
+        .where(
+            MessageRow.org_id == message.org_id,
+            MessageRow.channel == message.channel,
+            MessageRow.external_id == message.external_id,
+        )
+    ).first()
+    if found is None:
         return None
-    interaction = store.find_interaction(uow.session, message.org_id, row.interaction_id)
-    customer_id = None if interaction is None else interaction.customer_id
-    return IntakeResult(row.id, row.interaction_id, customer_id, duplicate=True)
+    message_id, interaction_id, customer_id = found
+    return IntakeResult(message_id, interaction_id, customer_id, duplicate=True)
+
+
+def stored_external_ids(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> set[DedupeKey]:
+    """Which of `messages` are stored already, by (org, channel, external id), in one
+    query: a batch asks once instead of once per message."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for org_id, channel, external_id in {dedupe_key(m) for m in messages}:
+        groups.setdefault((org_id, channel), set()).add(external_id)
+    found: set[DedupeKey] = set()
+    for (org_id, channel), ids in groups.items():  # each uses the UNIQUE index
+        rows = uow.session.execute(
+            select(MessageRow.external_id).where(
+                MessageRow.org_id == org_id,
+                MessageRow.channel == channel,
+                MessageRow.external_id.in_(sorted(ids)),
+            )
+        )
+        found.update((org_id, channel, e) for (e,) in rows if e is not None)
+    return found
+
+
+def dedupe_key(message: InboundMessage) -> DedupeKey:
+    return (message.org_id, message.channel, message.external_id)
 
 
 # -- identity ---------------------------------------------------------------------------
@@ -303,14 +339,18 @@ def _resolve_customer(
 
 
 def _owner(uow: UnitOfWork, org_id: str, kind: str, value: str) -> CustomerRow | None:
-    point = identity_store.find_contact_point(uow.session, org_id, kind, value)
-    if point is None:
-        return None
-    # Lock the customer so that concurrent messages of one customer thread one by one.
+    # One query for the contact point and its customer. The customer is locked so that
+    # concurrent messages of one customer thread one by one.
     return uow.session.scalar(
         select(CustomerRow)
-        .where(CustomerRow.org_id == org_id, CustomerRow.id == point.customer_id)
-        .with_for_update()
+        .join(ContactPointRow, ContactPointRow.customer_id == CustomerRow.id)
+        .where(
+            ContactPointRow.org_id == org_id,
+            ContactPointRow.kind == kind,
+            ContactPointRow.value == value,
+            CustomerRow.org_id == org_id,
+        )
+        .with_for_update(of=CustomerRow)
     )
 
 
