@@ -199,3 +199,55 @@ def test_transfers_are_counted_and_talk_continues_after_the_transfer() -> None:
 def test_a_live_call_has_no_end_yet() -> None:
     cdr = answered_in_ivr().cdr()
     assert cdr.ended_at is None and cdr.ivr_left_at is None and not cdr.abandoned
+
+
+_CALL_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["c:answer", "c:bridge", "c:unbridge", "c:hold", "c:resume", "c:transfer",
+             "c:transfer_failed", "a:answer", "a:bridge", "a:end", "ivr_entered", "ivr_left",
+             "queue", "offer", "agent_answered"]
+        ),
+        st.integers(min_value=0, max_value=30_000),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+@given(_CALL_STEPS, st.sampled_from(list(EndCause)), st.floats(min_value=0, max_value=60))
+def test_cdr_figures_stay_within_the_call(
+    steps: list[tuple[str, int]], cause: EndCause, short_s: float
+) -> None:
+    """Whatever legal history a call has: time figures are never negative and never
+    exceed the call's duration, an abandoned call was never answered by an agent, and
+    a short abandon is an abandon."""
+    h = History().agent(0)
+    seconds = 0.0
+    for step, delta_ms in steps:
+        seconds += delta_ms / 1000
+        if ":" in step:
+            leg, trigger = step.split(":")
+            try:
+                h.move(seconds, leg, LegTrigger(trigger))
+            except IllegalTransition:
+                continue
+        else:
+            kind = {"ivr_entered": FactKind.IVR_ENTERED, "ivr_left": FactKind.IVR_LEFT,
+                    "queue": FactKind.QUEUE_ENTERED, "offer": FactKind.OFFERED,
+                    "agent_answered": FactKind.AGENT_ANSWERED}[step]  # fmt: skip
+            h.fact(seconds, kind, outcome="queue", agent_user_id="u1", queue_id="q")
+    seconds += 1
+    h.move(seconds, "c", LegTrigger.END, cause=cause.value)
+    cdr = h.cdr(short_abandon_s=short_s)
+    duration = (cdr.ended_at - cdr.arrived_at).total_seconds()  # type: ignore[operator]
+    assert duration == pytest.approx(seconds)
+    for figure in (cdr.ivr_s, cdr.talk_s, cdr.hold_s):
+        assert 0 <= figure <= duration + 1e-6
+    assert cdr.talk_s + cdr.hold_s <= duration + 1e-6
+    if cdr.queue_wait_s is not None:
+        assert 0 <= cdr.queue_wait_s <= duration + 1e-6
+    if cdr.abandoned:
+        assert cdr.agent_answered_at is None and cause is EndCause.CUSTOMER_HANGUP
+        assert cdr.abandon_point in ("ivr", "queue", "ringing")
+    assert not cdr.short_abandon or cdr.abandoned
+    assert all(leg.ended_at is not None for leg in cdr.legs if leg.leg_id == "c")

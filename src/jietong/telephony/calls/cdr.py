@@ -7,7 +7,8 @@ after every change) and KPIs computed from CDRs agree with the history they came
 Definitions (also in docs/subsystems/voice-calls-ivr.md):
 
 - *IVR time*: the spans between ``ivr_entered`` and ``ivr_left`` (or the call's end).
-- *queue wait*: from the first ``queue_entered`` to the first agent answer (or the end).
+- *queue wait*: from the first ``queue_entered`` to the first agent answer after it (or
+  the end).
 - *talk time*: the customer leg's time in ``bridged`` (held spans excluded).
 - *hold time*: the customer leg's time in ``held``.
 - *abandoned*: the customer hung up before any agent answered and the IVR had not
@@ -152,6 +153,7 @@ class _Call:
     offers: int = 0
     first_offered_at: datetime | None = None
     agent_answered_at: datetime | None = None
+    answered_from_queue_at: datetime | None = None  # the first answer after queue entry
     agent_user_id: str | None = None
     transfers: int = 0
     transferred_to: str | None = None
@@ -173,6 +175,8 @@ class _Call:
             self.first_offered_at = self.first_offered_at or at
         elif k is FactKind.AGENT_ANSWERED:
             self.agent_answered_at = self.agent_answered_at or at
+            if self.queue_entered_at is not None:
+                self.answered_from_queue_at = self.answered_from_queue_at or at
             self.agent_user_id = _str(d.get("agent_user_id")) or self.agent_user_id
         elif k is FactKind.TRANSFER:
             self.transfers += 1
@@ -226,7 +230,7 @@ def _cdr(
     reference = call.queue_entered_at if point == "queue" else arrived_at
     short = point is not None and ended_at is not None and reference is not None
     short = short and (ended_at - reference).total_seconds() < short_abandon_s  # type: ignore[operator]
-    wait_until = call.agent_answered_at or ended_at
+    wait_until = call.answered_from_queue_at or ended_at
     wait = None
     if call.queue_entered_at is not None and wait_until is not None:
         wait = round((wait_until - call.queue_entered_at).total_seconds(), 3)
