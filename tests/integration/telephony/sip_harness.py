@@ -7,7 +7,8 @@ import contextlib
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from jietong.telephony.ports import IncomingCall, MediaEndpoint
-from jietong.telephony.sip.model import MemoryDirectory
+from jietong.telephony.sip.model import SipDirectory
 from jietong.telephony.sip.signaling import SipConfig, SipSignaling
 
 SCENARIOS = Path(__file__).parent / "sipp"
@@ -88,10 +89,16 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def running(
-    directory: MemoryDirectory, recorder: Recorder, **config: Any
+    directory: SipDirectory,
+    recorder: Recorder,
+    clock: Callable[[], float] = time.time,
+    **config: Any,
 ) -> AsyncIterator[SipSignaling]:
     signaling = SipSignaling(
-        directory, SipConfig(host="127.0.0.1", port=0, **config), nonce_key=b"n" * 32
+        directory,
+        SipConfig(host="127.0.0.1", port=0, **config),
+        nonce_key=b"n" * 32,
+        clock=clock,
     )
     recorder.signaling = signaling
     await signaling.start(recorder)
@@ -152,3 +159,112 @@ async def sipp(
     code = await asyncio.wait_for(process.wait(), timeout_s + 10)
     text = errors.read_text(errors="replace") if errors.exists() else ""
     return SippRun(code, text)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    text: str
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+def parse_reply(data: bytes) -> Reply:
+    text = data.decode(errors="replace")
+    head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in head[1:])]
+    return Reply(int(head[0].split(" ", 2)[1]), headers, text)
+
+
+class RawPhone:
+    """A hand-written SIP UAC over a real UDP socket, for exact wire checks (identical
+    refusals, challenge parameters). Blocking; run it in a thread from async tests."""
+
+    def __init__(self, server_port: int, user: str) -> None:
+        self.server = ("127.0.0.1", server_port)
+        self.user = user
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.port = int(self.sock.getsockname()[1])
+        self.cseq = 0
+
+    def request(
+        self,
+        method: str,
+        *,
+        ruri_user: str | None = None,
+        call_id: str | None = None,
+        authorization: str | None = None,
+        expires: int | None = 120,
+        contact: str | None = None,
+        body: str = "",
+    ) -> Reply:
+        import uuid
+
+        self.cseq += 1
+        host, port = self.server
+        ruri = f"sip:{ruri_user}@{host}:{port}" if ruri_user else f"sip:{host}:{port}"
+        to_user = ruri_user if method == "INVITE" and ruri_user else self.user
+        lines = [
+            f"{method} {ruri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{uuid.uuid4().hex};rport",
+            f"From: <sip:{self.user}@{host}>;tag=t{self.port}",
+            f"To: <sip:{to_user}@{host}>",
+            f"Call-ID: {call_id or uuid.uuid4().hex}",
+            f"CSeq: {self.cseq} {method}",
+            "Contact: *"
+            if contact == "*"
+            else f"Contact: <{contact or f'sip:{self.user}@127.0.0.1:{self.port}'}>",
+            "Max-Forwards: 70",
+        ]
+        if expires is not None and method == "REGISTER":
+            lines.append(f"Expires: {expires}")
+        if authorization:
+            lines.append(f"Authorization: {authorization}")
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body)}")
+        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n" + body).encode(), self.server)
+        return self.final()
+
+    def final(self) -> Reply:
+        while True:
+            reply = parse_reply(self.sock.recv(65535))
+            if reply.status >= 200:
+                return reply
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def digest_header(
+    user: str, password: str, challenge: str, *, method: str, uri: str, realm: str | None = None
+) -> str:
+    """A client's Authorization for a WWW-Authenticate value (qop=auth)."""
+    from jietong.telephony.sip import digest
+
+    fields = dict(
+        (k.strip(), v.strip().strip('"'))
+        for k, _, v in (p.partition("=") for p in challenge[len("Digest ") :].split(","))
+    )
+    realm = realm or fields["realm"]
+    nonce = fields["nonce"]
+    ha1 = digest.ha1(user, realm, password)
+    ha2 = digest.md5_hex(f"{method}:{uri}")
+    response = digest.md5_hex(f"{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}")
+    return (
+        f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+        f'response="{response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"'
+    )
+
+
+SDP_OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+)

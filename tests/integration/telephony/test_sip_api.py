@@ -136,7 +136,7 @@ def test_trunk_password_is_write_only_and_input_is_checked(
             "allowed_sources": ["203.0.113.0/24", "198.51.100.7"],
             "username": "acct",
             "password": "s3cret-pass",
-            "register": True,
+            "registering": True,
             "is_default": True,
         },
         headers=tenant_a.headers,
@@ -170,7 +170,7 @@ def test_trunk_password_is_write_only_and_input_is_checked(
     for bad in bad_inputs:
         assert client.post(TRUNKS, json=bad, headers=tenant_a.headers).status_code == 422, bad
     no_secret = client.post(
-        TRUNKS, json={"name": "reg", "host": "h", "register": True}, headers=tenant_a.headers
+        TRUNKS, json={"name": "reg", "host": "h", "registering": True}, headers=tenant_a.headers
     )
     assert no_secret.status_code == 422
     duplicate = client.post(TRUNKS, json={"name": "carrier", "host": "h"}, headers=tenant_a.headers)

@@ -43,7 +43,7 @@ def trunk_out(r: SipTrunkRow) -> TrunkOut:
         allowed_sources=list(r.allowed_sources or []),
         username=r.username,
         has_password=bool(r.password),
-        register=r.register,
+        registering=r.register,
         register_expires_s=r.register_expires_s,
         is_default=r.is_default,
         enabled=r.enabled,

@@ -57,7 +57,7 @@ class TrunkCreate(BaseModel):
     allowed_sources: list[str] = Field(default_factory=list, max_length=50)
     username: str | None = Field(default=None, min_length=1, max_length=128)
     password: str | None = Field(default=None, min_length=1, max_length=256)
-    register: bool = False
+    registering: bool = False  # we register to the carrier (needs username/password)
     register_expires_s: int = Field(default=3600, ge=60, le=86400)
     is_default: bool = False
     enabled: bool = True
@@ -76,7 +76,7 @@ class TrunkUpdate(BaseModel):
     allowed_sources: list[str] | None = Field(default=None, max_length=50)
     username: str | None = Field(default=None, min_length=1, max_length=128)
     password: str | None = Field(default=None, min_length=1, max_length=256)
-    register: bool | None = None
+    registering: bool | None = None
     register_expires_s: int | None = Field(default=None, ge=60, le=86400)
     is_default: bool | None = None
     enabled: bool | None = None
@@ -97,7 +97,7 @@ class TrunkOut(BaseModel):
     allowed_sources: list[str]
     username: str | None
     has_password: bool
-    register: bool
+    registering: bool
     register_expires_s: int
     is_default: bool
     enabled: bool

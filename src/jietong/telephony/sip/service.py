@@ -157,6 +157,7 @@ def _public(values: dict[str, Any]) -> dict[str, Any]:
 def create_trunk(uow: UnitOfWork, actor: Actor, data: TrunkCreate) -> SipTrunkRow:
     require(actor, Permission.CHANNELS_MANAGE)
     values = data.model_dump()
+    values["register"] = values.pop("registering")  # `register` would shadow BaseModel's
     row = SipTrunkRow(
         id=new_id(), org_id=actor.org_id, created_at=uow.now, updated_at=uow.now, **values
     )
@@ -175,6 +176,8 @@ def create_trunk(uow: UnitOfWork, actor: Actor, data: TrunkCreate) -> SipTrunkRo
 def update_trunk(uow: UnitOfWork, actor: Actor, trunk_id: str, data: TrunkUpdate) -> SipTrunkRow:
     row = get_trunk(uow, actor, trunk_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "registering" in changes:
+        changes["register"] = changes.pop("registering")
     for key, value in changes.items():
         setattr(row, key, value)
     row.updated_at = uow.now
