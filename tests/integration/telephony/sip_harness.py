@@ -268,3 +268,45 @@ SDP_OFFER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
 )
+
+
+async def sipp_uas(
+    scenario: str, port: int, *, workdir: Path, calls: int = 1, timeout_s: float = 30
+) -> Any:
+    """Start SIPp as a UAS on 127.0.0.1:port (a carrier or a phone); await
+    `finish_sipp` for its result."""
+    need("sipp")
+    errors = workdir / f"sipp-uas-{port}.err"
+    process = await asyncio.create_subprocess_exec(
+        "sipp",
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-trace_err",
+        "-error_file",
+        str(errors),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=workdir,
+    )
+    process.errors_path = errors
+    await asyncio.sleep(0.3)  # let it bind
+    return process
+
+
+async def finish_sipp(process: Any, timeout_s: float = 40) -> SippRun:
+    try:
+        code = await asyncio.wait_for(process.wait(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        code = await process.wait()
+    path: Path = process.errors_path
+    return SippRun(code, path.read_text(errors="replace") if path.exists() else "")

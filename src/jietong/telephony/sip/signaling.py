@@ -475,13 +475,28 @@ class SipSignaling:
                     nh_address=hop,
                     username=username,
                     password=password,
-                    expire_time=timeout_s,
                 )
                 call.legs.append(ua)
                 ua.recvEvent(_TryTo(contact_uri, user, caller_id, MsgBody(body_text)))
 
         self.reactor.call(send)
+        assert self._loop is not None
+        self._loop.call_later(timeout_s, self._no_answer, call)
         return call.call_id
+
+    def _no_answer(self, call: _Call) -> None:
+        """The ring timeout (event loop): CANCEL every fork and report ``no_answer``."""
+        if call.state not in ("offered", "ringing") or self._calls.get(call.call_id) is not call:
+            return
+        self._calls.pop(call.call_id, None)
+        call.state = "ended"
+
+        def cancel() -> None:
+            for leg in call.legs:
+                leg.recvEvent(CCEventDisconnect())
+
+        self.reactor.call(cancel)
+        self._post(self._handler_or_fail().call_ended(call.call_id, "no_answer", None))
 
     async def _destinations(
         self, org_id: str, target: Target
@@ -552,7 +567,7 @@ class SipSignaling:
             if call.legs:
                 return  # other forks still ring
             failed = int(event.getData()[0]) if isinstance(event, CCEventFail) else None
-            self._ended(call, "no_answer" if failed == 408 else "rejected", failed)
+            self._ended(call, "rejected" if failed is not None else "timeout", failed)
 
     # -- both directions -------------------------------------------------------------------
 
