@@ -132,7 +132,12 @@ class DeliveryWorker:
         platform = self._platform
         with platform.uow() as uow:
             jobs = claim_due(
-                uow, platform.channels, now=uow.now, policy=self._policy, limit=self._batch
+                uow,
+                platform.channels,
+                now=uow.now,
+                policy=self._policy,
+                limit=self._batch,
+                blobs=platform.blobs,
             )
         for job in jobs:
             result = self._attempt(job)

@@ -97,6 +97,7 @@ class OutboundMessage:
     recipient: Party
     text: str
     html: str | None = None
+    cc: tuple[str, ...] = ()  # further addresses on channels that have them (email CC)
     subject: str | None = None
     attachments: tuple[OutboundAttachment, ...] = ()
     thread: Mapping[str, str] = field(default_factory=dict)  # channel threading data

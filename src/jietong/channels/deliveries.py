@@ -19,6 +19,13 @@ from jietong.channels import store
 from jietong.channels.accounts import to_channel_account
 from jietong.channels.base import DeliveryResult, OutboundMessage, Party
 from jietong.channels.registry import ChannelRegistry
+from jietong.channels.reply_contents import (
+    ContentGone,
+    ReplyParts,
+    check_parts,
+    outbound_parts,
+    store_parts,
+)
 from jietong.core.errors import Conflict, InvalidInput, NotFound
 from jietong.core.ids import new_id
 from jietong.core.pagination import Page, decode_cursor, page_of
@@ -37,6 +44,7 @@ from jietong.identity import store as identity_store
 from jietong.identity.contact_points import ContactKind
 from jietong.interactions.model import AuthorKind, Direction, reach_of
 from jietong.interactions.service import acting_user_id, bounded, require_interaction
+from jietong.storage.blobs import BlobStore
 from jietong.storage.tables import InteractionRow, MessageRow, UserRow
 from jietong.storage.tables_channels import DeliveryRow
 from jietong.storage.uow import UnitOfWork
@@ -67,10 +75,14 @@ class RetryPolicy:
         return delay
 
 
+PLAIN = ReplyParts()
+
+
 @dataclass(frozen=True)
 class Reply:
     message: MessageRow
     delivery: DeliveryRow
+    parts: ReplyParts = PLAIN  # as stored: sanitised, deduplicated
 
 
 @dataclass(frozen=True)
@@ -91,15 +103,21 @@ def send_reply(
     text: str,
     *,
     now: datetime,
+    parts: ReplyParts = PLAIN,
+    max_attachment_bytes: int = 25 * 1024 * 1024,
 ) -> Reply:
     """Store the agent's reply in the interaction and queue its delivery, in one
     transaction. The recipient is whoever wrote the interaction's latest inbound message,
     through the same account; without one, the customer's contact point of the channel's
-    kind through the organisation's first account on the channel."""
+    kind through the organisation's first account on the channel.
+
+    `parts` (email only: sanitised HTML with `text` as its plain alternative, CC, files
+    uploaded beforehand) go with it; see channels.reply_contents."""
     require(actor, Permission.INTERACTIONS_WRITE)
     interaction = require_interaction(uow, actor, interaction_id)
     adapter = registry.get(interaction.channel)
     recipient, account_id, thread = _addressee(uow, interaction, adapter.contact_kind)
+    parts = check_parts(parts, kind=adapter.contact_kind, recipient=recipient.address)
     message = MessageRow(
         id=new_id(),
         org_id=interaction.org_id,
@@ -114,6 +132,7 @@ def send_reply(
     )
     uow.session.add(message)
     uow.session.flush()
+    store_parts(uow, actor, interaction, message, parts, max_total_bytes=max_attachment_bytes)
     delivery = DeliveryRow(
         id=new_id(),
         org_id=interaction.org_id,
@@ -134,14 +153,22 @@ def send_reply(
     interaction.updated_at = now
     _announce_reply(uow, actor, interaction, message, delivery)
     uow.commit()
-    return Reply(message, delivery)
+    return Reply(message, delivery, parts)
 
 
 def claim_due(
-    uow: UnitOfWork, registry: ChannelRegistry, *, now: datetime, policy: RetryPolicy, limit: int
+    uow: UnitOfWork,
+    registry: ChannelRegistry,
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+    limit: int,
+    blobs: BlobStore | None = None,
 ) -> list[DeliveryJob]:
     """Mark up to `limit` due deliveries 'sending' (lease until now + policy.lease) and
-    commit, so that a crash from here on leaves them to be claimed again."""
+    commit, so that a crash from here on leaves them to be claimed again. `blobs` holds
+    the files replies carry; a reply whose file is gone fails at once (visibly), rather
+    than going out without it."""
     rows = store.due_deliveries(uow.session, now, limit)
     jobs = []
     for row in rows:
@@ -149,7 +176,10 @@ def claim_due(
         row.attempts += 1
         row.next_attempt_at = now + policy.lease
         row.updated_at = now
-        jobs.append(_job(uow, registry, row))
+        try:
+            jobs.append(_job(uow, registry, row, blobs))
+        except ContentGone as exc:
+            _mark_failed(uow, row, str(exc))
     uow.commit()
     return jobs
 
@@ -334,8 +364,11 @@ def _announce_reply(
     )
 
 
-def _job(uow: UnitOfWork, registry: ChannelRegistry, row: DeliveryRow) -> DeliveryJob:
+def _job(
+    uow: UnitOfWork, registry: ChannelRegistry, row: DeliveryRow, blobs: BlobStore | None
+) -> DeliveryJob:
     message = uow.session.get(MessageRow, row.message_id)
+    parts = outbound_parts(uow.session, blobs, row.message_id)
     account = None
     if row.account_id is not None:
         found = store.find_account(uow.session, row.account_id, org_id=row.org_id)
@@ -352,6 +385,9 @@ def _job(uow: UnitOfWork, registry: ChannelRegistry, row: DeliveryRow) -> Delive
         message_id=row.message_id,
         recipient=Party(kind=ContactKind(row.recipient_kind), address=row.recipient_address),
         text="" if message is None else message.body_text,
+        html=parts.html,
+        cc=parts.cc,
+        attachments=parts.attachments,
         thread={str(k): str(v) for k, v in row.thread.items()},
         sender_name=sender,
         account=account,

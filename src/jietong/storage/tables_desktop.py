@@ -1,6 +1,6 @@
 """Tables of the agent desktop (issue 5): canned responses, wrap-up codes, the wrap-up
-(disposition) an agent records at the end of a contact, and mentions of colleagues in
-internal notes."""
+(disposition) an agent records at the end of a contact, mentions of colleagues in
+internal notes, and the rich parts (HTML, CC) of replies sent from the desk."""
 
 from __future__ import annotations
 
@@ -82,3 +82,17 @@ class MentionRow(Base):
     )
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class ReplyContentRow(Base):
+    """What an agent's reply carries beyond its text (`messages.body_text`): the sanitised
+    HTML of a rich-text email and its CC addresses. The delivery worker reads it when it
+    hands the reply to the channel; attachments are linked to the message itself."""
+
+    __tablename__ = "reply_contents"
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[str] = org_fk()
+    html: Mapped[str | None] = mapped_column(Text)
+    cc: Mapped[list[str]]

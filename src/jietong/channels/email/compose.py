@@ -84,8 +84,10 @@ def compose(
     secret: bytes,
     now: datetime,
 ) -> ComposedEmail:
-    """The complete mail for `message`; InvalidRecipient if its address is unusable."""
+    """The complete mail for `message`; InvalidRecipient if its address or one of its CC
+    addresses is unusable."""
     recipient = _recipient(message.recipient.address)
+    copied = tuple(dict.fromkeys(_recipient(a) for a in message.cc if a.strip() != recipient))
     domain = sender.address.rpartition("@")[2]
     message_id = tokens.our_message_id(
         secret, message.org_id, message.interaction_id, message.delivery_id, domain
@@ -95,6 +97,8 @@ def compose(
     reply_to = tokens.reply_address(sender.address, token)
     mail["From"] = _mailbox(_from_name(message, sender), sender.address)
     mail["To"] = _mailbox(message.recipient.display_name, recipient)
+    if copied:
+        mail["Cc"] = [_mailbox(None, address) for address in copied]
     mail["Reply-To"] = _mailbox(sender.name, reply_to)
     mail["Subject"] = _subject(
         message.subject or thread.subject, replying=thread.in_reply_to is not None
@@ -106,7 +110,14 @@ def compose(
         mail["Auto-Submitted"] = "auto-replied"
         mail["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office back
     _body(mail, message)
-    return ComposedEmail(message_id, sender.address, (recipient,), mail.as_bytes())
+    return ComposedEmail(message_id, sender.address, (recipient, *copied), mail.as_bytes())
+
+
+def mailbox_address(address: str) -> str:
+    """`address` as one bare mailbox fit for a header (trimmed); InvalidRecipient if it
+    is not one: a CR or LF, a display name, a list, or anything else a header could
+    carry besides one address is refused, never cleaned up."""
+    return _recipient(address)
 
 
 def _recipient(address: str) -> str:

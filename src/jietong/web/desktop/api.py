@@ -1,6 +1,6 @@
 """HTTP for the screens (under /api/v1/desktop): snapshots, interaction cards, canned
-responses, wrap-up codes, and the desk's conversation actions (notes with mentions,
-wrap-up, transfer).
+responses, wrap-up codes, and the desk's conversation actions (replies with rich text,
+CC and files; notes with mentions; wrap-up; transfer).
 Translation only; the decisions live in snapshot.py, cards.py and service.py."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from jietong.app.deps import ActorDep, UowDep
+from jietong.app.deps import ActorDep, PlatformDep, UowDep
+from jietong.channels import deliveries
+from jietong.channels.reply_contents import ReplyParts
 from jietong.interactions.schemas import ID_PATTERN
 from jietong.web.desktop import cards, resources, snapshot, work
 from jietong.web.desktop import transfer as transfer_service
@@ -21,6 +23,8 @@ from jietong.web.desktop.schemas import (
     MentionOut,
     NoteIn,
     NoteOut,
+    ReplyIn,
+    ReplyOut,
     SnapshotOut,
     TransferIn,
     TransferOut,
@@ -129,6 +133,36 @@ def wrap_up(interaction_id: IdPath, body: WrapUpIn, uow: UowDep, actor: ActorDep
 @router.get("/interactions/{interaction_id}/wrap-ups", response_model=list[WrapUpOut])
 def list_wrapups(interaction_id: IdPath, uow: UowDep, actor: ActorDep) -> list[WrapUpOut]:
     return [WrapUpOut.model_validate(r) for r in work.list_wrapups(uow, actor, interaction_id)]
+
+
+@router.post(
+    "/interactions/{interaction_id}/replies",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReplyOut,
+)
+def reply(
+    interaction_id: IdPath, body: ReplyIn, uow: UowDep, actor: ActorDep, platform: PlatformDep
+) -> ReplyOut:
+    """Reply to the customer through the delivery outbox; on email with rich text, CC and
+    files (422 on another channel, 413 when the files together pass the size limit)."""
+    parts = ReplyParts(body.html, tuple(body.cc), tuple(body.attachment_ids))
+    sent = deliveries.send_reply(
+        uow,
+        actor,
+        platform.channels,
+        interaction_id,
+        body.text,
+        now=uow.now,
+        parts=parts,
+        max_attachment_bytes=platform.settings.max_attachment_bytes,
+    )
+    return ReplyOut(
+        message_id=sent.message.id,
+        delivery_id=sent.delivery.id,
+        status=sent.delivery.status,
+        cc=list(sent.parts.cc),
+        attachment_ids=list(sent.parts.attachment_ids),
+    )
 
 
 @router.post("/interactions/{interaction_id}/transfer", response_model=TransferOut)

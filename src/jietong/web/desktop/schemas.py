@@ -224,6 +224,32 @@ class NoteIn(BaseModel):
     mention_ids: list[EntityId] = Field(default_factory=list, max_length=20)
 
 
+class ReplyIn(BaseModel):
+    """A reply to the customer. On email: `html` (sanitised on the server; `text` is its
+    plain alternative), `cc`, and `attachment_ids` of files uploaded beforehand to the
+    interaction (`POST /interactions/{id}/attachments` without a message id)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(no_nul)
+    ]
+    html: Annotated[str, StringConstraints(max_length=500_000), AfterValidator(no_nul)] | None = (
+        None
+    )
+    cc: list[Annotated[str, StringConstraints(min_length=3, max_length=320)]] = Field(
+        default_factory=list, max_length=20
+    )
+    attachment_ids: list[EntityId] = Field(default_factory=list, max_length=10)
+
+
+class ReplyOut(BaseModel):
+    message_id: str
+    delivery_id: str
+    status: str
+    cc: list[str]
+    attachment_ids: list[str]
+
+
 class NoteOut(BaseModel):
     message_id: str
     mentioned: list[str]

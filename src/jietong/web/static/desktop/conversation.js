@@ -450,16 +450,27 @@ export function createConversation(ctx) {
       if (note) {
         const users = ctx.directory().users;
         await ctx.api.post(`/api/v1/desktop/interactions/${id}/notes`, { text, mention_ids: mentionedIds(text, users) });
+      } else if (email) {
+        const cc = parseAddresses(els.composer.elements.cc.value);
+        if (cc.some((a) => !a.valid)) throw new Error(ctx.t("desk.composer.bad_cc"));
+        // Files first (on the conversation, not yet on a message); the reply then takes
+        // them, its HTML and CC in one transaction, so the mail never leaves without them.
+        const attachment_ids = await upload();
+        await ctx.api.post(`/api/v1/desktop/interactions/${id}/replies`, {
+          text,
+          html: markupOf(sanitise(els.rich)),
+          cc: cc.map((a) => a.address),
+          attachment_ids,
+        });
       } else {
-        if (email && parseAddresses(els.composer.elements.cc.value).some((a) => !a.valid)) {
-          throw new Error(ctx.t("desk.composer.bad_cc"));
-        }
-        const reply = await ctx.api.post(`/api/v1/interactions/${id}/replies`, { text });
-        if (email) await upload(reply.message_id);
+        await ctx.api.post(`/api/v1/interactions/${id}/replies`, { text });
       }
       els.text.value = "";
       els.rich.replaceChildren();
-      if (email) els.composer.elements.files.value = "";
+      if (email) {
+        els.composer.elements.files.value = "";
+        els.composer.elements.cc.value = "";
+      }
       countCharacters();
     } catch (error) {
       els.error.textContent = [error.message, ...(error.fieldErrors ?? []).map((e) => e.message)].join(" · ");
@@ -468,13 +479,20 @@ export function createConversation(ctx) {
     }
   }
 
-  async function upload(messageId) {
+  async function upload() {
+    const ids = [];
     for (const file of els.composer.elements.files.files) {
       const form = new FormData();
       form.append("file", file);
-      form.append("message_id", messageId);
-      await ctx.api.post(`/api/v1/interactions/${id}/attachments`, form);
+      ids.push((await ctx.api.post(`/api/v1/interactions/${id}/attachments`, form)).id);
     }
+    return ids;
+  }
+
+  function markupOf(fragment) {
+    const holder = document.createElement("div");
+    holder.append(fragment);
+    return holder.innerHTML;
   }
 
   function pasteRich(event) {
