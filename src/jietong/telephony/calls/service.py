@@ -498,11 +498,18 @@ def _settle_interaction(uow: UnitOfWork, call: VoiceCallRow) -> None:
     interactions.transition_interaction(uow, system_actor(call.org_id), row.id, trigger.value)
 
 
+# Facts no CDR figure depends on (the IVR path is read from the history itself).
+_NOT_IN_CDR = frozenset({FactKind.IVR_NODE})
+
+
 def _call_fact(
     uow: UnitOfWork, org_id: str, call_id: str, kind: FactKind, data: dict[str, Any]
 ) -> None:
     call = _active_call(uow, org_id, call_id)
     _append(uow, call, CallFact(uow.now, kind, data=data))
+    if kind in _NOT_IN_CDR:
+        uow.commit()  # the CDR would come out the same: skip the projection's reads
+        return
     _finish(uow, call)
 
 
