@@ -181,7 +181,10 @@ class VoiceService(QueueingMixin, PartiesMixin):
             trigger = payload.get("trigger")
             if trigger == "transfer" and call.phase is Phase.BRIDGED:
                 self._spawn(self._back_to_queue(call))
-            elif trigger == "end" and not call.gone.is_set():
+            elif trigger == "end" and _agent_on(call):
+                # The agent ended the conversation on the desk: the call ends with it.
+                # (An interaction ended by us when the agent left a call that goes on,
+                # a transfer to a number, has no agent on the call any more.)
                 self._spawn(self.finish(call, "ended_on_desk", hang_up_caller=True))
         elif envelope.event_type == "CallbackStarted" and payload.get("channel") == CALL:
             self._spawn(self._callback(payload))
@@ -561,6 +564,10 @@ _ROUTING_EVENTS = frozenset(
         "InteractionStateChanged",
     }
 )
+
+
+def _agent_on(call: LiveCall) -> bool:
+    return not call.gone.is_set() and call.agent is not None and call.agent.answered
 
 
 def _ends_offer_of(call: LiveCall, envelope: Envelope) -> bool:
