@@ -124,6 +124,8 @@ class VoiceCdrRow(Base):
     abandoned: Mapped[bool] = mapped_column(Boolean)
     abandon_point: Mapped[str | None] = mapped_column(String(16))
     short_abandon: Mapped[bool] = mapped_column(Boolean)
+    # Seconds from the abandon point (queue entry, else arrival) to the hang-up.
+    abandoned_after_s: Mapped[float | None] = mapped_column(Float)
     legs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     variables: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]

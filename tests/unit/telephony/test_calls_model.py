@@ -128,6 +128,7 @@ def test_abandon_in_the_ivr_is_short_under_the_threshold(hang_up_at: float, shor
     cdr = h.cdr()
     assert cdr.abandoned and cdr.abandon_point == "ivr"
     assert cdr.short_abandon is short
+    assert cdr.abandoned_after_s == hang_up_at  # from arrival: a report may re-threshold
     assert cdr.ivr_s == pytest.approx(hang_up_at - 1)  # still in the IVR at the end
     assert cdr.ivr_left_at == h.at(hang_up_at)
 
@@ -140,7 +141,7 @@ def test_abandon_in_the_queue_counts_from_queue_entry(waited: float, short: bool
     cdr = h.cdr()
     assert cdr.abandoned and cdr.abandon_point == "queue"
     # 40 s after arrival, so only the queue wait decides shortness.
-    assert cdr.short_abandon is short
+    assert cdr.short_abandon is short and cdr.abandoned_after_s == waited
     assert cdr.queue_wait_s == waited
 
 
@@ -250,4 +251,5 @@ def test_cdr_figures_stay_within_the_call(
         assert cdr.agent_answered_at is None and cause is EndCause.CUSTOMER_HANGUP
         assert cdr.abandon_point in ("ivr", "queue", "ringing")
     assert not cdr.short_abandon or cdr.abandoned
+    assert (cdr.abandoned_after_s is not None) is cdr.abandoned
     assert all(leg.ended_at is not None for leg in cdr.legs if leg.leg_id == "c")

@@ -15,7 +15,8 @@ Definitions (also in docs/subsystems/voice-calls-ivr.md):
   finished with an outcome of its own (voicemail, callback, transfer, hang-up). The
   *abandon point* is where they were: ``ivr``, ``queue`` (queued or being offered) or
   ``ringing`` (before we answered). A *short abandon* is one within
-  ``short_abandon_s`` of reaching that point (queue entry; arrival otherwise).
+  ``short_abandon_s`` of reaching that point (queue entry; arrival otherwise);
+  ``abandoned_after_s`` keeps that time, so a report may apply another threshold.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Cdr:
     abandoned: bool
     abandon_point: str | None
     short_abandon: bool
+    abandoned_after_s: float | None
     legs: tuple[LegRecord, ...] = field(default=())
 
 
@@ -228,8 +230,9 @@ def _cdr(
     cause = caller.end_cause if caller is not None else None
     point = _abandon_point(call, caller, cause)
     reference = call.queue_entered_at if point == "queue" else arrived_at
-    short = point is not None and ended_at is not None and reference is not None
-    short = short and (ended_at - reference).total_seconds() < short_abandon_s  # type: ignore[operator]
+    after = None
+    if point is not None and ended_at is not None and reference is not None:
+        after = round((ended_at - reference).total_seconds(), 3)
     wait_until = call.answered_from_queue_at or ended_at
     wait = None
     if call.queue_entered_at is not None and wait_until is not None:
@@ -258,7 +261,8 @@ def _cdr(
         disposition=call.disposition,
         abandoned=point is not None,
         abandon_point=point,
-        short_abandon=bool(short),
+        short_abandon=after is not None and after < short_abandon_s,
+        abandoned_after_s=after,
         legs=tuple(leg.record() for leg in legs.values()),
     )
 

@@ -27,7 +27,7 @@ CSV_COLUMNS = (
     "queue_id", "queue_entered_at", "offers", "first_offered_at", "agent_answered_at",
     "agent_user_id", "queue_wait_s", "holds", "hold_s", "transfers", "transferred_to",
     "talk_s", "ended_at", "end_cause", "disposition", "abandoned", "abandon_point",
-    "short_abandon",
+    "short_abandon", "abandoned_after_s",
 )  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -54,5 +54,6 @@ class CdrOut(BaseModel):
     abandoned: bool
     abandon_point: str | None
     short_abandon: bool
+    abandoned_after_s: float | None
     legs: list[CdrLegOut]
     variables: dict[str, Any]

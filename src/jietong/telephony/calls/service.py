@@ -124,7 +124,10 @@ def open_call(
             direction=call.direction, caller=caller, dialled=dialled, customer_id=customer_id,
         )
     )  # fmt: skip
-    _finish(uow, call)
+    # A new call's history is known without reading it back (the set-up path is hot).
+    opened = [CallFact(now, FactKind.OPENED, leg.id, data={"kind": LegKind.CUSTOMER.value})]
+    _project(uow, call, DEFAULT_POLICY, known=([leg], opened, interaction.team_id))
+    uow.commit()
     return CallView(call, [leg])
 
 
@@ -532,19 +535,30 @@ def _finish(
     return cdr
 
 
-def _project(uow: UnitOfWork, call: VoiceCallRow, policy: CallPolicy) -> VoiceCdrRow:
-    """Rewrite the call's CDR row from its whole history (in this transaction)."""
-    uow.session.flush()
-    legs = store.legs_of(uow.session, call.id)
-    facts = [_fact(row) for row in store.events_of(uow.session, call.id)]
+def _project(
+    uow: UnitOfWork,
+    call: VoiceCallRow,
+    policy: CallPolicy,
+    *,
+    known: tuple[list[VoiceLegRow], list[CallFact], str | None] | None = None,
+) -> VoiceCdrRow:
+    """Rewrite the call's CDR row from its whole history (in this transaction).
+    ``known``: a new call's legs, history and team, given instead of read back."""
+    if known is None:
+        uow.session.flush()
+        legs = store.legs_of(uow.session, call.id)
+        facts = [_fact(row) for row in store.events_of(uow.session, call.id)]
+        interaction = uow.session.get(InteractionRow, call.interaction_id)
+        team_id = interaction.team_id if interaction else None
+        row = uow.session.get(VoiceCdrRow, call.id)
+    else:
+        (legs, facts, team_id), row = known, None
     infos = [cdrs.LegInfo(leg.id, LegKind(leg.kind), leg.party, leg.user_id) for leg in legs]
     record = cdrs.project(call.created_at, infos, facts, short_abandon_s=policy.short_abandon_s)
-    row = uow.session.get(VoiceCdrRow, call.id)
     if row is None:
         row = VoiceCdrRow(call_id=call.id)
         uow.session.add(row)
-    interaction = uow.session.get(InteractionRow, call.interaction_id)
-    _fill(row, call, record, facts, interaction.team_id if interaction else None, uow.now)
+    _fill(row, call, record, facts, team_id, uow.now)
     return row
 
 
@@ -553,6 +567,7 @@ _COPIED = (
     "queue_entered_at", "offers", "first_offered_at", "agent_answered_at", "agent_user_id",
     "queue_wait_s", "holds", "hold_s", "transfers", "transferred_to", "talk_s", "ended_at",
     "end_cause", "disposition", "abandoned", "abandon_point", "short_abandon",
+    "abandoned_after_s",
 )  # fmt: skip
 
 

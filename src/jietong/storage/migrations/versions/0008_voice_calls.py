@@ -200,6 +200,7 @@ def upgrade() -> None:
         sa.Column("abandoned", sa.Boolean(), nullable=False),
         sa.Column("abandon_point", sa.String(length=16), nullable=True),
         sa.Column("short_abandon", sa.Boolean(), nullable=False),
+        sa.Column("abandoned_after_s", sa.Float(), nullable=True),
         sa.Column("legs", sa.JSON(), nullable=False),
         sa.Column("variables", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
