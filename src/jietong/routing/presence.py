@@ -181,14 +181,20 @@ def settle_agents(uow: UnitOfWork, org_id: str, *, now: datetime) -> int:
     uow.session.rollback()  # end the read; each move below locks its own row
     moved = 0
     system = system_actor(org_id)
-    for presence in presences:
-        facts = work[presence.user_id].facts(offered=presence.user_id in offered)
-        if not _needs_settling(presence, facts):
-            continue
-        locked = agent_store.find_presence(uow.session, org_id, presence.user_id, for_update=True)
-        if locked is not None and settle_agent(uow, system, locked, facts, now=now):
+    due = {
+        p.user_id: facts
+        for p in presences
+        if _needs_settling(p, facts := work[p.user_id].facts(offered=p.user_id in offered))
+    }
+    if not due:
+        return 0
+    # One transaction for all the moves (one commit, not one per agent); the rows are
+    # locked in id order, as the engine's decision locks them, so the two cannot deadlock.
+    locked = agent_store.lock_presences(uow.session, org_id, due)
+    for user_id in sorted(locked):
+        if settle_agent(uow, system, locked[user_id], due[user_id], now=now):
             moved += 1
-        uow.commit()
+    uow.commit()
     return moved
 
 
