@@ -310,3 +310,104 @@ async def finish_sipp(process: Any, timeout_s: float = 40) -> SippRun:
         code = await process.wait()
     path: Path = process.errors_path
     return SippRun(code, path.read_text(errors="replace") if path.exists() else "")
+
+
+class Baresip:
+    """baresip as an agent phone: registers with digest, auto-answers, sends DTMF
+    and hangs up on command (JSON over TCP, netstring framed: ctrl_tcp)."""
+
+    def __init__(self, workdir: Path, *, user: str, password: str, registrar_port: int) -> None:
+        need("baresip")
+        self.dir = workdir / f"baresip-{user}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sip_port = free_udp_port()
+        self.ctrl_port = free_tcp_port()
+        (self.dir / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    "module_path /usr/lib/baresip/modules",
+                    "module g711.so",
+                    "module ausine.so",
+                    "module alsa.so",
+                    "module_app account.so",
+                    "module_app ctrl_tcp.so",
+                    "audio_source alsa,null",
+                    "audio_player alsa,null",  # no sound card: ALSA's null device
+                    "audio_alert alsa,null",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    "rtp_ports 31000-31999",
+                ]
+            )
+            + "\n"
+        )
+        (self.dir / "accounts").write_text(
+            f"<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={password};"
+            "answermode=auto;regint=60\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.events: list[dict[str, Any]] = []
+        self._buffer = b""
+        self._reader: asyncio.StreamReader
+        self._writer: asyncio.StreamWriter
+
+    def __enter__(self) -> Baresip:
+        self.process = subprocess.Popen(
+            ["baresip", "-f", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    async def connect(self, timeout: float = 10) -> None:
+        """Open the control connection (events are only sent to connected clients)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                self._reader, self._writer = await asyncio.open_connection(
+                    "127.0.0.1", self.ctrl_port
+                )
+                return
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def events_until(self, wanted: str, timeout: float = 15) -> list[dict[str, Any]]:
+        """Read control events until one of type `wanted` arrives."""
+        import json
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            while b":" in self._buffer:
+                size_text, _, rest = self._buffer.partition(b":")
+                size = int(size_text)
+                if len(rest) < size + 1:
+                    break
+                event = json.loads(rest[:size])
+                self._buffer = rest[size + 1 :]
+                self.events.append(event)
+                if event.get("type") == wanted:
+                    return self.events
+            left = deadline - asyncio.get_running_loop().time()
+            chunk = await asyncio.wait_for(self._reader.read(4096), max(left, 0.01))
+            if not chunk:
+                raise ConnectionError("baresip closed its control socket")
+            self._buffer += chunk
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
