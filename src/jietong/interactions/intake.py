@@ -180,17 +180,20 @@ def stage(
     stored (`stored_external_ids`), so the first look-up is skipped; a racing insert
     still meets the UNIQUE constraint and is looked up then."""
     message = prepared.message
+    earlier = None if known_new else _earlier(uow, message)
+    if earlier is not None:
+        return earlier  # a repeated delivery is answered whatever else is wrong with it
     address = normalise(message.sender.kind, message.sender.address, default_region)
     for attempt in (1, 2):
-        earlier = None if known_new and attempt == 1 else _earlier(uow, message)
-        if earlier is not None:
-            return earlier
         try:
             with uow.session.begin_nested():
                 return _store(uow, prepared, address, policy, now)
         except IntegrityError:
             # A concurrent delivery of the same external id committed first (another
-            # process, or a caller outside the committer): look for it once more.
+            # process, or a caller outside the committer): answer with it.
+            earlier = _earlier(uow, message)
+            if earlier is not None:
+                return earlier
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")

@@ -52,6 +52,12 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        dbapi_conn = conn.connection.dbapi_connection
+        if dbapi_conn is not None and dbapi_conn.in_transaction:
+            # Left open by a COMMIT that failed (SQLITE_BUSY, I/O error): SQLAlchemy counts
+            # that transaction as ended and skips the pool's reset, so nothing of it can
+            # be committed any more — end it before beginning anew.
+            dbapi_conn.rollback()
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
