@@ -1,0 +1,82 @@
+"""Within a dialog and before it: INFO DTMF, our re-INVITE (update_media), the caller's
+CANCEL (487 and ``cancelled``), our reject, and an INVITE whose SDP we cannot use."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jietong.telephony.ports import MediaEndpoint
+from jietong.telephony.sip.model import MemoryDirectory, Trunk
+
+from .sip_harness import SDP_OFFER, RawPhone, Recorder, running, sipp
+
+ORG = "org-1"
+
+
+def directory() -> MemoryDirectory:
+    return MemoryDirectory(
+        trunks=[Trunk("trunk-1", ORG, "carrier", "127.0.0.1", allowed_sources=("127.0.0.1",))]
+    )
+
+
+def test_info_dtmf_and_our_reinvite_to_another_media_port(tmp_path) -> None:
+    async def scenario():
+        recorder = Recorder()
+        async with running(directory(), recorder) as signaling:
+            task = asyncio.create_task(
+                sipp("uac_info_reinvite.xml", signaling.port, workdir=tmp_path)
+            )
+            ((call_id, digit),) = await recorder.wait_for("dtmf")
+            await signaling.update_media(call_id, MediaEndpoint("127.0.0.1", 40002))
+            run = await task
+            await recorder.wait_for("ended")
+            return run, digit, call_id, recorder
+
+    run, digit, call_id, recorder = asyncio.run(scenario())
+    assert run.returncode == 0, run.errors  # SIPp checked the re-INVITE's m= line
+    assert digit == "7"
+    assert recorder.of("ended") == [(call_id, "remote_bye", None)]
+
+
+def test_a_caller_cancelling_while_it_rings_gets_487_and_we_report_cancelled(tmp_path) -> None:
+    async def scenario():
+        recorder = Recorder(policy="hold")
+        async with running(directory(), recorder) as signaling:
+
+            async def ring_when_offered() -> None:
+                (call,) = await recorder.wait_for("offered")
+                await signaling.ring(call.call_id)
+
+            ringer = asyncio.create_task(ring_when_offered())
+            run = await sipp("uac_cancels.xml", signaling.port, workdir=tmp_path)
+            await ringer
+            await recorder.wait_for("ended")
+            return run, recorder, signaling.active_calls()
+
+    run, recorder, active = asyncio.run(scenario())
+    assert run.returncode == 0, run.errors
+    ((_, cause, _),) = recorder.of("ended")
+    assert cause == "cancelled" and active == 0
+
+
+def test_rejects_and_unusable_sdp(tmp_path) -> None:
+    def call(port: int, body: str) -> int:
+        phone = RawPhone(port, "+8613800000000")
+        try:
+            return phone.request("INVITE", ruri_user="4008", body=body).status
+        finally:
+            phone.close()
+
+    async def scenario():
+        recorder = Recorder(policy=(486, "Busy Here"))
+        async with running(directory(), recorder) as signaling:
+            busy = await asyncio.to_thread(call, signaling.port, SDP_OFFER)
+            g722_only = SDP_OFFER.replace("RTP/AVP 0 101", "RTP/AVP 9")
+            unusable = await asyncio.to_thread(call, signaling.port, g722_only)
+            no_sdp = await asyncio.to_thread(call, signaling.port, "")
+            return busy, unusable, no_sdp, recorder
+
+    busy, unusable, no_sdp, recorder = asyncio.run(scenario())
+    assert busy == 486
+    assert unusable == 488 and no_sdp == 488  # late offer is not supported: said plainly
+    assert len(recorder.offered) == 1
