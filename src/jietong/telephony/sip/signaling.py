@@ -54,6 +54,7 @@ from jietong.telephony.sip import digest, sdp
 from jietong.telephony.sip.limits import FailureLimiter
 from jietong.telephony.sip.messages import BadRequest, RequestInfo, read_request
 from jietong.telephony.sip.model import Binding, PhoneAccount, SipDirectory
+from jietong.telephony.sip.registration import RefreshingAgent, RegistrationState
 from jietong.telephony.sip.stack import Reactor
 
 log = logging.getLogger("jietong.sip")
@@ -135,6 +136,8 @@ class SipSignaling:
         self._handler: SignalingHandler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._calls: dict[str, _Call] = {}
+        self._agents: list[RefreshingAgent] = []
+        self.registrations: dict[str, RegistrationState] = {}  # trunk id -> last outcome
         self._tasks: set[concurrent.futures.Future[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------
@@ -152,12 +155,40 @@ class SipSignaling:
         self._handler = handler
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.reactor.start, self._on_request)
+        await self._register_trunks()
 
     async def stop(self) -> None:
+        agents, self._agents = self._agents, []
+
+        def unregister() -> None:
+            for agent in agents:
+                agent.stop()
+
+        self.reactor.call(unregister)
         await asyncio.to_thread(self.reactor.stop)
         for task in list(self._tasks):
             task.cancel()
         self._calls.clear()
+
+    async def _register_trunks(self) -> None:
+        """Register to every trunk that wants it (read once at start)."""
+        trunks = await self.directory.registering_trunks()
+
+        def report(state: RegistrationState) -> None:  # reactor thread; a dict write
+            self.registrations[state.trunk_id] = state
+            if not state.registered:
+                log.warning("SIP trunk %s registration failed: %s", state.trunk_id, state.detail)
+
+        def begin() -> None:
+            for trunk in trunks:
+                agent = RefreshingAgent(
+                    self.reactor.global_config, trunk, self.public_host, self.port, report
+                )
+                self._agents.append(agent)
+                agent.doregister()
+
+        if trunks:
+            self.reactor.call(begin)
 
     def active_calls(self) -> int:
         return len(self._calls)
