@@ -48,9 +48,9 @@ from jietong.routing.policies import (
     WorkItem,
     WorkKey,
     choose_agent,
+    key_of_work,
     rank_is_stable,
     stable_rank,
-    work_key,
 )
 
 ClassKey = tuple[str, str, tuple[tuple[str, int], ...], frozenset[str]]
@@ -142,6 +142,7 @@ class _Class:
     policy: AgentPolicy
     stable: bool
     channel: str
+    queue_id: str
     members: set[str] = field(default_factory=set)  # qualified, not excluded
     items: list[WorkKey] = field(default_factory=list)  # heap; the key ends with the id
     waiting: int = 0
@@ -261,7 +262,7 @@ class Matcher:
         if item.item_id in self._items:
             self.remove_item(item.item_id)
         klass = self._class_of(item)
-        key = work_key(item, self._aging)
+        key = key_of_work(item.priority, item.arrived_at, item.item_id, self._aging)
         self._items[item.item_id] = (item, klass, key)
         heapq.heappush(klass.items, key)
         klass.waiting += 1
@@ -334,8 +335,9 @@ class Matcher:
                     continue
                 roomy = True
                 for klass in by_channel.get(channel, ()):
-                    if klass.first <= first and (klass.first < first or klass.head < best):
-                        best, first, best_class = klass.head, klass.first, klass
+                    f = klass.first
+                    if f < first or (f == first and klass.head < best):
+                        best, first, best_class = klass.head, f, klass
             if not roomy:
                 return result  # full: nothing to offer it anywhere
             if best_class is None:
@@ -347,15 +349,21 @@ class Matcher:
     def _assign(self, klass: _Class, record: _Agent, now: float, result: list[Assignment]) -> None:
         """Give the class's head to the agent, as `policies.match` does (one more load,
         idle clock reset)."""
-        key = heapq.heappop(klass.items)  # the head: the top of the heap is always valid
-        item_id = key[2]
-        item = self._items.pop(item_id)[0]
+        heap = klass.items
+        items = self._items
+        item_id = heapq.heappop(heap)[2]  # the head: the top of the heap is always valid
+        del items[item_id]
         klass.waiting -= 1
-        self._refresh_head(klass)
+        # The next head, in the common case (the top entry is current) without a call.
+        if heap and (found := items.get(heap[0][2])) is not None and found[2] is heap[0]:
+            klass.head = heap[0]
+            klass.first = klass.head[0]
+        else:
+            self._refresh_head(klass)
         agent_id = record.agent_id
         # tuple.__new__: a NamedTuple's own constructor is Python code, a hot-path cost.
         result.append(tuple.__new__(Assignment, (item_id, agent_id)))
-        self.cursors[item.queue_id] = agent_id
+        self.cursors[klass.queue_id] = agent_id
         load = record.load
         load[klass.channel] = load.get(klass.channel, 0) + 1
         record.idle_since = now
@@ -463,7 +471,7 @@ class Matcher:
     def _new_class(self, key: ClassKey, item: WorkItem) -> _Class:
         policy = self._policies.get(item.queue_id, self._default_policy)
         template = WorkItem("", item.queue_id, item.channel, dict(key[2]))
-        klass = _Class(key, template, policy, rank_is_stable(policy), item.channel)
+        klass = _Class(key, template, policy, rank_is_stable(policy), item.channel, item.queue_id)
         self._classes[key] = klass
         required = key[2]
         if required:
