@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from jietong.app.asgi import API_PREFIX, create_app
 from jietong.app.platform import Platform
-from jietong.core.errors import IllegalTransition
+from jietong.core.errors import Conflict, IllegalTransition, InvalidInput
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.interactions import service as interactions
 from jietong.org import service as org_service
@@ -331,3 +331,24 @@ def test_a_blind_transfer_to_a_number_keeps_counting_talk_time(
         assert not row.abandoned
         legs = {leg["kind"]: leg for leg in row.legs}
         assert legs["external"]["talk_s"] == 20.0 and legs["agent"]["end_cause"] == "transferred"
+
+
+def test_a_retried_open_and_a_bad_cause_are_refused(platform: Platform, tenant_a: Tenant) -> None:
+    org = tenant_a.org_id
+    call_id = "0" * 31 + "1"
+    with platform.uow() as uow:
+        calls.open_call(uow, org, direction=CallDirection.INBOUND, caller="+86", dialled="1",
+                        call_id=call_id)  # fmt: skip
+    with platform.uow() as uow:
+        before = uow.session.scalar(select(func.count()).select_from(InteractionRow))
+        with pytest.raises(Conflict):
+            calls.open_call(uow, org, direction=CallDirection.INBOUND, caller="+86",
+                            dialled="1", call_id=call_id)  # fmt: skip
+        with pytest.raises(InvalidInput):
+            calls.open_call(uow, org, direction=CallDirection.INBOUND, caller="+86",
+                            dialled="1", call_id="not-an-id")  # fmt: skip
+        # No interaction was left behind by the refused attempts.
+        assert uow.session.scalar(select(func.count()).select_from(InteractionRow)) == before
+        leg = calls.get_call(uow, org, call_id).customer_leg.id
+        with pytest.raises(InvalidInput):
+            calls.leg_event(uow, org, call_id, leg, LegTrigger.END, data={"cause": "bored"})

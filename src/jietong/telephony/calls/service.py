@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jietong.core.errors import IllegalTransition, InvalidInput, NotFound
+from jietong.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from jietong.core.ids import new_id
 from jietong.core.tenancy import system_actor
 from jietong.events.voice import (
@@ -95,7 +95,9 @@ def open_call(
     """Start a call with its customer leg in 'ringing' and its interaction (channel
     "call"). Inbound: the customer is the caller; outbound: the dialled number, placed by
     ``agent_user_id`` (assigned to the interaction). ``call_id`` lets signaling keep its
-    own id (32 hex digits)."""
+    own id (32 hex digits); Conflict if a call has it already (a retried report)."""
+    if call_id is not None and uow.session.get(VoiceCallRow, _valid_id(call_id)) is not None:
+        raise Conflict(f"call {call_id} exists")
     interaction = interactions.create_interaction(
         uow,
         system_actor(org_id),
@@ -164,7 +166,9 @@ def leg_event(
     end). Ending the customer leg ends the call (`end_call`); bridging another party
     bridges the customer too when they were waiting (answered or transferring)."""
     if trigger is LegTrigger.END:
-        cause = str((data or {}).get("cause") or EndCause.FAILED)
+        cause = str((data or {}).get("cause") or EndCause.FAILED.value)
+        if cause not in {c.value for c in EndCause}:
+            raise InvalidInput(f"unknown end cause {cause!r}")
         return end_leg(uow, org_id, call_id, leg_id, EndCause(cause), policy=policy)
     call = _active_call(uow, org_id, call_id)
     legs = store.legs_of(uow.session, call.id)
@@ -498,7 +502,12 @@ def _settle_interaction(uow: UnitOfWork, call: VoiceCallRow) -> None:
         trigger = InteractionTrigger.END
     else:
         return
-    interactions.transition_interaction(uow, system_actor(call.org_id), row.id, trigger.value)
+    try:
+        interactions.transition_interaction(uow, system_actor(call.org_id), row.id, trigger.value)
+    except (IllegalTransition, NotFound):
+        # Routing or the orchestrator moved it meanwhile: theirs is the later word, and
+        # the call itself is already recorded as ended.
+        uow.session.rollback()
 
 
 # Facts no CDR figure depends on (the IVR path is read from the history itself).
