@@ -155,6 +155,17 @@ class VoiceWorld:
         await asyncio.to_thread(self.world.cycle)
         await asyncio.to_thread(self.world.platform.relay.relay_all)
 
+    async def route_until(self, probe: Callable[[], T | None], timeout: float = 15.0) -> T:
+        """Routing cycles, as the server's tick runs them, until `probe` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.route()
+            try:
+                return await wait_for(probe, timeout=0.5)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     async def publish(self) -> None:
         await asyncio.to_thread(self.world.platform.relay.relay_all)
 
