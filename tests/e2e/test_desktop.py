@@ -60,16 +60,18 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.send_signal(signal.SIGTERM)
     try:
+        # Streams notice closed browsers at once, so a graceful shutdown does not wait
+        # for idle ones.
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        # The stream gateway notices a closed socket only at its next send, so a server
-        # with idle streams may not finish a graceful shutdown; end it.
         proc.kill()
         proc.wait(timeout=15)
+        raise AssertionError("the server did not shut down gracefully within 15 s") from None
 
 
 def prepare(url: str) -> None:
-    """What an admin would do first: agents get the queue's language, a wrap-up code."""
+    """What an admin would do first: a wrap-up code. (The demo's agents have the
+    language its queues require already.)"""
     admin = httpx.Client(base_url=url, timeout=30)
     done = admin.post(
         "/api/v1/auth/login", json={"username": "admin", "password": login_of("admin").password}
@@ -77,9 +79,8 @@ def prepare(url: str) -> None:
     admin.headers["X-CSRF-Token"] = done.json()["csrf_token"]
     skills = {s["name"]: s["id"] for s in admin.get("/api/v1/skills").json()["items"]}
     mandarin = next(v for k, v in skills.items() if "Mandarin" in k)
-    for user in admin.get("/api/v1/users").json()["items"]:
-        if user["role"] == "agent":
-            admin.put(f"/api/v1/users/{user['id']}/skills", json={"skills": {mandarin: 3}})
+    agents = [u for u in admin.get("/api/v1/users").json()["items"] if u["role"] == "agent"]
+    assert agents and all(mandarin in u["skills"] for u in agents), "seeded with the demo"
     code = admin.post(
         "/api/v1/desktop/wrap-up-codes", json={"code": "SOLVED", "label": "Solved 已解决"}
     )

@@ -181,12 +181,6 @@ def foreign_site(demo_url: str, widget_key: str) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.mark.xfail(
-    reason="known defect: after the module's earlier tests on the same demo server the "
-    "widget on a foreign origin opens with its pre-chat form hidden (passes alone); "
-    "order-dependent state to find, recorded on issue 3",
-    strict=False,
-)
 def test_the_widget_works_on_another_sites_page(
     browser: Any, demo_url: str, foreign_site: str
 ) -> None:

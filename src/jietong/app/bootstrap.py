@@ -42,6 +42,14 @@ DEMO_LOGINS = (
     DemoLogin("repair", "demo-repair-2026", Role.BACK_OFFICE),
 )
 
+# Skill levels (1..10) of the demo logins, by skill name.
+DEMO_SKILLS: dict[str, dict[str, int]] = {
+    "supervisor": {"普通话 Mandarin": 8, "English": 8, "billing": 8},
+    "agent1": {"普通话 Mandarin": 9, "English": 6, "billing": 7},
+    "agent2": {"普通话 Mandarin": 7, "English": 8},
+    "repair": {"普通话 Mandarin": 6, "repair": 9},
+}
+
 
 def migrate(platform: Platform) -> None:
     upgrade(platform.engine)
@@ -76,7 +84,7 @@ def ensure_demo(platform: Platform) -> bool:
     teams_for = {Role.AGENT: [front.id], Role.SUPERVISOR: [front.id], Role.BACK_OFFICE: [repair.id]}
     for login in DEMO_LOGINS:
         with platform.uow() as uow:
-            org_service.create_user(
+            user = org_service.create_user(
                 uow,
                 actor,
                 UserCreate(
@@ -87,6 +95,14 @@ def ensure_demo(platform: Platform) -> bool:
                     team_ids=teams_for.get(login.role, []),
                 ),
             )
+        # Every demo queue requires Mandarin: without it nobody would be offered anything
+        # until a supervisor granted it.
+        levels = {
+            skills[name].id: level for name, level in DEMO_SKILLS.get(login.username, {}).items()
+        }
+        if levels:
+            with platform.uow() as uow:
+                org_service.set_user_skills(uow, actor, user.user.id, levels)
     for name, channels in (
         ("General", ["call", "chat", "email", "sms", "wechat"]),
         ("Billing", ["call", "email"]),

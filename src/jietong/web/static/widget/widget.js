@@ -54,6 +54,10 @@ class Widget {
     this.#state("ready");
     if (this.store.load("token", null) || this.options.userId) {
       await this.#startSession({});
+    } else if (!this.ui.panel.hidden) {
+      // Opened while the configuration was on its way (the panel stayed empty then):
+      // show what it holds now.
+      this.toggle(true);
     }
   }
 
