@@ -121,8 +121,8 @@ def signed_in(
     )
     opened.append(context)
     page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(f"{url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", login_of(username).password)
@@ -285,7 +285,7 @@ def test_admin_console_sections_and_validation(
     admin.goto(f"{demo_url}/admin#hours")
     expect(admin.locator(".admin-table")).to_contain_text("General")
     shot(admin, f"admin-{locale}-hours")
-    assert not admin.errors, admin.errors  # type: ignore[attr-defined]
+    assert not admin.errors, admin.errors
     # Clean up so the other locale's run starts alike.
     http = httpx.Client(base_url=demo_url)
     done = http.post(
