@@ -11,6 +11,9 @@ import json
 import signal
 import subprocess
 from collections.abc import Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +297,106 @@ def test_admin_console_sections_and_validation(
     http.headers["X-CSRF-Token"] = done.json()["csrf_token"]
     for canned in http.get("/api/v1/desktop/canned-responses").json():
         http.delete(f"/api/v1/desktop/canned-responses/{canned['id']}")
+
+
+class MailSink:
+    """An SMTP relay for the demo's mailbox: keeps each mail with its envelope recipients."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((list(envelope.rcpt_tos), bytes(envelope.original_content or b"")))
+        return "250 OK"
+
+
+def admin_client(url: str) -> httpx.Client:
+    http = httpx.Client(base_url=url, timeout=30)
+    done = http.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": login_of("admin").password}
+    )
+    http.headers["X-CSRF-Token"] = done.json()["csrf_token"]
+    return http
+
+
+def email_for_agent(admin: httpx.Client, agent: str, subject: str) -> str:
+    """An email conversation with 王芳 in the General queue, connected to `agent`."""
+    queue = next(q for q in admin.get("/api/v1/queues").json()["items"] if q["name"] == "General")
+    customer = next(
+        c
+        for c in admin.get("/api/v1/customers", params={"q": "王芳"}).json()["items"]
+        if c["display_name"] == "王芳"
+    )
+    made = admin.post(
+        "/api/v1/interactions",
+        json={
+            "channel": "email",
+            "direction": "inbound",
+            "queue_id": queue["id"],
+            "customer_id": customer["id"],
+            "subject": subject,
+        },
+    )
+    assert made.status_code == 201, made.text
+    interaction_id: str = made.json()["id"]
+    moves = f"/api/v1/interactions/{interaction_id}/transitions"
+    queued = admin.post(moves, json={"trigger": "enqueue"})
+    assert queued.status_code in (200, 409), queued.text  # 409: routing queued it first
+    user = next(u for u in admin.get("/api/v1/users").json()["items"] if u["username"] == agent)
+    offered = admin.post(moves, json={"trigger": "offer", "assigned_user_id": user["id"]})
+    assert offered.status_code == 200, offered.text
+    return interaction_id
+
+
+def test_an_email_reply_from_the_desk_carries_rich_text_cc_and_a_file(
+    browser: Any, demo_url: str, opened: list[Any]
+) -> None:
+    """The desk's email composer, end to end: rich text, CC and a file go out as one
+    mail through the demo mailbox's relay (an aiosmtpd sink set as its SMTP host)."""
+    from aiosmtpd.controller import Controller
+    from playwright.sync_api import expect
+
+    sink = MailSink()
+    relay = Controller(sink, hostname="127.0.0.1", port=free_port())
+    relay.start()
+    try:
+        admin = admin_client(demo_url)
+        [mailbox] = admin.get("/api/v1/channel-accounts", params={"channel": "email"}).json()
+        settings = {"smtp_host": "127.0.0.1", "smtp_port": str(relay.port), "smtp_security": "none"}
+        patched = admin.patch(
+            f"/api/v1/channel-accounts/{mailbox['id']}", json={"settings": settings}
+        )
+        assert patched.status_code == 200, patched.text
+        interaction_id = email_for_agent(admin, "agent1", "Invoice for November")
+        agent = signed_in(
+            browser, demo_url, "agent1", "en", f"/desk/conversations/{interaction_id}", opened
+        )
+        wait_live(agent)
+        agent.locator(".offer button[data-accept]").click()
+        expect(agent.locator("#email-fields")).to_be_visible()
+        agent.fill("#composer input[name=cc]", "accountant@example.cn")
+        agent.locator("#rich").fill("Dear Ms Wang, the invoice is attached.")
+        agent.set_input_files(
+            "#composer input[name=files]",
+            {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 demo"},
+        )
+        shot(agent, "desk-en-email-composer")
+        agent.click("#composer-send")
+        expect(agent.locator("#thread .msg-outbound")).to_contain_text("the invoice is attached")
+        expect(agent.locator("#composer-error")).to_be_empty()
+        for _ in range(200):  # the demo's delivery worker sends it
+            if sink.received:
+                break
+            agent.wait_for_timeout(100)
+        [(recipients, raw)] = sink.received
+        assert sorted(recipients) == ["accountant@example.cn", "wang.fang@example.cn"]
+        mail = message_from_bytes(raw, policy=email_policy.default)
+        assert isinstance(mail, EmailMessage)
+        assert mail["Cc"] == "accountant@example.cn"
+        rich = mail.get_body(("html",))
+        assert rich is not None and "the invoice is attached" in rich.get_content()
+        assert [a.get_filename() for a in mail.iter_attachments()] == ["invoice.pdf"]
+        shot(agent, "desk-en-email-sent")
+        assert not agent.errors, agent.errors
+    finally:
+        relay.stop()
