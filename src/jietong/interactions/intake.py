@@ -221,7 +221,11 @@ def _store(
     opened = created and not message.auto_generated
     row = _message(message, interaction, now)
     uow.session.add(row)
-    uow.session.flush()  # the UNIQUE (org, channel, external id) decides here
+    if message.attachments:
+        # Attachment rows point at the message; without relationships the ORM orders a
+        # flush by class name, so the message must be in first. Otherwise the flush at the
+        # savepoint's end stores it, and its UNIQUE (org, channel, external id) decides.
+        uow.session.flush()
     _store_source(uow, prepared, row, interaction, address, now)
     if opened and thread.follows is not None:
         _link_cases(uow, thread.follows, interaction)
