@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
+
 from jietong.core.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from jietong.core.ids import new_id
 from jietong.core.tenancy import system_actor
@@ -171,7 +173,7 @@ def leg_event(
             raise InvalidInput(f"unknown end cause {cause!r}")
         return end_leg(uow, org_id, call_id, leg_id, EndCause(cause), policy=policy)
     call = _active_call(uow, org_id, call_id)
-    legs = store.legs_of(uow.session, call.id)
+    legs = _legs(uow, call)
     leg = _move(uow, call, _find(legs, leg_id), trigger, data)
     if trigger is LegTrigger.BRIDGE and leg.kind != LegKind.CUSTOMER:
         # Another party joined the customer (a transfer target answered, a conference):
@@ -236,7 +238,7 @@ def answered_by_agent(
 ) -> CallView:
     """The agent's leg answered: both it and the customer leg are bridged."""
     call = _active_call(uow, org_id, call_id)
-    legs = store.legs_of(uow.session, call.id)
+    legs = _legs(uow, call)
     agent = _find(legs, agent_leg_id)
     if agent.kind != LegKind.AGENT or agent.user_id != agent_user_id:
         raise InvalidInput(f"leg {agent_leg_id} is not {agent_user_id}'s agent leg")
@@ -297,7 +299,7 @@ def end_leg(
     """One party left. The customer leaving ends the call; an agent leaving while the
     customer stays (a transfer, the agent hanging up in a conference) unbridges them."""
     call = _active_call(uow, org_id, call_id)
-    legs = store.legs_of(uow.session, call.id)
+    legs = _legs(uow, call)
     leg = _find(legs, leg_id)
     if leg.kind == LegKind.CUSTOMER:
         _end_all(uow, call, legs, cause, policy)
@@ -328,7 +330,7 @@ def end_call(
         _append(
             uow, call, CallFact(uow.now, FactKind.DISPOSITION, data={"disposition": disposition})
         )
-    return _end_all(uow, call, store.legs_of(uow.session, call.id), cause, policy)
+    return _end_all(uow, call, _legs(uow, call), cause, policy)
 
 
 def set_disposition(
@@ -358,7 +360,7 @@ def close_calls_lost(
     closed; calls already ended are left alone, so repeating this is harmless."""
     calls = store.calls_with_media_legs(uow.session, call_ids, media_leg_ids)
     for call in calls:
-        legs = store.legs_of(uow.session, call.id)
+        legs = _legs(uow, call)
         _end_all(uow, call, legs, EndCause.MEDIA_LOST, policy, commit=False)
     uow.commit()
     for call in calls:
@@ -370,7 +372,7 @@ def get_call(uow: UnitOfWork, org_id: str, call_id: str) -> CallView:
     call = store.find_call(uow.session, org_id, call_id)
     if call is None:
         raise CallNotFound(f"call {call_id} not found")
-    return CallView(call, store.legs_of(uow.session, call.id))
+    return CallView(call, _legs(uow, call))
 
 
 def call_history(uow: UnitOfWork, org_id: str, call_id: str) -> list[VoiceLegEventRow]:
@@ -394,9 +396,23 @@ def _active_call(
     call = store.find_call(uow.session, org_id, call_id, for_update=True)
     if call is None:
         raise CallNotFound(f"call {call_id} not found")
+    uow.session.info.pop(_LEGS_KEY + call.id, None)  # read afresh under the lock
     if call.state == "ended" and not allow_ended:
         raise IllegalTransition(f"call {call_id} has ended")
     return call
+
+
+_LEGS_KEY = "jietong.voice.legs:"
+
+
+def _legs(uow: UnitOfWork, call: VoiceCallRow) -> list[VoiceLegRow]:
+    """The call's legs, read once per step (the step holds the call's lock; the CDR
+    projection at its end reuses them instead of reading them again)."""
+    key = _LEGS_KEY + call.id
+    cached: list[VoiceLegRow] | None = uow.session.info.get(key)
+    if cached is None:
+        cached = uow.session.info[key] = store.legs_of(uow.session, call.id)
+    return cached
 
 
 def _new_leg(
@@ -414,6 +430,9 @@ def _new_leg(
         created_at=now, last_at=now,
     )  # fmt: skip
     uow.session.add(leg)
+    cached = uow.session.info.get(_LEGS_KEY + call.id)
+    if cached is not None:
+        cached.append(leg)
     _append(uow, call, CallFact(now, FactKind.OPENED, leg.id, data={"kind": kind.value}))
     return leg
 
@@ -426,7 +445,7 @@ def _find(legs: list[VoiceLegRow], leg_id: str) -> VoiceLegRow:
 
 
 def _customer(uow: UnitOfWork, call: VoiceCallRow) -> VoiceLegRow:
-    return next(leg for leg in store.legs_of(uow.session, call.id) if leg.kind == LegKind.CUSTOMER)
+    return next(leg for leg in _legs(uow, call) if leg.kind == LegKind.CUSTOMER)
 
 
 def _customer_move(uow: UnitOfWork, org_id: str, call_id: str, trigger: LegTrigger) -> VoiceLegRow:
@@ -555,19 +574,26 @@ def _project(
     ``known``: a new call's legs, history and team, given instead of read back."""
     if known is None:
         uow.session.flush()
-        legs = store.legs_of(uow.session, call.id)
+        legs = _legs(uow, call)
         facts = [_fact(row) for row in store.events_of(uow.session, call.id)]
         interaction = uow.session.get(InteractionRow, call.interaction_id)
         team_id = interaction.team_id if interaction else None
-        row = uow.session.get(VoiceCdrRow, call.id)
     else:
-        (legs, facts, team_id), row = known, None
+        legs, facts, team_id = known
     infos = [cdrs.LegInfo(leg.id, LegKind(leg.kind), leg.party, leg.user_id) for leg in legs]
     record = cdrs.project(call.created_at, infos, facts, short_abandon_s=policy.short_abandon_s)
-    if row is None:
-        row = VoiceCdrRow(call_id=call.id)
-        uow.session.add(row)
+    row = VoiceCdrRow(call_id=call.id)
     _fill(row, call, record, facts, team_id, uow.now)
+    values = {c.key: getattr(row, c.key) for c in VoiceCdrRow.__table__.columns}
+    if known is None:
+        # Written without reading the old row first (one statement, not two); rows
+        # already in the session are brought up to date by the ORM.
+        updated = uow.session.execute(
+            update(VoiceCdrRow).where(VoiceCdrRow.call_id == call.id).values(**values)
+        )
+        if getattr(updated, "rowcount", 0) == 1:
+            return row  # a detached copy: what was written
+    uow.session.add(row)
     return row
 
 
