@@ -312,3 +312,65 @@ def test_media_process_killed_mid_call_leaves_the_api_up_and_closes_the_cdr(
     finally:
         if caller.poll() is None:
             caller.kill()
+
+
+def test_softphone_in_the_desk_holds_pauses_the_recording_and_hangs_up(
+    demo: Demo, agent_phone: Path, tmp_path: Path
+):
+    """agent1's desk in Chromium: the call's softphone shows the call, and its buttons
+    hold, pause the recording and hang up through the call-control API."""
+    from tests.e2e.test_web_shell import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed")
+    from playwright.sync_api import expect, sync_playwright
+
+    agent = _available(demo, "agent1", "demo-agent1-2026")
+    caller = _caller(demo, _scenario(tmp_path, talk_s=60, hold_ms=60000), tmp_path, 120)
+    try:
+        call = _wait(
+            lambda: [c for c in agent.get("/api/v1/voice/calls").json() if c["phase"] == "bridged"],
+            60,
+            "the call to be bridged",
+        )[0]
+        iid = call["interaction_id"]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(locale="en", extra_http_headers={"Accept-Language": "en"})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{demo.base}/login")
+            page.fill("input[name=username]", "agent1")
+            page.fill("input[name=password]", "demo-agent1-2026")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{demo.base}/home")
+            page.goto(f"{demo.base}/desk/conversations/{iid}")
+            phone = page.locator("#softphone")
+            expect(phone).to_be_visible(timeout=15000)
+            status = phone.locator("[data-softphone-status]")
+            expect(status).to_contain_text("Connected", timeout=10000)
+            expect(status).to_contain_text("recording")
+            phone.locator("button[data-softphone=hold]").click()
+            expect(status).to_contain_text("on hold", timeout=10000)
+            assert agent.get(f"/api/v1/voice/calls/{iid}").json()["held"] is True
+            phone.locator("button[data-softphone=hold]").click()  # resume
+            expect(status).not_to_contain_text("on hold", timeout=10000)
+            phone.locator("button[data-softphone=record]").click()
+            expect(status).to_contain_text("recording paused", timeout=10000)
+            assert agent.get(f"/api/v1/voice/calls/{iid}").json()["recording_paused"] is True
+            artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "voice-softphone-en.png"))
+            phone.locator("button[data-softphone=hangup]").click()
+            cdr = _wait(lambda: (c := _cdr(demo)) and c["ended_at"] and c, 20, "the CDR to close")
+            assert cdr["end_cause"] == "agent_hangup"
+            assert errors == []
+            context.close()
+            browser.close()
+        assert caller.wait(30) == 0, (tmp_path / "caller.err").read_text(errors="replace")
+    finally:
+        if caller.poll() is None:
+            caller.kill()
