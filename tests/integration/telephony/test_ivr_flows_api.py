@@ -183,3 +183,16 @@ def test_prompts_are_converted_and_flows_may_only_use_uploaded_ones(
         ("billing", "en"),
         ("billing", "zh-CN"),
     ]
+
+
+def test_the_demo_flow_is_installed_once_as_the_default(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    queues = {"billing": "q-billing", "general": "q-general", "operator": "q-general"}
+    with platform.uow() as uow:
+        first = service.ensure_demo_flow(uow, tenant_a.org_id, queues)
+    with platform.uow() as uow:
+        again = service.ensure_demo_flow(uow, tenant_a.org_id, {})
+        assert again.id == first.id and again.version == 1
+        flow = service.flow_for_number(uow, tenant_a.org_id, "4008001234")
+    assert flow == demo_flow(queues)
