@@ -286,3 +286,33 @@ def test_options_is_answered_even_without_credentials(platform: Platform) -> Non
 
     status, allow = asyncio.run(scenario())
     assert status == 200 and allow is not None and "INVITE" in allow and "REGISTER" in allow
+
+
+def test_expired_bindings_are_not_used_and_are_purged(platform: Platform, tenant_a: Tenant) -> None:
+    from jietong.telephony.sip.model import Binding
+
+    phone_account(platform, tenant_a, "1007")
+    directory = SqlSipDirectory(platform.sessions)
+    now = datetime.now(UTC)
+
+    async def scenario():
+        for contact, left in (("sip:1007@10.0.0.1", -5), ("sip:1007@10.0.0.2", 60)):
+            await directory.save_binding(
+                Binding(
+                    tenant_a.org_id,
+                    "1007",
+                    contact,
+                    "10.0.0.1",
+                    5060,
+                    now + timedelta(seconds=left),
+                    "c",
+                    1,
+                )
+            )
+        live = await directory.bindings("1007", now)
+        purged = await directory.purge_bindings(now)
+        return live, purged
+
+    live, purged = asyncio.run(scenario())
+    assert [b.contact for b in live] == ["sip:1007@10.0.0.2"]
+    assert purged == 1 and [b.contact for b in bindings(platform)] == ["sip:1007@10.0.0.2"]

@@ -137,6 +137,7 @@ class SipSignaling:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._calls: dict[str, _Call] = {}
         self._agents: list[RefreshingAgent] = []
+        self._housekeeping: asyncio.Task[None] | None = None
         self.registrations: dict[str, RegistrationState] = {}  # trunk id -> last outcome
         self._tasks: set[concurrent.futures.Future[None]] = set()
 
@@ -156,8 +157,14 @@ class SipSignaling:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.reactor.start, self._on_request)
         await self._register_trunks()
+        self._housekeeping = asyncio.create_task(self._housekeep())
 
     async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         agents, self._agents = self._agents, []
 
         def unregister() -> None:
@@ -169,6 +176,17 @@ class SipSignaling:
         for task in list(self._tasks):
             task.cancel()
         self._calls.clear()
+
+    async def _housekeep(self, every_s: float = 60.0) -> None:
+        """Delete expired bindings and forget quiet sources, once a minute."""
+        while True:
+            await asyncio.sleep(every_s)
+            now = self.clock()
+            self.limiter.prune(now)
+            try:
+                await self.directory.purge_bindings(datetime.fromtimestamp(now, UTC))
+            except Exception:
+                log.exception("SIP: purging expired bindings failed")
 
     async def _register_trunks(self) -> None:
         """Register to every trunk that wants it (read once at start)."""
