@@ -239,3 +239,41 @@ def test_a_killed_media_process_ends_the_ivr_and_closes_the_call(
     with platform.uow() as uow:
         view = calls.get_call(uow, tenant_a.org_id, call_id)
     assert view.call.state == "ended" and all(leg.state == "ended" for leg in view.legs)
+
+
+def test_collect_and_music_over_real_rtp(media_process: MediaProcess, media_root: Path) -> None:
+    """Digits collected up to the terminator from RFC 4733 events; music on hold heard
+    while on, silence after."""
+
+    async def scenario() -> tuple[str, str, float, float]:
+        harness = Harness(media_process, media_root)
+        peer = RtpPeer(300.0, 77)
+        audio = await harness.start(peer)
+        stop = asyncio.Event()
+        phone = asyncio.create_task(_phone(peer, {10: "1", 25: "2", 40: "3", 55: "#"}, stop))
+        try:
+            digits = await audio.collect(
+                max_digits=8, first_digit_timeout_s=5, inter_digit_timeout_s=3
+            )
+            none = await audio.collect(
+                max_digits=1, first_digit_timeout_s=0.3, inter_digit_timeout_s=0.3
+            )
+            await audio.music(on=True)
+            await asyncio.sleep(0.3)
+            mark = len(peer.received)
+            await asyncio.sleep(1.0)
+            with_music = rms(peer.heard(len(peer.received) - mark))
+            await audio.music(on=False)
+            await asyncio.sleep(0.3)
+            mark = len(peer.received)
+            await asyncio.sleep(1.0)
+            after = rms(peer.heard(len(peer.received) - mark))
+        finally:
+            stop.set()
+            await phone
+            await harness.close()
+        return digits, none, with_music, after
+
+    digits, none, with_music, after = asyncio.run(scenario())
+    assert digits == "123" and none == ""
+    assert with_music > 300 and after < 50
