@@ -5,6 +5,7 @@ others are CANCELled."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from jietong.telephony.ports import Target
@@ -173,3 +174,96 @@ def test_an_unanswered_outbound_call_ends_no_answer(tmp_path) -> None:
     call_id, ended, run = asyncio.run(scenario())
     assert ended[0] == call_id and ended[1] == "no_answer"
     assert run.returncode == 0, run.errors  # it was CANCELled
+
+
+def test_a_proxy_challenge_407_is_answered_with_proxy_authorization() -> None:
+    """A carrier that challenges with 407 (as proxies do): a hand-written UDP carrier
+    checks the Proxy-Authorization of the second INVITE with our own verifier, then
+    refuses the call (the rest of the call is the 401 test's)."""
+    import socket
+    import threading
+
+    from jietong.telephony.sip import digest
+
+    carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    carrier.bind(("127.0.0.1", 0))
+    carrier.settimeout(10)
+    port = carrier.getsockname()[1]
+    verdicts: list[digest.Verdict] = []
+    nonces = digest.NonceBook(b"c" * 32)
+
+    def respond(request: str, address: tuple[str, int], status: str, extra: str = "") -> None:
+        head = request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+        keep = [
+            h
+            for h in head
+            if h.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")
+        ]
+        keep = [h + ";tag=carrier" if h.lower().startswith("to:") else h for h in keep]
+        text = f"SIP/2.0 {status}\r\n" + "\r\n".join(keep) + f"\r\n{extra}Content-Length: 0\r\n\r\n"
+        carrier.sendto(text.encode(), address)
+
+    def serve() -> None:
+        invites = 0
+        while invites < 2:
+            data, address = carrier.recvfrom(65535)
+            text = data.decode()
+            if not text.startswith("INVITE"):
+                continue
+            invites += 1
+            if invites == 1:
+                challenge = digest.challenge("carrier.example", nonces.issue(time.time()))
+                respond(
+                    text,
+                    address,
+                    "407 Proxy Authentication Required",
+                    f"Proxy-Authenticate: {challenge}\r\n",
+                )
+                continue
+            header = next(
+                line.split(":", 1)[1].strip()
+                for line in text.split("\r\n")
+                if line.lower().startswith("proxy-authorization:")
+            )
+            creds = digest.parse_authorization(header)
+            assert creds is not None
+            verdicts.append(
+                digest.verify(
+                    creds,
+                    method="INVITE",
+                    realm="carrier.example",
+                    stored_ha1=digest.ha1("acct", "carrier.example", "trunk-secret"),
+                    nonces=nonces,
+                    now=time.time(),
+                )
+            )
+            respond(text, address, "403 Forbidden")
+
+    trunk = Trunk(
+        "trunk-1",
+        ORG,
+        "carrier",
+        "127.0.0.1",
+        port,
+        username="acct",
+        password="trunk-secret",
+        is_default=True,
+    )
+
+    async def scenario():
+        recorder = Recorder()
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        async with running(MemoryDirectory(trunks=[trunk]), recorder) as signaling:
+            await signaling.originate(
+                ORG, Target("number", "+8613912345678"), "+862100000000", LOCAL_MEDIA, timeout_s=10
+            )
+            await recorder.wait_for("ended")
+        server.join(5)
+        carrier.close()
+        return recorder
+
+    recorder = asyncio.run(scenario())
+    assert verdicts == [digest.Verdict.OK]
+    ((_, cause, status),) = recorder.of("ended")
+    assert (cause, status) == ("rejected", 403)
