@@ -336,7 +336,8 @@ class Matcher:
                 roomy = True
                 for klass in by_channel.get(channel, ()):
                     f = klass.first
-                    if f < first or (f == first and klass.head < best):
+                    # Mostly one float comparison: few classes beat the running minimum.
+                    if f <= first and (f < first or klass.head < best):
                         best, first, best_class = klass.head, f, klass
             if not roomy:
                 return result  # full: nothing to offer it anywhere
