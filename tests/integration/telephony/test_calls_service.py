@@ -352,3 +352,32 @@ def test_a_retried_open_and_a_bad_cause_are_refused(platform: Platform, tenant_a
         leg = calls.get_call(uow, org, call_id).customer_leg.id
         with pytest.raises(InvalidInput):
             calls.leg_event(uow, org, call_id, leg, LegTrigger.END, data={"cause": "bored"})
+
+
+def test_the_summary_counts_what_the_actor_may_see(
+    platform: Platform, api: TestClient, tenant_a: Tenant, clock: Clock
+) -> None:
+    org = tenant_a.org_id
+    with platform.uow() as uow:
+        other_team = org_service.create_team(uow, tenant_a.admin, TeamCreate(name="Other")).id
+    ours, theirs = (
+        make_queue(platform, tenant_a, tenant_a.team_id),
+        make_queue(platform, tenant_a, other_team, "Other"),
+    )
+    for queue_id, wait in ((ours, 2.0), (ours, 30.0), (theirs, 30.0)):
+        call_id, leg = inbound(platform, org, queue_id)
+        with platform.uow() as uow:
+            calls.leg_event(uow, org, call_id, leg, LegTrigger.ANSWER)
+            calls.queue_entered(uow, org, call_id, queue_id)
+        clock.advance(wait)
+        with platform.uow() as uow:
+            calls.end_leg(uow, org, call_id, leg, EndCause.CUSTOMER_HANGUP)
+    agent = _token(platform, make_user(platform, org, "kpi-agent", Role.AGENT, [tenant_a.team_id]))
+    url = f"{API_PREFIX}/voice/cdrs/summary"
+    mine = api.get(url, headers=agent).json()
+    assert (mine["calls"], mine["abandoned_queue"], mine["short_abandons"]) == (2, 2, 1)
+    assert mine["abandon_rate"] == 1.0  # one long abandon of one non-short queued call
+    everything = api.get(url, headers=tenant_a.headers, params={"short_abandon_s": 60}).json()
+    assert (everything["calls"], everything["short_abandons"]) == (3, 3)
+    assert everything["abandon_rate"] is None  # every queued call abandoned short
+    assert api.get(url, headers=agent, params={"short_abandon_s": -1}).status_code == 422

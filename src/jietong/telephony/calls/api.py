@@ -13,7 +13,7 @@ from jietong.core.schemas import PageOut
 from jietong.interactions.schemas import ID_PATTERN
 from jietong.storage.tables_voice import VoiceCdrRow
 from jietong.telephony.calls import reports
-from jietong.telephony.calls.schemas import CdrOut
+from jietong.telephony.calls.schemas import CdrOut, VoiceKpisOut
 from jietong.telephony.calls.store import CdrFilter
 
 router = APIRouter(prefix="/voice/cdrs", tags=["voice"])
@@ -64,6 +64,24 @@ def export_cdrs(
     lines = list(reports.export_csv(uow, actor, where))
     headers = {"Content-Disposition": 'attachment; filename="cdrs.csv"'}
     return StreamingResponse(iter(lines), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/summary", response_model=VoiceKpisOut)
+def cdr_summary(
+    uow: UowDep,
+    actor: ActorDep,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    queue_id: IdQuery = None,
+    agent_user_id: IdQuery = None,
+    short_abandon_s: Annotated[float, Query(ge=0, le=600)] = 5.0,
+    service_level_s: Annotated[float, Query(ge=0, le=3600)] = 20.0,
+) -> VoiceKpisOut:
+    where = _filter(since, until, queue_id, agent_user_id, None)
+    figures = reports.summary(
+        uow, actor, where, short_abandon_s=short_abandon_s, service_level_s=service_level_s
+    )
+    return VoiceKpisOut.model_validate(figures, from_attributes=True)
 
 
 @router.get("/{call_id}", response_model=CdrOut)

@@ -17,7 +17,7 @@ from jietong.core.tenancy import Actor
 from jietong.interactions.model import reach_of, within_reach
 from jietong.storage.tables_voice import VoiceCdrRow
 from jietong.storage.uow import UnitOfWork
-from jietong.telephony.calls import store
+from jietong.telephony.calls import kpis, store
 from jietong.telephony.calls.store import CdrFilter
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -62,6 +62,22 @@ def get_cdr(uow: UnitOfWork, actor: Actor, call_id: str) -> VoiceCdrRow:
     ):
         raise CdrNotFound(f"call {call_id} not found")
     return row
+
+
+def summary(
+    uow: UnitOfWork,
+    actor: Actor,
+    where: CdrFilter,
+    *,
+    short_abandon_s: float = 5.0,
+    service_level_s: float = 20.0,
+) -> kpis.VoiceKpis:
+    """KPIs of the CDRs the actor may see (see calls/kpis.py for the definitions)."""
+    require(actor, Permission.INTERACTIONS_READ)
+    rows = store.search_cdrs(
+        uow.session, actor.org_id, reach_of(actor), where, before_id=None, limit=None
+    )
+    return kpis.summarise(rows, short_abandon_s=short_abandon_s, service_level_s=service_level_s)
 
 
 def export_csv(uow: UnitOfWork, actor: Actor, where: CdrFilter) -> Iterator[str]:

@@ -57,3 +57,18 @@ class CdrOut(BaseModel):
     abandoned_after_s: float | None
     legs: list[CdrLegOut]
     variables: dict[str, Any]
+
+
+class VoiceKpisOut(BaseModel):
+    calls: int
+    queued: int
+    answered: int
+    abandoned_ivr: int
+    abandoned_queue: int
+    abandoned_ringing: int
+    short_abandons: int
+    ivr_contained: int
+    abandon_rate: float | None
+    service_level: float | None
+    asa_s: float | None
+    aht_s: float | None

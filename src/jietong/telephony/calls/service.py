@@ -34,6 +34,7 @@ from jietong.events.voice import (
 from jietong.interactions import service as interactions
 from jietong.interactions.model import Channel, Direction, InteractionState, InteractionTrigger
 from jietong.interactions.schemas import InteractionCreate
+from jietong.routing import store as routing_store
 from jietong.storage.tables import InteractionRow
 from jietong.storage.tables_voice import VoiceCallRow, VoiceCdrRow, VoiceLegEventRow, VoiceLegRow
 from jietong.storage.uow import UnitOfWork
@@ -515,6 +516,8 @@ def _settle_interaction(uow: UnitOfWork, call: VoiceCallRow) -> None:
         return
     uow.session.refresh(row)
     state = InteractionState(row.state)
+    if state is not InteractionState.CONNECTED and _lives_on(uow, row):
+        return  # a voicemail or a callback the caller left: work that outlives the call
     if state in (InteractionState.ARRIVED, InteractionState.QUEUED, InteractionState.OFFERED):
         trigger = InteractionTrigger.ABANDON
     elif state is InteractionState.CONNECTED:
@@ -527,6 +530,11 @@ def _settle_interaction(uow: UnitOfWork, call: VoiceCallRow) -> None:
         # Routing or the orchestrator moved it meanwhile: theirs is the later word, and
         # the call itself is already recorded as ended.
         uow.session.rollback()
+
+
+def _lives_on(uow: UnitOfWork, row: InteractionRow) -> bool:
+    entry = routing_store.find_entry_of(uow.session, row.org_id, row.id)
+    return entry is not None and entry.kind in ("callback", "voicemail")
 
 
 # Facts no CDR figure depends on (the IVR path is read from the history itself).
