@@ -275,3 +275,34 @@ def test_a_call_naming_a_queue_is_queued_and_its_offers_carry_what_voice_needs(
             select(RoutingOfferRow).where(RoutingOfferRow.state == "pending")
         ).all()
     assert [o for o in pending if o.interaction_id == call] == []
+
+
+# --- real-time events of agents ----------------------------------------------------------
+
+
+def test_every_agent_move_is_an_event_with_its_reason(world: World) -> None:
+    from jietong.agents.model import AgentState, NotReadyReason
+
+    world.queue("sales")
+    world.agent("a")
+    world.login("a")
+    iid = world.arrive("sales")
+    world.cycle()
+    world.accept("a")
+    world.fire(iid, "end", world.agents["a"])
+    world.cycle()
+    world.fire(iid, "close", world.agents["a"])
+    world.cycle()
+    world.set_state("a", AgentState.NOT_READY, NotReadyReason.LUNCH)
+    me = world.agents["a"].user_id
+    moves = [
+        (e["from_state"], e["to_state"], e["reason"])
+        for e in events_of(world, "AgentStateChanged")
+        if e["agent_id"] == me
+    ]
+    assert moves[0][:2] == ("offline", "available")
+    assert ("available", "ringing", None) in moves
+    assert ("ringing", "busy", None) in moves
+    assert ("busy", "wrap_up", None) in moves
+    assert ("wrap_up", "available", None) in moves
+    assert moves[-1] == ("available", "not_ready", "lunch")
