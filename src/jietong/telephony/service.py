@@ -369,12 +369,16 @@ class VoiceService(QueueingMixin, PartiesMixin):
             )
 
     async def _agent_answered(self, live: LiveCall, leg: Leg) -> None:
-        assert leg.user_id is not None and leg.offer_id is not None
+        assert leg.user_id is not None
         if live.gone.is_set():
             await self._release_agent_leg(live, leg, hang_up=True)
             return
-        accepted = leg.accepted or await self.db.run(
-            records.accept_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
+        # Accepted already: on the desk, or a callback (accepted before we rang).
+        accepted = leg.accepted or (
+            leg.offer_id is not None
+            and await self.db.run(
+                records.accept_offer, live.org_id, leg.user_id, leg.offer_id, self.db.clock()
+            )
         )
         if not accepted:
             # Too late: the offer expired or went elsewhere a moment ago.
