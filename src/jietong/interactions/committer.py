@@ -30,6 +30,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from jietong.core.errors import RateLimited
@@ -168,16 +169,27 @@ class IntakeCommitter:
         each job alone (see the module docstring)."""
         outcomes: list[IntakeResult | Exception] = []
         try:
-            with self._new_uow() as uow:
+            with self._new_uow() as uow, self._deferring(uow, len(batch) > 1):
                 stored = intake.stored_external_ids(
                     uow, [job.request.prepared.message for job in batch]
                 )
-                staged: set[intake.DedupeKey] = set()
+                staged: dict[intake.DedupeKey, IntakeResult] = {}
                 for job in batch:
                     key = intake.dedupe_key(job.request.prepared.message)
-                    known_new = key not in stored and key not in staged
-                    staged.add(key)
-                    outcomes.append(self._stage(uow, job.request, known_new=known_new))
+                    if (first := staged.get(key)) is not None:
+                        outcomes.append(
+                            IntakeResult(
+                                first.message_id,
+                                first.interaction_id,
+                                first.customer_id,
+                                duplicate=True,
+                            )
+                        )
+                        continue
+                    outcome = self._stage(uow, job.request, known_new=key not in stored)
+                    if isinstance(outcome, IntakeResult):
+                        staged[key] = outcome
+                    outcomes.append(outcome)
                 if any(isinstance(o, IntakeResult) and not o.duplicate for o in outcomes):
                     uow.commit()
         except Exception as exc:
@@ -199,6 +211,13 @@ class IntakeCommitter:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
+
+    @staticmethod
+    def _deferring(uow: UnitOfWork, batched: bool) -> AbstractContextManager[None]:
+        """A batch inserts its messages' rows together at the commit (a failure there
+        fails the batch, which is then retried one by one); a message alone is flushed
+        in its savepoint, where a racing duplicate is recognised and answered."""
+        return uow.deferred_inserts() if batched else nullcontext()
 
     @staticmethod
     def _stage(

@@ -185,10 +185,14 @@ def stage(
         return earlier  # a repeated delivery is answered whatever else is wrong with it
     address = normalise(message.sender.kind, message.sender.address, default_region)
     for attempt in (1, 2):
+        mark = uow.later_mark()
         try:
             with uow.session.begin_nested():
                 return _store(uow, prepared, address, policy, now)
-        except IntegrityError:
+        except BaseException as exc:
+            uow.drop_later(mark)  # deferred rows (see below) go with the savepoint
+            if not isinstance(exc, IntegrityError):
+                raise
             # A concurrent delivery of the same external id committed first (another
             # process, or a caller outside the committer): answer with it.
             earlier = _earlier(uow, message)
@@ -220,12 +224,16 @@ def _store(
     interaction, created = _conversation(uow, message, customer, thread, now)
     opened = created and not message.auto_generated
     row = _message(message, interaction, now)
-    uow.session.add(row)
     if message.attachments:
         # Attachment rows point at the message; without relationships the ORM orders a
-        # flush by class name, so the message must be in first. Otherwise the flush at the
-        # savepoint's end stores it, and its UNIQUE (org, channel, external id) decides.
+        # flush by class name, so the message must be in first.
+        uow.session.add(row)
         uow.session.flush()
+    else:
+        # Flushed with the savepoint, or — in the committer's batches (deferred inserts)
+        # — inserted with the batch's other messages in one statement before the commit.
+        # Either way the UNIQUE (org, channel, external id) decides.
+        uow.add_later(row)
     _store_source(uow, prepared, row, interaction, address, now)
     if opened and thread.follows is not None:
         _link_cases(uow, thread.follows, interaction)
@@ -435,6 +443,7 @@ def _by_references(uow: UnitOfWork, message: InboundMessage) -> InteractionRow |
     refs = [r for r in message.references[-MAX_REFERENCES:] if r and len(r) <= 500]
     if not refs:
         return None
+    uow.flush_later()  # a reference may name a message of the same batch
     inbound = select(MessageRow.interaction_id).where(
         MessageRow.org_id == message.org_id,
         MessageRow.channel == message.channel,
@@ -555,7 +564,7 @@ def _store_source(
     source = _source(message, row, interaction, address, prepared.raw_key, now)
     if prepared.raw_key is None and message.raw is not None:
         source.raw_inline = message.raw
-    uow.session.add(source)
+    uow.add_later(source)
     for attachment, key in zip(message.attachments, prepared.attachment_keys, strict=True):
         _store_attachment(uow, key, row, attachment, now)
 

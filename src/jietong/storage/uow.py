@@ -4,6 +4,12 @@ Service functions open one, change rows, `emit` events and `audit` changes, then
 `commit`. Events reach the outbox table in the same transaction, so they exist if and
 only if the change does; the relay publishes them after commit.
 
+Inside `with uow.deferred_inserts():` the rows given to `add_later` (and the outbox and
+audit rows of `emit` and `audit`) are not flushed one by one: they are inserted at
+`flush_later` or `commit`, one executemany per table. Queries do not see them before;
+code that needs them visible calls `flush_later` first. The intake committer uses this
+to insert the rows of many messages in a few statements.
+
 `UnitOfWork(..., read_only=True)` is for work that only reads (account look-ups, stream
 replay, snapshots): on SQLite its transaction begins DEFERRED, so it neither takes nor
 waits for the write lock; any attempt to write through it raises `ReadOnlyViolation`.
@@ -11,19 +17,20 @@ waits for the write lock; any attempt to write through it raises `ReadOnlyViolat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from jietong.core.tenancy import SYSTEM_USER_ID, Actor
 from jietong.events.base import DomainEvent, Envelope
 from jietong.storage.audience import resolve_audience
 from jietong.storage.engine import READ_ONLY
-from jietong.storage.tables import AuditRow, OutboxRow
+from jietong.storage.tables import AuditRow, Base, OutboxRow
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -49,6 +56,7 @@ class UnitOfWork:
         self.now = now
         self._after_commit = after_commit
         self._emitted = 0
+        self._later: list[tuple[Table, dict[str, Any]]] | None = None  # None: not deferring
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -68,7 +76,7 @@ class UnitOfWork:
         has right now (see storage.audience)."""
         self._check_writable()
         envelope = Envelope.wrap(event, self.now, resolve_audience(self.session, event))
-        self.session.add(
+        self.add_later(
             OutboxRow(
                 event_id=envelope.event_id,
                 org_id=envelope.org_id,
@@ -89,7 +97,7 @@ class UnitOfWork:
         changes: dict[str, Any] | None = None,
     ) -> None:
         self._check_writable()
-        self.session.add(
+        self.add_later(
             AuditRow(
                 org_id=actor.org_id,
                 actor_user_id=None if actor.user_id == SYSTEM_USER_ID else actor.user_id,
@@ -102,7 +110,65 @@ class UnitOfWork:
             )
         )
 
+    @contextmanager
+    def deferred_inserts(self) -> Iterator[None]:
+        """Within this block `add_later`, `emit` and `audit` queue their INSERTs until
+        `flush_later` or `commit` (see the module docstring)."""
+        if self._later is not None:
+            raise RuntimeError("deferred_inserts() does not nest")
+        self._later = []
+        try:
+            yield
+            self.flush_later()
+        finally:
+            self._later = None
+
+    def add_later(self, row: Base) -> None:
+        """Insert the new `row`: at once (through the session) normally, with the next
+        `flush_later` inside `deferred_inserts`. A deferred row is a plain INSERT of the
+        attributes set on it; it does not become a session object."""
+        if self._later is None:
+            self.session.add(row)
+            return
+        self._check_writable()
+        mapper = inspect(type(row))
+        values = {
+            prop.columns[0].name: row.__dict__[prop.key]
+            for prop in mapper.column_attrs
+            if prop.key in row.__dict__
+        }
+        self._later.append((mapper.local_table, values))  # type: ignore[arg-type]
+
+    def later_mark(self) -> int:
+        """A position in the deferred rows, for `drop_later` (undoing one part's rows)."""
+        return 0 if self._later is None else len(self._later)
+
+    def drop_later(self, mark: int) -> None:
+        """Forget the deferred rows queued since `mark` (their savepoint was rolled back)."""
+        if self._later is not None:
+            del self._later[mark:]
+
+    def flush_later(self) -> None:
+        """Insert the deferred rows: tables in foreign-key order, rows in the order given
+        (an outbox's seq follows emission), one executemany per run of rows of one table
+        with the same columns."""
+        if not self._later:
+            return
+        pending, self._later = self._later, []
+        order = {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
+        by_table: dict[Table, list[dict[str, Any]]] = {}
+        for table, values in pending:
+            by_table.setdefault(table, []).append(values)
+        for table in sorted(by_table, key=order.__getitem__):
+            rows = by_table[table]
+            start = 0
+            for end in range(1, len(rows) + 1):
+                if end == len(rows) or rows[end].keys() != rows[start].keys():
+                    self.session.execute(insert(table), rows[start:end])
+                    start = end
+
     def commit(self) -> None:
+        self.flush_later()
         self.session.commit()
         if self._emitted and self._after_commit is not None:
             self._after_commit()

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, event, func, select
-from sqlalchemy.orm import Session
 
 from jietong.app.platform import Platform
 from jietong.core.errors import InvalidInput
@@ -25,7 +24,7 @@ from jietong.storage.tables import AuditRow, MessageRow, OutboxRow
 from jietong.storage.tables_channels import MessageSourceRow
 from jietong.storage.uow import ReadOnlyViolation, UnitOfWork
 from tests.conftest import Tenant
-from tests.integration.channels.factories import inbound
+from tests.integration.channels.factories import inbound, receive
 
 BAD_SENDER = "not a phone number"
 
@@ -134,8 +133,8 @@ def test_a_message_that_breaks_the_commit_fails_alone_after_a_retry(
 
     poisoned = threading.Event()  # the poisoned message is in the open transaction
 
-    def mark_poison(session: Session, _context: object) -> None:
-        if any(getattr(o, "external_id", "") == "c-bad" for o in session.new):
+    def mark_poison(_conn: object, _cursor: object, _sql: str, params: object, *_: object) -> None:
+        if "c-bad" in repr(params):  # a statement of this transaction carries it
             poisoned.set()
 
     def refuse_poison(conn: Connection) -> None:  # the database's COMMIT, not a savepoint's
@@ -145,7 +144,7 @@ def test_a_message_that_breaks_the_commit_fails_alone_after_a_retry(
             conn.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
             raise RuntimeError("the database refused this transaction")
 
-    event.listen(Session, "after_flush", mark_poison)
+    event.listen(platform.engine, "before_cursor_execute", mark_poison)
     event.listen(platform.engine, "commit", refuse_poison)
     try:
         with gated_committer(platform) as (committer, gate):
@@ -160,7 +159,7 @@ def test_a_message_that_breaks_the_commit_fails_alone_after_a_retry(
             stats = committer.stats()
     finally:
         event.remove(platform.engine, "commit", refuse_poison)
-        event.remove(Session, "after_flush", mark_poison)
+        event.remove(platform.engine, "before_cursor_execute", mark_poison)
 
     assert isinstance(failed, RuntimeError)
     assert all(isinstance(r, IntakeResult) and not r.duplicate for r in results), results
@@ -187,6 +186,31 @@ def test_duplicates_in_one_batch_are_stored_once(platform: Platform, tenant_a: T
             .where(OutboxRow.event_type == "InboundMessageReceived")
         )
     assert received == 1, "a duplicate must not announce the message again"
+
+
+def test_a_duplicate_committed_meanwhile_is_answered_with_the_stored_message(
+    platform: Platform, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores the same external id after the batch looked for it: the
+    batch's insert meets the UNIQUE constraint at its commit, the batch is retried one
+    message at a time, and the repeat is answered with the message stored first."""
+    first = receive(platform, inbound(tenant_a, sender="13400134000", external_id="r-1"))
+    monkeypatch.setattr(intake, "stored_external_ids", lambda _uow, _messages: set())
+    with gated_committer(platform) as (committer, gate):
+        opening = committer.submit(request(tenant_a, sender="13400134009", external_id="r-0"))
+        assert gate.waiting.wait(30)
+        futures = [
+            committer.submit(request(tenant_a, sender=f"1340013400{i}", external_id=f"r-{i}"))
+            for i in (1, 2, 3)
+        ]
+        gate.open.set()
+        results = [f.result(timeout=60) for f in [opening, *futures]]
+        stats = committer.stats()
+
+    assert [r.duplicate for r in results] == [False, True, False, False]
+    assert results[1].message_id == first.message_id
+    assert stats.retried_alone == 3
+    assert sorted(e for _id, e in stored_ids(platform, "r-") if e) == ["r-0", "r-1", "r-2", "r-3"]
 
 
 # Each example: messages from a few senders (some repeated deliveries, some with an
