@@ -75,12 +75,13 @@ class _Agent:
     excludes: Mapping[str, Collection[str]]
     plain: bool
     version: int = 0  # bumped on every change: older entries in rank heaps are stale
+    single: tuple[str, int] | None = None  # plain, one channel with slots: (channel, slots)
     by_channel: dict[str, list[_Class]] = field(default_factory=dict)  # its classes
 
     @classmethod
     def of(cls, view: AgentView) -> _Agent:
         plain = view.max_total is None and not view.excludes
-        return cls(
+        record = cls(
             view.agent_id,
             view.skills,
             view.idle_since,
@@ -92,6 +93,10 @@ class _Agent:
             view.excludes,
             plain,
         )
+        served = [(ch, cap) for ch, cap in record.capacity.items() if cap > 0]
+        if plain and len(served) == 1:
+            record.single = served[0]
+        return record
 
     def view(self) -> AgentView:
         return AgentView(
@@ -323,8 +328,10 @@ class Matcher:
         record = self._agents.get(agent_id)
         if record is None:
             return result
-        by_channel = record.by_channel
         load = record.load
+        if record.single is not None:
+            return self._pull_single(record, record.single, now, result)
+        by_channel = record.by_channel
         while True:
             roomy = False
             best = _EMPTY
@@ -346,6 +353,27 @@ class Matcher:
             self._assign(best_class, record, now, result)
         self._offer_agent(agent_id)
         return result
+
+    def _pull_single(
+        self, record: _Agent, single: tuple[str, int], now: float, result: list[Assignment]
+    ) -> list[Assignment]:
+        """`_pull` for the usual agent: one channel, no blending or total cap."""
+        channel, slots = single
+        load = record.load
+        classes = record.by_channel.get(channel, ())
+        while load.get(channel, 0) < slots:
+            best = _EMPTY
+            first = _EMPTY[0]
+            best_class: _Class | None = None
+            for klass in classes:
+                f = klass.first
+                if f <= first and (f < first or klass.head < best):
+                    best, first, best_class = klass.head, f, klass
+            if best_class is None:
+                self._offer_agent(record.agent_id)
+                return result
+            self._assign(best_class, record, now, result)
+        return result  # full: nothing to offer it anywhere
 
     def _assign(self, klass: _Class, record: _Agent, now: float, result: list[Assignment]) -> None:
         """Give the class's head to the agent, as `policies.match` does (one more load,
