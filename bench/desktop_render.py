@@ -19,10 +19,14 @@ What is measured:
 * event to screen, end to end: on the real demo data, an agent's state is changed through
   the API and the time until the wallboard shows it (server, relay, stream, reducer, DOM).
 
+Reference, in the same run: the same screens at 1/20 the size (25 agents, 75 open
+interactions; 25 conversations), so the cost of size shows apart from the machine's speed.
+
 Last line, machine-readable:
 RESULT desktop wall_first_ms=... wall_rerender_ms=... wall_event_p50_ms=...
 wall_event_p95_ms=... desk_first_ms=... desk_rerender_ms=... desk_event_p50_ms=...
-desk_event_p95_ms=... e2e_p50_ms=... e2e_p95_ms=...
+desk_event_p95_ms=... e2e_p50_ms=... e2e_p95_ms=... ref_wall_first_ms=...
+ref_wall_event_p50_ms=... ref_desk_first_ms=... ref_desk_event_p50_ms=...
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,22 @@ from zoneinfo import ZoneInfo
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-AGENTS, QUEUES, TEAMS, OPEN_WORK, DESK_CONVERSATIONS = 500, 20, 5, 1500, 200
+QUEUES, TEAMS = 20, 5
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big the synthetic floor is: the issue's size, and a small reference measured
+    in the same run (so a slow machine shows as slow in both, not as a regression)."""
+
+    agents: int
+    open_work: int
+    desk_conversations: int
+    team_waiting: int
+
+
+FULL = Size(agents=500, open_work=1500, desk_conversations=200, team_waiting=200)
+REFERENCE = Size(agents=25, open_work=75, desk_conversations=25, team_waiting=10)
 STATES = ["available", "busy", "busy", "wrap_up", "not_ready", "ringing"]
 LOGINS = {"supervisor": "demo-super-2026", "agent1": "demo-agent1-2026", "admin": "demo-admin-2026"}
 
@@ -92,7 +112,7 @@ def micros(moment: datetime) -> int:
 # -- synthetic snapshots (the shape of /api/v1/desktop/snapshot) ---------------------------
 
 
-def directory(rng: random.Random) -> dict[str, Any]:
+def directory(rng: random.Random, size: Size) -> dict[str, Any]:
     teams = {f"t{i:02d}": {"name": f"Team {i}", "kind": "team"} for i in range(TEAMS)}
     users = {
         f"u{i:04d}": {
@@ -100,7 +120,7 @@ def directory(rng: random.Random) -> dict[str, Any]:
             "role": "agent",
             "team_ids": [f"t{i % TEAMS:02d}"],
         }
-        for i in range(AGENTS)
+        for i in range(size.agents)
     }
     queues = {
         f"q{i:02d}": {
@@ -149,18 +169,26 @@ def day_of(now: datetime) -> dict[str, Any]:
     }
 
 
-def wallboard_snapshot(rng: random.Random, user_id: str) -> dict[str, Any]:
+def wallboard_snapshot(rng: random.Random, user_id: str, size: Size) -> dict[str, Any]:
     now = datetime.now(UTC)
     now_us = micros(now)
     work: dict[str, Any] = {}
     offers: dict[str, Any] = {}
-    for i in range(OPEN_WORK):
-        state = (
-            "queued" if i < 300 else "offered" if i < 400 else "wrap_up" if i < 600 else "connected"
+    n = size.open_work
+    for i in range(n):
+        # The full floor's mix: 20% queued, 7% ringing, 13% wrapping up, the rest talking.
+        phase = (
+            "queued"
+            if i < n * 0.2
+            else "offered"
+            if i < n * 0.267
+            else "wrap_up"
+            if i < n * 0.4
+            else "connected"
         )
-        agent = f"u{rng.randrange(AGENTS):04d}"
-        work[f"w{i:05d}"] = entry(rng, state, f"q{rng.randrange(QUEUES):02d}", agent, now_us)
-        if state == "offered":
+        agent = f"u{rng.randrange(size.agents):04d}"
+        work[f"w{i:05d}"] = entry(rng, phase, f"q{rng.randrange(QUEUES):02d}", agent, now_us)
+        if phase == "offered":
             offers[f"o{i:05d}"] = {
                 "interaction_id": f"w{i:05d}",
                 "agent_id": agent,
@@ -190,7 +218,7 @@ def wallboard_snapshot(rng: random.Random, user_id: str) -> dict[str, Any]:
             "reason": None,
             "since_us": now_us - rng.randint(1, 3600) * 1_000_000,
         }
-        for i in range(AGENTS)
+        for i in range(size.agents)
     }
     state = {
         "as_of": 10**12,  # far ahead: the real stream's events are ignored, not mixed in
@@ -203,16 +231,16 @@ def wallboard_snapshot(rng: random.Random, user_id: str) -> dict[str, Any]:
         "work": work,
         "kpi": kpi,
     }
-    return snapshot_body("wallboard", state, rng, now_us)
+    return snapshot_body("wallboard", state, rng, now_us, size)
 
 
-def desk_snapshot(rng: random.Random, user_id: str) -> dict[str, Any]:
+def desk_snapshot(rng: random.Random, user_id: str, size: Size) -> dict[str, Any]:
     now_us = micros(datetime.now(UTC))
     work: dict[str, Any] = {}
-    for i in range(DESK_CONVERSATIONS):
-        state = "offered" if i < 5 else "wrap_up" if i < 20 else "connected"
-        work[f"d{i:05d}"] = entry(rng, state, "q00", user_id, now_us)
-    for i in range(200):
+    for i in range(size.desk_conversations):
+        phase = "offered" if i < 5 else "wrap_up" if i < 20 else "connected"
+        work[f"d{i:05d}"] = entry(rng, phase, "q00", user_id, now_us)
+    for i in range(size.team_waiting):
         work[f"t{i:05d}"] = entry(rng, "queued", "q00", None, now_us)
     state = {
         "as_of": 10**12,
@@ -225,16 +253,16 @@ def desk_snapshot(rng: random.Random, user_id: str) -> dict[str, Any]:
         "work": work,
         "kpi": None,
     }
-    return snapshot_body("desk", state, rng, now_us)
+    return snapshot_body("desk", state, rng, now_us, size)
 
 
 def snapshot_body(
-    view: str, state: dict[str, Any], rng: random.Random, now_us: int
+    view: str, state: dict[str, Any], rng: random.Random, now_us: int, size: Size
 ) -> dict[str, Any]:
     return {
         "view": view,
         "state": state,
-        "directory": directory(rng),
+        "directory": directory(rng, size),
         "server_now_us": now_us,
         "timezone": "Asia/Shanghai",
         "org_timezone": "Asia/Shanghai",
@@ -265,13 +293,13 @@ def cards_for(url: str) -> list[dict[str, Any]]:
 # -- events a busy floor sends ---------------------------------------------------------------
 
 
-def wallboard_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def wallboard_events(rng: random.Random, count: int, size: Size) -> list[dict[str, Any]]:
     events = []
     for n in range(count):
         seq = 10**12 + 1 + n
         at = datetime.now(UTC).isoformat()
         if n % 2:
-            agent = f"u{rng.randrange(AGENTS):04d}"
+            agent = f"u{rng.randrange(size.agents):04d}"
             payload = {
                 "agent_id": agent,
                 "from_state": "busy",
@@ -281,14 +309,14 @@ def wallboard_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
             }
             kind = "AgentStateChanged"
         else:
-            interaction = f"w{rng.randrange(OPEN_WORK):05d}"
+            interaction = f"w{rng.randrange(size.open_work):05d}"
             payload = {
                 "interaction_id": interaction,
                 "from_state": "queued",
                 "trigger": "offer",
                 "to_state": rng.choice(["offered", "connected", "wrap_up", "queued"]),
                 "queue_id": f"q{rng.randrange(QUEUES):02d}",
-                "assigned_user_id": f"u{rng.randrange(AGENTS):04d}",
+                "assigned_user_id": f"u{rng.randrange(size.agents):04d}",
             }
             kind = "InteractionStateChanged"
         events.append(
@@ -304,7 +332,7 @@ def wallboard_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return events
 
 
-def desk_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def desk_events(rng: random.Random, count: int, size: Size) -> list[dict[str, Any]]:
     return [
         {
             "type": "event",
@@ -313,7 +341,7 @@ def desk_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "event_type": "MessageAdded",
             "occurred_at": datetime.now(UTC).isoformat(),
             "payload": {
-                "interaction_id": f"d{rng.randrange(20, DESK_CONVERSATIONS):05d}",
+                "interaction_id": f"d{rng.randrange(20, size.desk_conversations):05d}",
                 "message_id": f"m{n}",
                 "direction": "inbound",
                 "internal": False,
@@ -366,12 +394,13 @@ def measure_screen(
     make: Any,
     ready: str,
     events: list[dict[str, Any]],
+    size: Size,
 ) -> dict[str, float]:
     context = browser.new_context(locale="zh-CN", viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     sign_in(page, url, username)
     me = page.evaluate("async () => (await (await fetch('/api/v1/me')).json()).user_id")
-    body = json.dumps(make(random.Random(7), me))
+    body = json.dumps(make(random.Random(7), me, size))
     page.route(
         "**/api/v1/desktop/snapshot*",
         lambda route: route.fulfill(status=200, content_type="application/json", body=body),
@@ -447,25 +476,31 @@ def main() -> None:
                     headless=True,
                     args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
                 )
-                rng = random.Random(11)
-                wall = measure_screen(
-                    browser,
-                    url,
-                    "supervisor",
-                    "/wallboard",
-                    wallboard_snapshot,
-                    f"() => document.querySelectorAll('#agent-rows tr').length === {AGENTS}",
-                    wallboard_events(rng, args.events),
-                )
-                desk = measure_screen(
-                    browser,
-                    url,
-                    "agent1",
-                    "/desk",
-                    desk_snapshot,
-                    f"() => document.querySelectorAll('#tabs li').length === {DESK_CONVERSATIONS}",
-                    desk_events(rng, args.events),
-                )
+                wall, desk = {}, {}
+                for size in (REFERENCE, FULL):
+                    rng = random.Random(11)
+                    wall[size] = measure_screen(
+                        browser,
+                        url,
+                        "supervisor",
+                        "/wallboard",
+                        wallboard_snapshot,
+                        "() => document.querySelectorAll('#agent-rows tr').length"
+                        f" === {size.agents}",
+                        wallboard_events(rng, args.events, size),
+                        size,
+                    )
+                    desk[size] = measure_screen(
+                        browser,
+                        url,
+                        "agent1",
+                        "/desk",
+                        desk_snapshot,
+                        "() => document.querySelectorAll('#tabs li').length"
+                        f" === {size.desk_conversations}",
+                        desk_events(rng, args.events, size),
+                        size,
+                    )
                 e2e = end_to_end(browser, url)
                 browser.close()
         finally:
@@ -475,26 +510,49 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     e2e_p50, e2e_p95 = statistics.median(e2e), e2e[int(len(e2e) * 0.95) - 1]
-    print(f"wallboard, {AGENTS} agents, {QUEUES} queues, {OPEN_WORK} open interactions:")
+    for size in (REFERENCE, FULL):
+        name = "reference" if size is REFERENCE else "full"
+        w, d = wall[size], desk[size]
+        print(
+            f"{name}: wallboard, {size.agents} agents, {QUEUES} queues, "
+            f"{size.open_work} open interactions:"
+        )
+        print(
+            f"  first render {w['first']:.0f} ms, re-render {w['rerender']:.1f} ms, "
+            f"apply an event p50 {w['p50']:.2f} ms p95 {w['p95']:.2f} ms"
+        )
+        print(
+            f"{name}: desk, {size.desk_conversations} open conversations "
+            f"(+{size.team_waiting} waiting in the team):"
+        )
+        print(
+            f"  first render {d['first']:.0f} ms, re-render {d['rerender']:.1f} ms, "
+            f"apply an event p50 {d['p50']:.2f} ms p95 {d['p95']:.2f} ms"
+        )
+    ratio = {k: wall[FULL][k] / max(wall[REFERENCE][k], 0.01) for k in ("first", "p50")}
+    desk_ratio = {k: desk[FULL][k] / max(desk[REFERENCE][k], 0.01) for k in ("first", "p50")}
     print(
-        f"  first render {wall['first']:.0f} ms, re-render {wall['rerender']:.1f} ms, "
-        f"apply an event p50 {wall['p50']:.2f} ms p95 {wall['p95']:.2f} ms"
-    )
-    print(f"desk, {DESK_CONVERSATIONS} open conversations (+200 waiting in the team):")
-    print(
-        f"  first render {desk['first']:.0f} ms, re-render {desk['rerender']:.1f} ms, "
-        f"apply an event p50 {desk['p50']:.2f} ms p95 {desk['p95']:.2f} ms"
+        f"full vs reference: wallboard first render x{ratio['first']:.1f}, "
+        f"event x{ratio['p50']:.1f} ({FULL.agents // REFERENCE.agents}x the agents); "
+        "desk first render "
+        f"x{desk_ratio['first']:.1f}, event x{desk_ratio['p50']:.1f}"
+        f" ({FULL.desk_conversations // REFERENCE.desk_conversations}x the conversations)"
     )
     print(
         f"event to screen (API -> wallboard), {len(e2e)} changes: "
         f"p50 {e2e_p50:.0f} ms, p95 {e2e_p95:.0f} ms"
     )
+    w, d = wall[FULL], desk[FULL]
     print(
-        f"RESULT desktop wall_first_ms={wall['first']:.0f} wall_rerender_ms={wall['rerender']:.1f} "
-        f"wall_event_p50_ms={wall['p50']:.2f} wall_event_p95_ms={wall['p95']:.2f} "
-        f"desk_first_ms={desk['first']:.0f} desk_rerender_ms={desk['rerender']:.1f} "
-        f"desk_event_p50_ms={desk['p50']:.2f} desk_event_p95_ms={desk['p95']:.2f} "
-        f"e2e_p50_ms={e2e_p50:.0f} e2e_p95_ms={e2e_p95:.0f}"
+        f"RESULT desktop wall_first_ms={w['first']:.0f} wall_rerender_ms={w['rerender']:.1f} "
+        f"wall_event_p50_ms={w['p50']:.2f} wall_event_p95_ms={w['p95']:.2f} "
+        f"desk_first_ms={d['first']:.0f} desk_rerender_ms={d['rerender']:.1f} "
+        f"desk_event_p50_ms={d['p50']:.2f} desk_event_p95_ms={d['p95']:.2f} "
+        f"e2e_p50_ms={e2e_p50:.0f} e2e_p95_ms={e2e_p95:.0f} "
+        f"ref_wall_first_ms={wall[REFERENCE]['first']:.0f} "
+        f"ref_wall_event_p50_ms={wall[REFERENCE]['p50']:.2f} "
+        f"ref_desk_first_ms={desk[REFERENCE]['first']:.0f} "
+        f"ref_desk_event_p50_ms={desk[REFERENCE]['p50']:.2f}"
     )
 
 

@@ -397,6 +397,28 @@ def test_an_email_reply_from_the_desk_carries_rich_text_cc_and_a_file(
         assert rich is not None and "the invoice is attached" in rich.get_content()
         assert [a.get_filename() for a in mail.iter_attachments()] == ["invoice.pdf"]
         shot(agent, "desk-en-email-sent")
+
+        # Another conversation, accepted (it becomes the open tab); the customer of the
+        # first one, no longer looked at, writes: its tab is marked.
+        other = email_for_agent(admin, "agent1", "Second question")
+        agent.locator(".offer button[data-accept]").click()
+        expect(agent.locator(f'#tabs li[data-key="{other}"]')).to_have_attribute(
+            "aria-selected", "true"
+        )
+        expect(agent.locator("#conv-title")).to_contain_text("Second question")
+        hidden = interaction_id
+        tab = agent.locator(f'#tabs li[data-key="{hidden}"]')
+        expect(tab).to_have_attribute("data-unread", "false")
+        wrote = admin.post(
+            f"/api/v1/interactions/{hidden}/messages",
+            json={"body_text": "还有一个问题", "direction": "inbound", "author_kind": "customer"},
+        )
+        assert wrote.status_code == 201, wrote.text
+        expect(tab).to_have_attribute("data-unread", "true")
+        expect(tab.locator("[data-unread]")).to_have_text("1")
+        shot(agent, "desk-en-unread-tab")
+        tab.click()
+        expect(tab).to_have_attribute("data-unread", "false")
         assert not agent.errors, agent.errors
     finally:
         relay.stop()
