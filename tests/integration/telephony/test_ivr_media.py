@@ -277,3 +277,33 @@ def test_collect_and_music_over_real_rtp(media_process: MediaProcess, media_root
     digits, none, with_music, after = asyncio.run(scenario())
     assert digits == "123" and none == ""
     assert with_music > 300 and after < 50
+
+
+def test_a_prompt_the_engine_cannot_load_is_skipped(
+    media_process: MediaProcess, media_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (media_root / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    outside = tmp_path_factory.mktemp("elsewhere") / "x.wav"
+    outside.write_bytes(b"RIFF")
+
+    async def scenario() -> tuple[str | None, str | None, str | None, str]:
+        harness = Harness(media_process, media_root)
+        peer = RtpPeer(300.0, 78)
+        audio = await harness.start(peer)
+        stop = asyncio.Event()
+        phone = asyncio.create_task(_phone(peer, {30: "7"}, stop))
+        try:
+            broken = await audio.play(media_root / "broken.wav")
+            missing = await audio.play(media_root / "missing.wav")
+            foreign = await audio.play(outside)
+            # The call goes on: the next step still hears the caller's key.
+            digit = await audio.collect(
+                max_digits=1, first_digit_timeout_s=5, inter_digit_timeout_s=5
+            )
+        finally:
+            stop.set()
+            await phone
+            await harness.close()
+        return broken, missing, foreign, digit
+
+    assert asyncio.run(scenario()) == (None, None, None, "7")

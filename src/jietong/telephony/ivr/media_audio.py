@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 import wave
 from collections.abc import Awaitable
@@ -27,6 +28,7 @@ from jietong.telephony.media import prompts as media_prompts
 from jietong.telephony.media.client import ClientEvent, MediaClient, MediaError, MediaProcessLost
 from jietong.telephony.ports import CallGone, Recorded
 
+log = logging.getLogger(__name__)
 _BEEP_NAME = "ivr-beep-1k.wav"
 T = TypeVar("T")
 
@@ -169,7 +171,13 @@ class MediaCallAudio:
         events.register(leg_id)
 
     async def play(self, prompt: Path, *, interruptible: bool = True) -> str | None:
-        prompt_id = await self._guard(self._prompts.prompt_id(self.client, prompt))
+        try:
+            prompt_id = await self._guard(self._prompts.prompt_id(self.client, prompt))
+        except (MediaError, OSError) as exc:
+            # A prompt the engine cannot load (not a WAV, missing, outside the root) is
+            # skipped: silence for that step is better than dropping the caller.
+            log.warning("prompt %s not played: %s", prompt, exc)
+            return None
         await self._guard(self.client.play(self.leg_id, prompt_id))
         typed: list[c.Event] = []
         try:
