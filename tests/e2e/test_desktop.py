@@ -287,7 +287,29 @@ def test_admin_console_sections_and_validation(
     admin.keyboard.press("Escape")
     admin.goto(f"{demo_url}/admin#hours")
     expect(admin.locator(".admin-table")).to_contain_text("General")
+    admin.locator(".admin-table tr", has_text="Billing").locator("button").last.click()
+    hours = admin.locator("form.hours-form")
+    hours.locator("input[name=always]").uncheck()
+    hours.locator("input[name=timezone]").fill("Mars/Olympus_Mons")  # refused by the server
+    hours.locator("input[name=day1]").fill("09:00-18:00")
+    hours.locator("textarea[name=closed_dates]").fill("2026-12-25")
+    hours.locator("button[type=submit]").click()
+    expect(hours.locator(".error")).not_to_be_empty()
+    shot(admin, f"admin-{locale}-hours-refused")
+    hours.locator("input[name=timezone]").fill("Asia/Shanghai")
+    hours.locator("button[type=submit]").click()
+    expect(hours).to_have_count(0)  # saved: the dialog closed
     shot(admin, f"admin-{locale}-hours")
+    admin.goto(f"{demo_url}/admin#tokens")
+    tokens = admin.locator("form.admin-form")
+    tokens.locator("input[name=name]").fill(f"wallboard screen {locale}")
+    tokens.locator("select[name=scopes]").select_option(["interactions:read"])
+    tokens.locator("button[type=submit]").click()
+    issued = admin.locator("dialog pre.snippet")
+    expect(issued).not_to_be_empty()  # the secret, shown this once
+    shot(admin, f"admin-{locale}-token-issued")
+    admin.keyboard.press("Escape")
+    expect(admin.locator(".admin-table")).to_contain_text(f"wallboard screen {locale}")
     assert not admin.errors, admin.errors
     # Clean up so the other locale's run starts alike.
     http = httpx.Client(base_url=demo_url)
