@@ -11,7 +11,8 @@ Definitions (per set of CDRs, e.g. one queue and one day):
 - ``service_level``: calls answered within ``service_level_s`` of queue entry /
   (queued - short queue abandons) — short abandons count neither way, as is usual;
 - ``asa_s``: mean queue wait of the answered; ``aht_s``: mean talk + hold of answered
-  calls that ended; ``ivr_contained``: calls that ended in the IVR with an outcome of
+  calls that ended (after-call work is not a call figure: it lives on the interaction's
+  wrap-up); ``ivr_contained``: calls that ended in the IVR with an outcome of
   its own (voicemail, callback, hang-up, transfer) and never queued.
 """
 

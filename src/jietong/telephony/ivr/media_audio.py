@@ -101,20 +101,19 @@ class LegEvents:
         getter = asyncio.ensure_future(inbox.queue.get())
         waker = asyncio.ensure_future(inbox.wake.wait())
         try:
-            done, _ = await asyncio.wait(
-                {getter, waker}, timeout=timeout, return_when="FIRST_COMPLETED"
-            )
+            await asyncio.wait({getter, waker}, timeout=timeout, return_when="FIRST_COMPLETED")
         finally:
             waker.cancel()
             if not getter.done():
                 getter.cancel()
-        if getter in done:
-            return getter.result()
+        # Looked at now, not in wait()'s result: the getter may have completed after wait
+        # returned and before this task resumed, and its event must not be lost.
+        got = getter.result() if getter.done() and not getter.cancelled() else None
         if inbox.gone is not None:
-            if getter.done() and not getter.cancelled():
-                inbox.queue.put_nowait(getter.result())  # keep it for whoever asks next
+            if got is not None:
+                self.push_front(leg_id, [got])  # keep it for whoever asks next
             raise CallGone(inbox.gone)
-        return None
+        return got
 
 
 @dataclass
