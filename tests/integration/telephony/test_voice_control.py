@@ -17,6 +17,8 @@ from jietong.storage.tables import AuditRow
 from jietong.telephony import recording
 from jietong.telephony.orchestrator.control import CallControl
 from jietong.telephony.orchestrator.live import LegRole, Mode, Phase
+from jietong.web.desktop.schemas import TransferIn, TransferTarget
+from jietong.web.desktop.transfer import transfer as desk_transfer
 from tests.conftest import make_tenant
 from tests.integration.routing.world import World
 
@@ -135,6 +137,52 @@ def test_hold_mute_pause_transfer_and_listen(platform, tmp_path):
                 "call.transfer_complete",
             } <= actions
             assert not np.isnan(samples).any()
+        finally:
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())
+
+
+def test_transfer_through_routing_rings_the_next_agent(platform, tmp_path):
+    """The desk's transfer (any channel) puts the interaction back to routing: voice
+    releases the first agent's phone, the caller waits with music, the next agent's
+    phone rings and is bridged."""
+    world = World(platform, slug="voice-xfer")
+    world.queue("Calls", channels=("call",))
+    world.agent("ann")
+    world.agent("bob")
+    world.login("ann")
+
+    async def scenario():
+        voice = await start_voice_world(world, tmp_path / "media", options=QUIET)
+        ann, bob = world.agents["ann"], world.agents["bob"]
+        voice.phones.by_agent.update({ann.user_id: "ann-phone", bob.user_id: "bob-phone"})
+        try:
+            live, iid, caller, _agent = await _bridged(voice, world, "t1")
+            first = voice.signaling.originated[0]
+            world.login("bob")
+            with world.uow() as uow:  # ann hands the call to bob on her desk
+                desk_transfer(
+                    uow, ann, iid, TransferIn(target=TransferTarget.AGENT, target_id=bob.user_id)
+                )
+            await voice.publish()
+            await wait_for(lambda: first.call_id in voice.signaling.hangups)
+            # Back in the queue, or already ringing bob (the transfer offered it to him).
+            assert live.agent is None or live.agent.user_id == bob.user_id
+            second = (
+                await voice.route_until(
+                    lambda: [o for o in voice.signaling.originated if o.target.value == "bob-phone"]
+                )
+            )[0]
+            await voice.phone_answers(second, freq=1500.0)
+            await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=30)
+            assert world.interaction(iid).assigned_user_id == bob.user_id
+            mark = len(caller.received)
+            await asyncio.sleep(1.0)
+            assert band_level(caller.heard(len(caller.received) - mark), 1500) > 0.5
+            await voice.service.call_ended("t1", "remote_bye", None)
+            assert second.call_id in voice.signaling.hangups
+            assert voice.cdr("t1").agent_user_id in (ann.user_id, bob.user_id)
         finally:
             await stop_voice_world(voice)
 

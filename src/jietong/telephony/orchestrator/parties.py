@@ -115,6 +115,10 @@ class PartiesMixin(OrchestratorBase):
         live.phase = Phase.QUEUED
         live.connected.clear()
         media = live.media
+        if agent is not None:
+            self.calls.drop_leg(agent)
+            with contextlib.suppress(Exception):
+                await self.signaling.hangup(agent.call_id)
         with contextlib.suppress(MediaError):
             if live.bridge_id is not None:
                 if live.recording_path is not None:
@@ -123,9 +127,6 @@ class PartiesMixin(OrchestratorBase):
                 await media.destroy_bridge(live.bridge_id)
                 live.bridge_id = None
             if agent is not None:
-                self.calls.drop_leg(agent)
-                with contextlib.suppress(Exception):
-                    await self.signaling.hangup(agent.call_id)
                 await media.destroy_leg(agent.leg_id)
             await media.set_hold(live.caller.leg_id, True)
         await self.call_log.call_event(live, "requeued", {"leg": agent})
