@@ -56,7 +56,10 @@ def login_of(username: str) -> Any:
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    env = server_env(tmp_path_factory.mktemp("e2e-desk"), smtp_enabled="false")
+    # Every test signs people in from loopback: more than the default 10 a minute.
+    env = server_env(
+        tmp_path_factory.mktemp("e2e-desk"), smtp_enabled="false", login_attempts_per_minute="60"
+    )
     proc = start_server(env, port, command="demo")
     url = f"http://127.0.0.1:{port}"
     prepare(url)
