@@ -381,3 +381,32 @@ def test_the_summary_counts_what_the_actor_may_see(
     assert (everything["calls"], everything["short_abandons"]) == (3, 3)
     assert everything["abandon_rate"] is None  # every queued call abandoned short
     assert api.get(url, headers=agent, params={"short_abandon_s": -1}).status_code == 422
+
+
+def test_a_callback_the_agent_answered_first_bridges_when_the_customer_answers(
+    platform: Platform, tenant_a: Tenant, clock: Clock
+) -> None:
+    org = tenant_a.org_id
+    agent = make_user(platform, org, "cb-agent", Role.AGENT, [tenant_a.team_id])
+    with platform.uow() as uow:
+        view = calls.open_call(
+            uow, org, direction=CallDirection.OUTBOUND, caller="4008001234",
+            dialled="+8613812345678", agent_user_id=agent.user_id,
+        )  # fmt: skip
+        call_id, customer = view.call.id, view.customer_leg.id
+        leg = calls.add_leg(uow, org, call_id, kind=LegKind.AGENT, party="p", user_id=agent.user_id)
+        # The agent's phone answers first; the customer is still ringing.
+        calls.answered_by_agent(uow, org, call_id, agent_user_id=agent.user_id, agent_leg_id=leg.id)
+        assert calls.get_call(uow, org, call_id).customer_leg.state == "ringing"
+    clock.advance(8)
+    with platform.uow() as uow:
+        calls.leg_event(uow, org, call_id, customer, LegTrigger.ANSWER)
+        assert calls.get_call(uow, org, call_id).customer_leg.state == "bridged"
+    clock.advance(40)
+    with platform.uow() as uow:
+        calls.end_leg(uow, org, call_id, customer, EndCause.CUSTOMER_HANGUP)
+    with platform.uow() as uow:
+        row = uow.session.get(VoiceCdrRow, call_id)
+        assert row is not None and row.direction == "outbound"
+        assert row.talk_s == 40.0 and row.answered_at == T0 + timedelta(seconds=8)
+        assert not row.abandoned  # an answered outbound call hung up is no abandon

@@ -239,6 +239,9 @@ def test_cdr_figures_stay_within_the_call(
             h.fact(seconds, kind, outcome="queue", agent_user_id="u1", queue_id="q")
     seconds += 1
     h.move(seconds, "c", LegTrigger.END, cause=cause.value)
+    # Reports may still arrive after the end (the IVR's outcome, a disposition).
+    h.fact(seconds + 7, FactKind.IVR_LEFT, outcome="abandoned")
+    h.fact(seconds + 9, FactKind.DISPOSITION, disposition="late")
     cdr = h.cdr(short_abandon_s=short_s)
     duration = (cdr.ended_at - cdr.arrived_at).total_seconds()  # type: ignore[operator]
     assert duration == pytest.approx(seconds)

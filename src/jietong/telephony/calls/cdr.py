@@ -21,7 +21,7 @@ Definitions (also in docs/subsystems/voice-calls-ivr.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -204,6 +204,7 @@ def project(
     (oldest first). The first customer leg is the caller; a call with none (an agent's
     internal call) is measured on its first leg."""
     by_id = {info.leg_id: _Leg(info) for info in legs}
+    caller = _caller(legs, by_id)
     call = _Call()
     for fact in facts:
         leg = by_id.get(fact.leg_id) if fact.leg_id else None
@@ -211,8 +212,11 @@ def project(
             leg.created_at, leg.since = fact.at, fact.at
         elif fact.kind is FactKind.STATE and leg is not None and fact.to_state is not None:
             leg.move(fact.to_state, fact.at, _str(fact.data.get("cause")))
+        if caller is not None and caller.ended_at is not None and fact.at > caller.ended_at:
+            # Reported after the caller left (the IVR's outcome, a disposition): counts
+            # as of the end, so no span outlasts the call.
+            fact = replace(fact, at=caller.ended_at)
         call.apply(fact)
-    caller = _caller(legs, by_id)
     ended_at = caller.ended_at if caller is not None else None
     if ended_at is not None:
         call._leave_ivr(ended_at)  # still in the IVR when the call ended

@@ -176,12 +176,17 @@ def leg_event(
     call = _active_call(uow, org_id, call_id)
     legs = _legs(uow, call)
     leg = _move(uow, call, _find(legs, leg_id), trigger, data)
-    if trigger is LegTrigger.BRIDGE and leg.kind != LegKind.CUSTOMER:
+    customer = next(row for row in legs if row.kind == LegKind.CUSTOMER)
+    if trigger is LegTrigger.BRIDGE and leg is not customer:
         # Another party joined the customer (a transfer target answered, a conference):
         # the customer is bridged too, so their talk time counts from here.
-        customer = next(row for row in legs if row.kind == LegKind.CUSTOMER)
-        if customer.state in (LegState.ANSWERED, LegState.TRANSFERRING):
-            _move(uow, call, customer, LegTrigger.BRIDGE, {"with": leg.id})
+        _join_customer(uow, call, customer, leg)
+    elif trigger is LegTrigger.ANSWER and leg is customer:
+        # An outbound call (a callback) answered by the customer an agent already waits
+        # on: they are bridged to that agent at once.
+        waiting = next((row for row in legs if row.state == LegState.BRIDGED), None)
+        if waiting is not None:
+            _join_customer(uow, call, customer, waiting)
     _finish(uow, call, policy)
     return leg
 
@@ -237,7 +242,8 @@ def offer_ended(
 def answered_by_agent(
     uow: UnitOfWork, org_id: str, call_id: str, *, agent_user_id: str, agent_leg_id: str
 ) -> CallView:
-    """The agent's leg answered: both it and the customer leg are bridged."""
+    """The agent's leg answered: it is bridged, and so is the customer if they were
+    waiting (see `_join_customer`)."""
     call = _active_call(uow, org_id, call_id)
     legs = _legs(uow, call)
     agent = _find(legs, agent_leg_id)
@@ -247,7 +253,7 @@ def answered_by_agent(
         _move(uow, call, agent, LegTrigger.ANSWER, None)
     _move(uow, call, agent, LegTrigger.BRIDGE, None)
     customer = next(leg for leg in legs if leg.kind == LegKind.CUSTOMER)
-    _move(uow, call, customer, LegTrigger.BRIDGE, {"with": agent.id})
+    _join_customer(uow, call, customer, agent)
     data = {"agent_user_id": agent_user_id, "leg_id": agent.id}
     _append(uow, call, CallFact(uow.now, FactKind.AGENT_ANSWERED, data=data))
     uow.emit(
@@ -443,6 +449,16 @@ def _find(legs: list[VoiceLegRow], leg_id: str) -> VoiceLegRow:
         if leg.id == leg_id:
             return leg
     raise LegNotFound(f"leg {leg_id} not found")
+
+
+def _join_customer(
+    uow: UnitOfWork, call: VoiceCallRow, customer: VoiceLegRow, other: VoiceLegRow
+) -> None:
+    """Bridge the customer to ``other`` if they are waiting for someone (answered, or
+    mid-transfer). Already bridged (a second agent, a conference), held (a consultation)
+    or still ringing (a callback the agent answered first): their state stays."""
+    if customer.state in (LegState.ANSWERED, LegState.TRANSFERRING):
+        _move(uow, call, customer, LegTrigger.BRIDGE, {"with": other.id})
 
 
 def _customer(uow: UnitOfWork, call: VoiceCallRow) -> VoiceLegRow:
