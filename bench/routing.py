@@ -491,9 +491,9 @@ def through_server(database: str, contacts: int, agents: int, rate: float) -> No
             )
         return user.user.id, issued.token
 
-    run = os.getpid()  # user names are unique across organisations: a reused database
-    _, supervisor = token_for(f"supervisor-{run}", Role.SUPERVISOR)
-    agent_tokens = dict(token_for(f"agent{i:03d}-{run}", Role.AGENT) for i in range(agents))
+    tag = os.getpid()  # user names are unique across organisations: a reused database
+    _, supervisor = token_for(f"supervisor-{tag}", Role.SUPERVISOR)
+    agent_tokens = dict(token_for(f"agent{i:03d}-{tag}", Role.AGENT) for i in range(agents))
     platform.close()
 
     port = _free_port()
