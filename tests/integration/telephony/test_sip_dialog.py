@@ -80,3 +80,23 @@ def test_rejects_and_unusable_sdp(tmp_path) -> None:
     assert busy == 486
     assert unusable == 488 and no_sdp == 488  # late offer is not supported: said plainly
     assert len(recorder.offered) == 1
+
+
+def test_a_failing_handler_gets_the_caller_a_500_not_endless_ringing() -> None:
+    class Broken(Recorder):
+        async def call_offered(self, call) -> None:  # type: ignore[no-untyped-def]
+            raise RuntimeError("orchestrator bug")
+
+    def call(port: int) -> int:
+        phone = RawPhone(port, "+8613800000000")
+        try:
+            return phone.request("INVITE", ruri_user="4008", body=SDP_OFFER).status
+        finally:
+            phone.close()
+
+    async def scenario():
+        async with running(directory(), Broken()) as signaling:
+            status = await asyncio.to_thread(call, signaling.port)
+            return status, signaling.active_calls()
+
+    assert asyncio.run(scenario()) == (500, 0)

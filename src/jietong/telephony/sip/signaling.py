@@ -415,7 +415,13 @@ class SipSignaling:
         )
         if call.state == "ended":  # cancelled while we were deciding
             return
-        await self._handler_or_fail().call_offered(incoming)
+        try:
+            await self._handler_or_fail().call_offered(incoming)
+        except Exception:
+            # A caller must not ring forever because the orchestrator failed.
+            log.exception("SIP: the handler failed on an offered call; answering 500")
+            if call.state in ("offered", "ringing") and call.call_id in self._calls:
+                self._fail(call, 500, "Server Internal Error", [])
 
     def _fail(self, call: _Call, code: int, reason: str, headers: list[tuple[str, str]]) -> None:
         self._calls.pop(call.call_id, None)
