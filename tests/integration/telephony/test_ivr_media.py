@@ -84,6 +84,7 @@ def _walk(
     *,
     hang_up_after_s: float | None = None,
     kill_after_s: float | None = None,
+    hash_into_recording_s: float | None = None,
 ) -> tuple[IvrOutcome, RtpPeer, str]:
     """Open a call, answer it, run ``flow`` on the real engine with a phone pressing
     keys; report IVR entry, nodes and exit to the call service as the orchestrator
@@ -116,6 +117,12 @@ def _walk(
             on_node=on_node,
         )  # fmt: skip
         flow_task = asyncio.create_task(run_flow(flow, ctx))
+        if hash_into_recording_s is not None:
+            # Press '#' once the recording has been running a while, however slowly the
+            # prompt before it came (a loaded machine), so the message is not empty.
+            await _recording_started(media_root / "voicemail")
+            await asyncio.sleep(hash_into_recording_s)
+            peer.press("#")
         if hang_up_after_s is not None:
             await asyncio.sleep(hang_up_after_s)
             harness.events.gone("caller-1", "signaling: remote BYE")
@@ -146,6 +153,14 @@ def _walk(
                 variables={"language": outcome.variables.language, **outcome.variables.values},
             )  # fmt: skip
     return outcome, peer, call_id
+
+
+async def _recording_started(folder: Path) -> None:
+    for _ in range(600):
+        if folder.is_dir() and any(folder.iterdir()):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no recording started within 30 s")
 
 
 def _cdr(platform: Platform, call_id: str) -> VoiceCdrRow:
@@ -198,8 +213,10 @@ def test_voicemail_records_the_caller_until_hash(
             },
         }
     )
-    # Speak (the peer's 300 Hz tone) through the prompt and beep, then '#' after ~4 s.
-    outcome, _, call_id = _walk(platform, tenant_a, media_process, media_root, flow, {200: "#"})
+    # Speak (the peer's 300 Hz tone) into the recording, then '#' 2 s into it.
+    outcome, _, call_id = _walk(
+        platform, tenant_a, media_process, media_root, flow, {}, hash_into_recording_s=2.0
+    )
     assert outcome.kind == "voicemail" and outcome.recording is not None
     assert 0.5 < outcome.recording.seconds < 10
     with wave.open(str(outcome.recording.path), "rb") as wav:
