@@ -66,6 +66,12 @@ class PhonesOfSip:
             return None
         return str(account.username)
 
+    async def agent_of(self, org_id: str, phone_user: str) -> str | None:
+        account = await self._directory.phone(phone_user)  # type: ignore[attr-defined]
+        if account is None or not account.enabled or account.org_id != org_id:
+            return None
+        return None if account.user_id is None else str(account.user_id)
+
 
 def sip_signaling(platform: Platform) -> CallSignaling:
     """SIP on the configured address, with the database's phone accounts and trunks."""

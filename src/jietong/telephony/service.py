@@ -52,6 +52,7 @@ from jietong.telephony.orchestrator.contracts import (
     VoiceOptions,
 )
 from jietong.telephony.orchestrator.live import CallTable, Leg, LegRole, LiveCall, Phase
+from jietong.telephony.orchestrator.outbound import OutboundMixin
 from jietong.telephony.orchestrator.parties import PartiesMixin
 from jietong.telephony.orchestrator.queueing import QueueingMixin
 from jietong.telephony.ports import (
@@ -77,7 +78,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class VoiceService(QueueingMixin, PartiesMixin):
+class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
     """Implements `SignalingHandler`; holds signaling, media processes and the IVR."""
 
     def __init__(
@@ -200,6 +201,9 @@ class VoiceService(QueueingMixin, PartiesMixin):
         if codec is None:
             await self.signaling.reject(call.call_id, 488, "no common codec")
             return
+        if call.phone_user is not None:  # an agent dialling out from their phone
+            self._spawn(self._from_phone(call, codec))
+            return
         caller = Leg(call.call_id, f"{call.call_id}-c", LegRole.CALLER, codec=codec[0])
         live = LiveCall(call.call_id, call.org_id, caller, media, dialled=call.dialled)
         self.calls.add(live)
@@ -298,7 +302,10 @@ class VoiceService(QueueingMixin, PartiesMixin):
             return
         leg.answered = True
         if leg is live.caller and live.outbound and live.agent is not None:
-            await self._connect(live, live.agent)  # the customer answered our callback
+            if live.pending_answer is not None:
+                await self._customer_answered(live)  # the number an agent dialled answered
+            else:
+                await self._connect(live, live.agent)  # the customer answered our callback
         elif leg.role is LegRole.AGENT and leg is live.agent:
             await self._agent_answered(live, leg)
         elif leg.role is LegRole.EXTERNAL:

@@ -17,9 +17,11 @@ from jietong.telephony.ivr.prompts import PromptLibrary
 from jietong.telephony.ivr.schema import Flow
 from jietong.telephony.orchestrator.flows import FlowIvr
 from jietong.telephony.orchestrator.live import Phase
+from jietong.telephony.ports import IncomingCall, MediaEndpoint, SipPeer, Target
 from jietong.telephony.service import Database
 from tests.integration.routing.world import World
 
+from .peers import RtpPeer, dominant_hz
 from .voice_harness import start_voice_world, stop_voice_world, wait_db, wait_for
 
 pytestmark = pytest.mark.slow
@@ -186,6 +188,50 @@ def test_accepted_callback_rings_the_agent_then_the_customer_and_bridges(platfor
             await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=20)
             await voice.service.call_ended(customer_leg[0].call_id, "remote_bye", None)
             assert agent_leg.call_id in voice.signaling.hangups
+            assert world.interaction(iid).state == "wrap_up"
+        finally:
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())
+
+
+def test_an_agent_dials_a_number_from_their_phone(platform, tmp_path):
+    world = _world(platform, "voice-out")
+
+    async def scenario():
+        voice = await start_voice_world(world, tmp_path / "media")
+        ann = world.agents["ann"]
+        voice.phones.by_agent[ann.user_id] = "ann-phone"
+        customer_id = voice.add_customer("李伟", "+8613912345678")
+        phone = RtpPeer(1000.0, 77)
+        voice.pacer.peers.append(phone)
+        try:
+            await voice.service.call_offered(
+                IncomingCall(
+                    call_id="p1", sip_call_id="sip-p1", org_id=world.org_id,
+                    caller=SipPeer("sip:ann-phone@x", None, "ann-phone", ("127.0.0.1", 5062)),
+                    dialled="13912345678", remote_media=MediaEndpoint(*phone.address),
+                    phone_user="ann-phone",
+                )
+            )  # fmt: skip
+            out = (await wait_for(lambda: voice.signaling.originated))[0]
+            assert out.target == Target("number", "+8613912345678")
+            assert "p1" in voice.signaling.rung and "p1" not in voice.signaling.answered
+            live = voice.service.calls.by_leg_call("p1")[0]  # type: ignore[index]
+            iid = live.interaction_id
+            assert world.interaction(iid).direction == "outbound"
+            assert world.interaction(iid).customer_id == customer_id
+            customer = await voice.phone_answers(out, freq=440.0)
+            answer = await wait_for(lambda: voice.signaling.answered.get("p1"))
+            phone.target = (answer.host, answer.port)
+            await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=20)
+            assert world.interaction(iid).state == "connected"
+            assert world.interaction(iid).assigned_user_id == ann.user_id
+            mark = len(customer.received)
+            await asyncio.sleep(1.0)
+            assert abs(dominant_hz(customer.heard(len(customer.received) - mark)) - 1000) < 30
+            await voice.service.call_ended("p1", "remote_bye", None)  # the agent hangs up
+            assert out.call_id in voice.signaling.hangups
             assert world.interaction(iid).state == "wrap_up"
         finally:
             await stop_voice_world(voice)

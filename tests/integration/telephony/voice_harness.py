@@ -103,6 +103,9 @@ class Phones:
     async def phone_user_of(self, org_id: str, agent_id: str) -> str | None:
         return self.by_agent.get(agent_id)
 
+    async def agent_of(self, org_id: str, phone_user: str) -> str | None:
+        return next((a for a, p in self.by_agent.items() if p == phone_user), None)
+
 
 class Pacer:
     """Keeps every peer sending at 50 packets/s in the background until stopped."""

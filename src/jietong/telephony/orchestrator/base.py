@@ -55,5 +55,8 @@ class OrchestratorBase:
     async def _other_gone(self, live: LiveCall, leg: Leg) -> None:
         raise NotImplementedError
 
+    async def _customer_answered(self, live: LiveCall) -> None:
+        raise NotImplementedError
+
     async def add_external(self, live: LiveCall, number: str, *, timeout_s: float = 30) -> Leg:
         raise NotImplementedError

@@ -56,6 +56,9 @@ class PhoneDirectory(Protocol):
 
     async def phone_user_of(self, org_id: str, agent_id: str) -> str | None: ...
 
+    async def agent_of(self, org_id: str, phone_user: str) -> str | None:
+        """The agent whose phone account this is (an agent dialling from their phone)."""
+
 
 class CallLog(Protocol):
     """The call model and CDRs (``telephony.calls``): told what happens, in order."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from jietong.telephony.ports import Codec
+from jietong.telephony.ports import Codec, MediaEndpoint
 
 if TYPE_CHECKING:
     from jietong.telephony.media.client import MediaClient
@@ -90,6 +90,7 @@ class LiveCall:
     outbound: bool = False  # a callback: we call the customer, after the agent answered
     callback_to: str | None = None
     connections: int = 0  # bridges so far (a transfer back to the queue starts another)
+    pending_answer: MediaEndpoint | None = None  # an agent's own call: their phone's 200 OK
 
     @property
     def interaction_id(self) -> str | None:

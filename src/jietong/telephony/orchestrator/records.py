@@ -116,6 +116,52 @@ def open_inbound(
     )
 
 
+def open_outbound(
+    uow: UnitOfWork,
+    org_id: str,
+    *,
+    agent_id: str,
+    number: str,
+    phone: str,
+    region: str,
+    media_leg_id: str | None = None,
+) -> CallContact:
+    """An agent's call to `number`: an outbound interaction assigned to them, matched to
+    the customer owning the number (none is created for a number merely dialled)."""
+    found = identity_service.find_customer_by_contact(
+        uow, org_id, ContactKind.PHONE, number, region
+    )
+    view = calls_service.open_call(
+        uow,
+        org_id,
+        direction=CallDirection.OUTBOUND,
+        caller=_printable(phone, 200),
+        dialled=number,
+        customer_id=None if found is None else found.id,
+        media_leg_id=media_leg_id,
+        agent_user_id=agent_id,
+    )
+    return CallContact(
+        interaction_id=view.call.interaction_id,
+        customer_id=None if found is None else found.id,
+        caller_e164=number,
+        customer_name=None if found is None else found.display_name,
+        known_customer=found is not None,
+        cdr_call_id=view.call.id,
+        cdr_customer_leg=view.customer_leg.id,
+    )
+
+
+def dialled(uow: UnitOfWork, org_id: str, interaction_id: str, agent_id: str) -> None:
+    """The number an agent called answered: their interaction is connected ('dial')."""
+    try:
+        interactions.transition_interaction(
+            uow, system_actor(org_id), interaction_id, T.DIAL, assigned_user_id=agent_id
+        )
+    except (IllegalTransition, NotFound):
+        uow.session.rollback()
+
+
 def _customer_for(
     uow: UnitOfWork, system: Actor, e164: str | None, name: str | None, region: str
 ) -> tuple[tuple[str, str] | None, bool]:
