@@ -242,3 +242,44 @@ def test_media_process_killed_mid_call_ends_its_calls_only(platform, tmp_path):
             await stop_voice_world(voice)
 
     asyncio.run(scenario())
+
+
+def test_phone_not_answering_in_time_is_hung_up_and_the_call_reoffered(platform, tmp_path):
+    world = _world(platform)
+    world.login("ann")
+
+    async def scenario():
+        voice = await start_voice_world(world, tmp_path / "media", options=NO_ANNOUNCEMENTS)
+        ann, bob = world.agents["ann"].user_id, world.agents["bob"].user_id
+        voice.phones.by_agent.update({ann: "ann-phone", bob: "bob-phone"})
+        try:
+            await voice.call_in("n1", "13700000009")
+            iid = voice.contacts["n1"].interaction_id
+            await wait_db(lambda: _interaction(world, iid).state == "queued")
+            first = (await voice.route_until(lambda: voice.signaling.originated))[0]
+            assert first.target.value == "ann-phone"
+            world.login("bob")
+            world.advance(QueueSettings().ring_timeout_seconds + 1)  # nobody picks up
+            second = (
+                await voice.route_until(
+                    lambda: [o for o in voice.signaling.originated if o.target.value == "bob-phone"]
+                )
+            )[0]
+            assert first.call_id in voice.signaling.hangups  # ann's phone stopped ringing
+            with world.uow() as uow:
+                states = {
+                    o.agent_id: o.state
+                    for o in uow.session.query(RoutingOfferRow).filter_by(interaction_id=iid)
+                }
+            assert states[ann] == "expired" and states[bob] == "pending"
+            await voice.phone_answers(second)
+            live = voice.live("n1")
+            assert live is not None
+            await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=30)
+            await voice.service.call_ended("n1", "remote_bye", None)
+            cdr = voice.cdr("n1")
+            assert cdr.offers == 2 and cdr.agent_user_id == bob
+        finally:
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())
