@@ -31,7 +31,13 @@ from jietong.storage.tables import MessageRow
 from jietong.storage.tables_channels import DeliveryRow
 from tests.conftest import Tenant
 from tests.integration.channels.email.emailfactories import email_account, free_port, mail
-from tests.integration.desktop.helpers import API, World, enqueue, make_world, move
+from tests.integration.desktop.helpers import (
+    API,
+    World,
+    enqueue,
+    make_world,
+    move,
+)
 
 OURS = "support@a.example"
 CUSTOMER = "wang.fang@example.cn"
@@ -162,6 +168,13 @@ def test_rich_reply_with_cc_and_a_file_goes_out_threaded(room: Mailroom) -> None
     # The file now belongs to the reply: it cannot be sent again with another one.
     again = reply(room, interaction_id, {"text": "again", "attachment_ids": [file_id]})
     assert again.status_code == 422
+    # Another team's agent cannot reply there (nor learn that it exists).
+    theirs = room.client.post(
+        f"{DESK}/interactions/{interaction_id}/replies",
+        headers=room.world.outsider_headers,
+        json={"text": "not mine"},
+    )
+    assert theirs.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -196,3 +209,37 @@ def test_files_must_be_ones_own_unsent_uploads_within_the_size_limit(room: Mailr
     assert outbound_count(room) == 0
     one = reply(room, interaction_id, {"text": "hi", "attachment_ids": small[:1]})
     assert one.status_code == 201, one.text
+
+
+def test_rich_text_cc_and_files_are_refused_on_other_channels(
+    client: TestClient, platform: Platform, tenant_a: Tenant
+) -> None:
+    w = make_world(platform, tenant_a, "chat")
+    visitor = client.post(
+        f"{API}/customers",
+        headers=w.admin_headers,
+        json={"display_name": "访客", "contact_points": [{"kind": "chat_visitor", "value": "v-1"}]},
+    )
+    assert visitor.status_code == 201, visitor.text
+    made = client.post(
+        f"{API}/interactions",
+        headers=w.admin_headers,
+        json={
+            "channel": "chat",
+            "direction": "inbound",
+            "queue_id": w.queue_id,
+            "customer_id": visitor.json()["id"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    interaction_id = made.json()["id"]
+    for extra in ({"cc": ["boss@example.cn"]}, {"html": "<p>hi</p>"}):
+        refused = client.post(
+            f"{DESK}/interactions/{interaction_id}/replies",
+            headers=w.admin_headers,
+            json={"text": "hi", **extra},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "email replies only" in refused.json()["detail"]
+    with platform.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(DeliveryRow)) == 0
