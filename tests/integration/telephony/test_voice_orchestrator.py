@@ -283,3 +283,31 @@ def test_phone_not_answering_in_time_is_hung_up_and_the_call_reoffered(platform,
             await stop_voice_world(voice)
 
     asyncio.run(scenario())
+
+
+def test_answer_on_the_desk_then_the_phone_bridges_without_a_second_accept(platform, tmp_path):
+    world = _world(platform)
+    world.login("ann")
+
+    async def scenario():
+        voice = await start_voice_world(world, tmp_path / "media", options=NO_ANNOUNCEMENTS)
+        ann = world.agents["ann"].user_id
+        voice.phones.by_agent[ann] = "ann-phone"
+        try:
+            await voice.call_in("d1", "13700000010")
+            iid = voice.contacts["d1"].interaction_id
+            await wait_db(lambda: _interaction(world, iid).state == "queued")
+            rung = (await voice.route_until(lambda: voice.signaling.originated))[0]
+            world.accept("ann")  # the desk's Answer: routing's accept
+            await voice.publish()
+            live = voice.live("d1")
+            assert live is not None and live.agent is not None
+            await wait_for(lambda: live.agent is not None and live.agent.accepted)
+            await voice.phone_answers(rung)  # the phone picks up afterwards
+            await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=30)
+            assert rung.call_id not in voice.signaling.hangups
+            assert _interaction(world, iid).state == "connected"
+        finally:
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())
