@@ -444,6 +444,18 @@ def test_an_email_reply_from_the_desk_carries_rich_text_cc_and_a_file(
         shot(agent, "desk-en-unread-tab")
         tab.click()
         expect(tab).to_have_attribute("data-unread", "false")
+
+        # Alt+K opens a case from the conversation; linked, the customer panel counts it.
+        agent.keyboard.press("Alt+KeyK")
+        case_form = agent.locator("#case-form")
+        expect(case_form).to_be_visible()
+        expect(case_form.locator("input[name=subject]")).to_have_value("Invoice for November")
+        case_form.locator("button[type=submit]").click()
+        expect(case_form).to_be_hidden()
+        shot(agent, "desk-en-case-linked")
+        cases = admin.get("/api/v1/cases", params={"limit": 50}).json()["items"]
+        linked = [c for c in cases if interaction_id in c.get("interaction_ids", [])]
+        assert [c["subject"] for c in linked] == ["Invoice for November"], cases
         assert not agent.errors, agent.errors
     finally:
         relay.stop()
