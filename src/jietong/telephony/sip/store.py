@@ -177,7 +177,7 @@ class SqlSipDirectory:
                     cseq=b.cseq,
                     user_agent=b.user_agent,
                 )
-                for b, user in rows.tuples()
+                for b, user in rows.all()
             ]
 
         return await self._run(work)
