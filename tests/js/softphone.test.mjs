@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { controlState, statusText, wordsFor } from "../../src/jietong/web/static/desktop/softphone.js";
+import { concernsCalls, controlState, statusText, wordsFor } from "../../src/jietong/web/static/desktop/softphone.js";
 
 const bridged = {
   interaction_id: "i1",
@@ -50,4 +50,13 @@ test("a call still in the queue can only be hung up", () => {
 test("unknown languages fall back sensibly", () => {
   assert.equal(wordsFor("zh-TW").none, "无通话");
   assert.equal(wordsFor("fr").none, "No call");
+});
+
+test("call, offer and interaction moves refresh the controls; other events do not", () => {
+  for (const type of ["CallStarted", "CallLegChanged", "CallEnded", "OfferCreated", "OfferAccepted", "InteractionStateChanged"]) {
+    assert.equal(concernsCalls(type), true, type);
+  }
+  for (const type of ["MessageAdded", "QueueStatsChanged", "AgentStateChanged", "InteractionStateChangedX"]) {
+    assert.equal(concernsCalls(type), false, type);
+  }
 });

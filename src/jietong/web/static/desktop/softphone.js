@@ -1,9 +1,9 @@
 // Softphone controls in the desk: answer (accept the call's offer; the agent's registered
 // phone carries the audio), hold, mute, transfer to a number, DTMF keypad, hang up, and
-// recording pause/resume, all through /api/v1/voice/calls. The agent's live call is read
-// from the API every second while the controls are on screen (the desk's stream drives
-// the conversation itself; the call's own state -- held, muted, recording -- lives in the
-// orchestrator, and this poll is its one reader here).
+// recording pause/resume, all through /api/v1/voice/calls. The call's own state (held,
+// muted, recording) lives in the orchestrator: it is read from the API whenever a call or
+// offer event arrives on the event stream (/api/v1/stream), after each action, and every
+// few seconds as a fallback while the controls are on screen.
 
 import { createApi } from "./api.js";
 import { pageConfig } from "./dom.js";
@@ -188,11 +188,43 @@ function buildExtras(root, words) {
   transfer.append(input, send);
 }
 
+/** Events after which the call's state may have changed. */
+export function concernsCalls(eventType) {
+  return /^(Call|Offer|InteractionStateChanged$)/.test(eventType);
+}
+
+function listen(onChange) {
+  // The stream replays from `after`; a first connection from 0 learns the position from
+  // its hello (or is told to resnapshot when the history is long) and reconnects there.
+  let position = 0;
+  const open = () => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${position}`);
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "hello" && position === 0) position = data.position;
+      if (data.type === "event") {
+        position = Math.max(position, data.seq);
+        if (concernsCalls(data.event_type)) onChange();
+      }
+    };
+    socket.onclose = () => setTimeout(open, 3000);
+  };
+  open();
+}
+
 const root = typeof document !== "undefined" ? document.getElementById("softphone") : null;
 if (root) {
   const words = wordsFor(document.documentElement.lang);
   buildExtras(root, words);
   const phone = createSoftphone(root, createApi(pageConfig().csrf), words);
+  let pending = null;
+  const soon = () => {
+    clearTimeout(pending);
+    pending = setTimeout(phone.refresh, 150);
+  };
   phone.refresh();
-  setInterval(phone.refresh, 1000);
+  listen(soon);
+  setInterval(phone.refresh, 5000);
+  new MutationObserver(soon).observe(root, { attributes: true, attributeFilter: ["hidden"] });
 }
