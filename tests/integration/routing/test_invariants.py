@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -197,7 +198,7 @@ class Centre:
 
     def rows(self, row: type, **where: object) -> list:  # type: ignore[type-arg]
         with self.uow() as uow:
-            query = select(row).where(row.org_id == self.org_id)  # type: ignore[attr-defined]
+            query: Any = select(row).where(row.org_id == self.org_id)  # type: ignore[attr-defined]
             for key, value in where.items():
                 query = query.where(getattr(row, key) == value)
             return list(uow.session.scalars(query))

@@ -127,7 +127,7 @@ def test_a_queue_passed_over_for_other_work_learns_its_efficiency() -> None:
         served=600, backlog_seconds=10_000, abandoned=0, waiting_seconds=1, nominal_services=1000
     )
     staffing = staffing_rate(20, 200)
-    assert staffing == pytest.approx(0.1)
+    assert staffing is not None and staffing == pytest.approx(0.1)
     assert rates.service_rate(staffing) == pytest.approx(0.06, rel=0.01)
     assert rates.service_rate(2 * staffing) == pytest.approx(0.12, rel=0.01)
 
