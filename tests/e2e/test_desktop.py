@@ -436,7 +436,11 @@ def test_an_email_reply_from_the_desk_carries_rich_text_cc_and_a_file(
         expect(tab).to_have_attribute("data-unread", "false")
         wrote = admin.post(
             f"/api/v1/interactions/{hidden}/messages",
-            json={"body_text": "还有一个问题", "direction": "inbound", "author_kind": "customer"},
+            json={
+                "body_text": "还有一个问题。我的另一个号码是 139 1234 5678",
+                "direction": "inbound",
+                "author_kind": "customer",
+            },
         )
         assert wrote.status_code == 201, wrote.text
         expect(tab).to_have_attribute("data-unread", "true")
@@ -456,6 +460,16 @@ def test_an_email_reply_from_the_desk_carries_rich_text_cc_and_a_file(
         cases = admin.get("/api/v1/cases", params={"limit": 50}).json()["items"]
         linked = [c for c in cases if interaction_id in c.get("interaction_ids", [])]
         assert [c["subject"] for c in linked] == ["Invoice for November"], cases
+
+        # The number she wrote is 李伟's: the panel suggests the merge; confirmed, his
+        # contact points are hers.
+        suggestion = agent.locator(".cust-merges li", has_text="李伟")
+        expect(suggestion).to_contain_text("+8613912345678")
+        agent.once("dialog", lambda dialog: dialog.accept())
+        suggestion.locator("button").click()
+        expect(agent.locator(".cust-merges li", has_text="李伟")).to_have_count(0)
+        expect(agent.locator("#customer")).to_contain_text("+8613912345678")
+        shot(agent, "desk-en-merged")
         assert not agent.errors, agent.errors
     finally:
         relay.stop()
