@@ -11,8 +11,11 @@ The rules that hold (tests in tests/integration/channels/test_committer.py):
 
 * A caller's future resolves only after the transaction holding its message committed;
   an exception is delivered only for its own message.
-* A message that fails while staged (bad input, a constraint) has its savepoint rolled
-  back; the others in the batch commit.
+* A message that fails before it writes (bad input) fails alone; the others commit.
+  A batch stages without savepoints and with its look-ups done in advance for all its
+  messages (`intake.prefetch`), so a message failing after its first write spoils the
+  transaction (`BatchSpoiled`): the batch is then redone one message at a time, each in
+  its own transaction and savepoint, and only the failing message fails.
 * If the commit itself fails, nothing of the batch was stored; each message is then
   retried in a transaction of its own, so a message that poisons the commit fails alone.
 * Duplicates in one batch meet as in separate transactions: the later one finds the
@@ -33,7 +36,8 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from jietong.core.errors import RateLimited
+from jietong.core.errors import InvalidInput, RateLimited
+from jietong.identity.contact_points import normalise
 from jietong.interactions import intake
 from jietong.interactions.intake import IntakeResult, PreparedMessage, ThreadingPolicy
 from jietong.storage.uow import UnitOfWork
@@ -168,11 +172,13 @@ class IntakeCommitter:
         """Stage every job in one transaction and commit it; on a failed commit, retry
         each job alone (see the module docstring)."""
         outcomes: list[IntakeResult | Exception] = []
+        batched = len(batch) > 1
         try:
-            with self._new_uow() as uow, self._deferring(uow, len(batch) > 1):
+            with self._new_uow() as uow, self._deferring(uow, batched):
                 stored = intake.stored_external_ids(
                     uow, [job.request.prepared.message for job in batch]
                 )
+                lookups = self._prefetch(uow, batch) if batched else None
                 staged: dict[intake.DedupeKey, IntakeResult] = {}
                 for job in batch:
                     key = intake.dedupe_key(job.request.prepared.message)
@@ -186,7 +192,9 @@ class IntakeCommitter:
                             )
                         )
                         continue
-                    outcome = self._stage(uow, job.request, known_new=key not in stored)
+                    outcome = self._stage(
+                        uow, job.request, known_new=key not in stored, lookups=lookups
+                    )
                     if isinstance(outcome, IntakeResult):
                         staged[key] = outcome
                     outcomes.append(outcome)
@@ -220,8 +228,28 @@ class IntakeCommitter:
         return uow.deferred_inserts() if batched else nullcontext()
 
     @staticmethod
+    def _prefetch(uow: UnitOfWork, batch: list[_Job]) -> intake.BatchLookups:
+        """One query per kind of look-up for the whole batch (senders whose address is
+        invalid are left out: they fail on their own when staged)."""
+        senders = []
+        for job in batch:
+            message = job.request.prepared.message
+            try:
+                address = normalise(
+                    message.sender.kind, message.sender.address, job.request.default_region
+                )
+            except InvalidInput:
+                continue
+            senders.append((message, address))
+        return intake.prefetch(uow, senders)
+
+    @staticmethod
     def _stage(
-        uow: UnitOfWork, request: IntakeRequest, *, known_new: bool
+        uow: UnitOfWork,
+        request: IntakeRequest,
+        *,
+        known_new: bool,
+        lookups: intake.BatchLookups | None,
     ) -> IntakeResult | Exception:
         try:
             return intake.stage(
@@ -231,6 +259,9 @@ class IntakeCommitter:
                 now=uow.now,
                 policy=request.policy,
                 known_new=known_new,
+                lookups=lookups,
             )
-        except Exception as exc:  # this message's savepoint is rolled back; go on
+        except intake.BatchSpoiled:
+            raise  # the batch's transaction is unusable: it is redone one by one
+        except Exception as exc:  # failed before writing, or its savepoint rolled back
             return exc

@@ -28,9 +28,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from jietong.channels.base import InboundAttachment, InboundMessage
 from jietong.core.errors import InvalidInput, PayloadTooLarge
@@ -115,6 +117,24 @@ class PreparedMessage:
     attachment_keys: tuple[str, ...] = ()
 
 
+class BatchSpoiled(Exception):
+    """A message failed half-way inside a batch staged without savepoints: the batch's
+    transaction must be dropped and its messages stored one by one (the committer does)."""
+
+
+@dataclass
+class BatchLookups:
+    """What a batch looked up for all its messages at once (one query each, `prefetch`)
+    and what its earlier messages created since: `stage` reads these instead of querying
+    per message. Absent keys mean "none": the prefetch covered every sender, customer
+    and thread key of the batch."""
+
+    owners: dict[tuple[str, str, str], CustomerRow]  # (org, kind, address)
+    latest: dict[tuple[str, str, str], InteractionRow]  # (org, customer, channel)
+    by_thread_key: dict[tuple[str, str, str], InteractionRow]  # (org, channel, key)
+    queues: dict[tuple[str, str], tuple[str | None, str | None]]  # (org, queue) -> ids
+
+
 @dataclass(frozen=True)
 class _Thread:
     interaction: InteractionRow | None  # the conversation to join, if any
@@ -170,6 +190,7 @@ def stage(
     now: datetime,
     policy: ThreadingPolicy = ThreadingPolicy(),
     known_new: bool = False,
+    lookups: BatchLookups | None = None,
 ) -> IntakeResult:
     """Everything `receive` does except the commit, inside a savepoint of `uow`: when it
     raises, this message's rows and events are undone and the rest of the transaction
@@ -178,12 +199,21 @@ def stage(
 
     `known_new`: the caller checked in this transaction that the external id is not
     stored (`stored_external_ids`), so the first look-up is skipped; a racing insert
-    still meets the UNIQUE constraint and is looked up then."""
+    still meets the UNIQUE constraint and is looked up then.
+
+    `lookups` (the committer's batches): no savepoint and no per-message look-ups; a
+    failure after the first write raises BatchSpoiled (the batch is then redone one
+    message at a time, with savepoints)."""
     message = prepared.message
     earlier = None if known_new else _earlier(uow, message)
     if earlier is not None:
         return earlier  # a repeated delivery is answered whatever else is wrong with it
     address = normalise(message.sender.kind, message.sender.address, default_region)
+    if lookups is not None:
+        try:
+            return _store(uow, prepared, address, policy, now, lookups)
+        except Exception as exc:
+            raise BatchSpoiled(f"{type(exc).__name__}: {exc}") from exc
     for attempt in (1, 2):
         mark = uow.later_mark()
         try:
@@ -217,11 +247,12 @@ def _store(
     address: str,
     policy: ThreadingPolicy,
     now: datetime,
+    lookups: BatchLookups | None = None,
 ) -> IntakeResult:
     message = prepared.message
-    customer, created_customer = _resolve_customer(uow, message, address, now)
-    thread = _thread(uow, message, customer, policy, now)
-    interaction, created = _conversation(uow, message, customer, thread, now)
+    customer, created_customer = _resolve_customer(uow, message, address, now, lookups)
+    thread = _thread(uow, message, customer, policy, now, lookups)
+    interaction, created = _conversation(uow, message, customer, thread, now, lookups)
     opened = created and not message.auto_generated
     row = _message(message, interaction, now)
     if message.attachments:
@@ -302,6 +333,89 @@ def stored_external_ids(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> 
     return found
 
 
+def prefetch(uow: UnitOfWork, senders: Sequence[tuple[InboundMessage, str]]) -> BatchLookups:
+    """The look-ups of a batch in a few queries: the customers owning the senders'
+    (normalised) addresses, locked as `_owner` locks them, their latest conversation per
+    channel, and the latest conversation of each thread key."""
+    lookups = BatchLookups({}, {}, {}, {})
+    for org_id, group in _by_org(senders).items():
+        pairs = sorted({(m.sender.kind.value, address) for m, address in group})
+        rows = uow.session.execute(
+            select(ContactPointRow.kind, ContactPointRow.value, CustomerRow)
+            .join(CustomerRow, CustomerRow.id == ContactPointRow.customer_id)
+            .where(
+                ContactPointRow.org_id == org_id,
+                tuple_(ContactPointRow.kind, ContactPointRow.value).in_(pairs),
+                CustomerRow.org_id == org_id,
+            )
+            .order_by(CustomerRow.id)  # a fixed lock order between concurrent batches
+            .with_for_update(of=CustomerRow)
+        )
+        for kind, value, customer in rows:
+            lookups.owners[(org_id, kind, value)] = customer
+        customers = sorted({c.id for (o, _k, _v), c in lookups.owners.items() if o == org_id})
+        channels = sorted({m.channel for m, _a in group})
+        if customers:
+            latest = _latest(
+                org_id,
+                InteractionRow.customer_id.in_(customers),
+                (InteractionRow.customer_id, InteractionRow.channel),
+                InteractionRow.updated_at,
+                channels,
+            )
+            for row in uow.session.scalars(latest):
+                assert row.customer_id is not None
+                lookups.latest[(org_id, row.customer_id, row.channel)] = row
+        keys = sorted({m.thread_key for m, _a in group if m.thread_key})
+        if keys:
+            by_key = _latest(
+                org_id,
+                InteractionRow.external_ref.in_(keys),
+                (InteractionRow.channel, InteractionRow.external_ref),
+                InteractionRow.arrived_at,
+                channels,
+            )
+            for row in uow.session.scalars(by_key):
+                assert row.external_ref is not None
+                lookups.by_thread_key[(org_id, row.channel, row.external_ref)] = row
+    return lookups
+
+
+def _by_org(
+    senders: Sequence[tuple[InboundMessage, str]],
+) -> dict[str, list[tuple[InboundMessage, str]]]:
+    groups: dict[str, list[tuple[InboundMessage, str]]] = {}
+    for message, address in senders:
+        groups.setdefault(message.org_id, []).append((message, address))
+    return groups
+
+
+def _latest(
+    org_id: str,
+    which: ColumnElement[bool],
+    partition: tuple[InstrumentedAttribute[Any], ...],
+    newest: InstrumentedAttribute[datetime],
+    channels: list[str],
+) -> Select[InteractionRow]:
+    """The newest interaction per `partition` among `which` (as the per-message queries
+    order them: `newest`, then id)."""
+    ranked = (
+        select(
+            InteractionRow.id,
+            func.row_number()
+            .over(partition_by=partition, order_by=(newest.desc(), InteractionRow.id.desc()))
+            .label("rank"),
+        )
+        .where(InteractionRow.org_id == org_id, InteractionRow.channel.in_(channels), which)
+        .subquery()
+    )
+    return (
+        select(InteractionRow)
+        .join(ranked, ranked.c.id == InteractionRow.id)
+        .where(ranked.c.rank == 1)
+    )
+
+
 def dedupe_key(message: InboundMessage) -> DedupeKey:
     return (message.org_id, message.channel, message.external_id)
 
@@ -310,13 +424,22 @@ def dedupe_key(message: InboundMessage) -> DedupeKey:
 
 
 def _resolve_customer(
-    uow: UnitOfWork, message: InboundMessage, address: str, now: datetime
+    uow: UnitOfWork,
+    message: InboundMessage,
+    address: str,
+    now: datetime,
+    lookups: BatchLookups | None = None,
 ) -> tuple[CustomerRow, bool]:
     """The customer owning the sender's contact point, else a new one. Two first messages
     from one new address racing each other meet at the contact point's UNIQUE constraint;
-    the loser's savepoint is rolled back and it takes the winner's customer."""
+    the loser's savepoint is rolled back and it takes the winner's customer (in a batch:
+    the batch fails at its commit and is redone one by one, which gets here)."""
     kind = message.sender.kind.value
-    found = _owner(uow, message.org_id, kind, address)
+    key = (message.org_id, kind, address)
+    if lookups is not None:
+        found = lookups.owners.get(key)
+    else:
+        found = _owner(uow, message.org_id, kind, address)
     if found is not None:
         return found, False
     customer = CustomerRow(
@@ -339,16 +462,22 @@ def _resolve_customer(
         created_at=now,
     )
     customer.search_text = f"{customer.display_name} {address}".lower()
-    try:
-        with uow.session.begin_nested():
-            uow.session.add(customer)
-            uow.session.flush()
-            uow.session.add(point)
-    except IntegrityError:
-        found = _owner(uow, message.org_id, kind, address)
-        if found is None:
-            raise
-        return found, False
+    if lookups is not None:
+        uow.session.add(customer)
+        uow.session.flush()  # before its contact point: the ORM orders by class name
+        uow.add_later(point)
+        lookups.owners[key] = customer
+    else:
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(customer)
+                uow.session.flush()
+                uow.session.add(point)
+        except IntegrityError:
+            found = _owner(uow, message.org_id, kind, address)
+            if found is None:
+                raise
+            return found, False
     _announce_customer(uow, message, customer, point)
     return customer, True
 
@@ -405,12 +534,21 @@ def _thread(
     customer: CustomerRow,
     policy: ThreadingPolicy,
     now: datetime,
+    lookups: BatchLookups | None = None,
 ) -> _Thread:
-    candidate = (
-        _by_thread_key(uow, message)
-        or _by_references(uow, message)
-        or _latest_of_customer(uow, message, customer.id)
-    )
+    if lookups is None:
+        candidate = (
+            _by_thread_key(uow, message)
+            or _by_references(uow, message)
+            or _latest_of_customer(uow, message, customer.id)
+        )
+    else:
+        org_id, channel = message.org_id, message.channel
+        candidate = (
+            (lookups.by_thread_key.get((org_id, channel, message.thread_key or "")))
+            or _by_references(uow, message)
+            or lookups.latest.get((org_id, customer.id, channel))
+        )
     if candidate is None:
         return _Thread(None, None)
     if message.auto_generated:
@@ -489,12 +627,36 @@ def _conversation(
     customer: CustomerRow,
     thread: _Thread,
     now: datetime,
+    lookups: BatchLookups | None = None,
 ) -> tuple[InteractionRow, bool]:
     """The interaction to store into, and whether it was created for this message."""
     if thread.interaction is not None:
         thread.interaction.updated_at = now
-        return thread.interaction, False
-    queue_id, team_id = _queue_of(uow, message)
+        row, created = thread.interaction, False
+    else:
+        row, created = _open(uow, message, customer, now, lookups), True
+    if lookups is not None:
+        # The conversation just touched is now the latest of its customer and thread key.
+        lookups.latest[(message.org_id, customer.id, message.channel)] = row
+        if message.thread_key:
+            lookups.by_thread_key[(message.org_id, message.channel, message.thread_key)] = row
+    return row, created
+
+
+def _open(
+    uow: UnitOfWork,
+    message: InboundMessage,
+    customer: CustomerRow,
+    now: datetime,
+    lookups: BatchLookups | None,
+) -> InteractionRow:
+    if lookups is not None and message.queue_id is not None:
+        queue_key = (message.org_id, message.queue_id)
+        if queue_key not in lookups.queues:
+            lookups.queues[queue_key] = _queue_of(uow, message)
+        queue_id, team_id = lookups.queues[queue_key]
+    else:
+        queue_id, team_id = _queue_of(uow, message)
     # Automatic mail with nowhere to go is kept in a conversation that is already over:
     # it never waits in a queue nor asks anyone to answer.
     state = S.CLOSED if message.auto_generated else S.ARRIVED
@@ -516,7 +678,7 @@ def _conversation(
     )
     uow.session.add(row)
     uow.session.flush()  # rows without relationships are inserted in the order flushed
-    uow.session.add(
+    uow.add_later(
         ParticipantRow(
             id=new_id(),
             org_id=message.org_id,
@@ -527,7 +689,7 @@ def _conversation(
             left_at=now if message.auto_generated else None,
         )
     )
-    return row, True
+    return row
 
 
 def _queue_of(uow: UnitOfWork, message: InboundMessage) -> tuple[str | None, str | None]:

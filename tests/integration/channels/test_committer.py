@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,12 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, event, func, select
 
 from jietong.app.platform import Platform
+from jietong.channels.base import InboundMessage
 from jietong.core.errors import InvalidInput
 from jietong.core.ids import new_id
 from jietong.interactions import intake
 from jietong.interactions.committer import IntakeCommitter, IntakeRequest
 from jietong.interactions.intake import IntakeResult
-from jietong.storage.tables import AuditRow, MessageRow, OutboxRow
+from jietong.storage.tables import AuditRow, ContactPointRow, MessageRow, OutboxRow
 from jietong.storage.tables_channels import MessageSourceRow
 from jietong.storage.uow import ReadOnlyViolation, UnitOfWork
 from tests.conftest import Tenant
@@ -122,6 +124,46 @@ def test_a_message_failing_in_a_batch_fails_alone(platform: Platform, tenant_a: 
     assert sorted(e for _id, e in stored_ids(platform, "p-") if e) == sorted(
         [*(f"p-{i}" for i in range(5)), "p-9"]
     )
+
+
+def test_a_message_failing_half_way_is_undone_and_fails_alone(
+    platform: Platform, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch stages without savepoints: a message failing after its first writes spoils
+    the transaction, the batch is redone one by one, and only that message fails — none
+    of its rows (customer, conversation) survive."""
+    real_emit = intake._emit
+
+    def emit(uow: UnitOfWork, message: InboundMessage, *args: Any, **kwargs: Any) -> None:
+        if message.external_id == "h-bad":
+            raise RuntimeError("failed half-way")
+        real_emit(uow, message, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "_emit", emit)
+    with gated_committer(platform) as (committer, gate):
+        opening = committer.submit(request(tenant_a, sender="13300133000", external_id="h-0"))
+        assert gate.waiting.wait(30)
+        futures = [
+            committer.submit(request(tenant_a, sender=f"1330013300{i}", external_id=f"h-{i}"))
+            for i in (1, 2)
+        ]
+        bad = committer.submit(request(tenant_a, sender="13300133999", external_id="h-bad"))
+        gate.open.set()
+        results = [outcome(f) for f in [opening, *futures]]
+        failed = outcome(bad)
+        stats = committer.stats()
+
+    assert isinstance(failed, RuntimeError)
+    assert all(isinstance(r, IntakeResult) and not r.duplicate for r in results)
+    assert stats.retried_alone == 3
+    assert sorted(e for _id, e in stored_ids(platform, "h-") if e) == ["h-0", "h-1", "h-2"]
+    with platform.sessions() as session:
+        orphan = session.scalar(
+            select(func.count())
+            .select_from(ContactPointRow)
+            .where(ContactPointRow.value == "+8613300133999")
+        )
+    assert orphan == 0, "the failed message's new customer was kept"
 
 
 def test_a_message_that_breaks_the_commit_fails_alone_after_a_retry(
