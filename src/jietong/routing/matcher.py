@@ -291,10 +291,14 @@ class Matcher:
     def decide(self, now: float) -> list[Assignment]:
         """`policies.match(self.snapshot(), now)`, applied to the agents' loads."""
         if not self._dirty_classes:
-            if not self._dirty_agents:
+            dirty = self._dirty_agents
+            if not dirty:
                 return []
-            if len(self._dirty_agents) == 1:
-                return self._pull(self._dirty_agents.pop(), now)
+            if len(dirty) == 1:
+                record = self._agents.get(dirty.pop())
+                if record is not None and record.single is not None:
+                    return self._pull_single(record, record.single, now, [])
+                return [] if record is None else self._pull(record.agent_id, now)
         touched: dict[ClassKey, _Class] = dict(self._dirty_classes)
         for agent_id in sorted(self._dirty_agents):
             for klass in self._offer_agent(agent_id):
@@ -477,9 +481,12 @@ class Matcher:
 
     def _class_of(self, item: WorkItem) -> _Class:
         # Items of a queue usually share their requirement objects: compare those first.
-        for required_skills, excluded_agents, known in self._by_queue.get(
-            (item.queue_id, item.channel), ()
-        ):
+        known_here = self._by_queue.get((item.queue_id, item.channel), ())
+        if known_here:
+            required_skills, excluded_agents, known = known_here[0]
+            if required_skills is item.required_skills and excluded_agents is item.excluded_agents:
+                return known
+        for required_skills, excluded_agents, known in known_here:
             if (
                 required_skills is item.required_skills or required_skills == item.required_skills
             ) and (
