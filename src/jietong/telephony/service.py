@@ -271,6 +271,7 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
                 "variables": dict(result.variables.values, language=result.variables.language),
             },
         )
+        live.language = result.variables.language
         if result.kind == "queue":
             await self._queue(live, audio, result.queue_id, result.variables.language)
         elif result.kind == "voicemail" and result.voicemail is not None:
@@ -421,8 +422,9 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         return self.options.record_calls and (wanted is None or live.queue_id in wanted)
 
     async def _consent(self, live: LiveCall) -> None:
-        language = self.options.language
-        path = await self.prompts.speak(self.options.consent_text[language], language)
+        language = live.language or self.options.language
+        text = self.options.consent_text.get(language) or self.options.consent_text["en"]
+        path = await self.prompts.speak(text, language)
         if path is None:
             return
         prompt_id = await self.prompts.load(live.media, path)

@@ -91,6 +91,7 @@ class LiveCall:
     callback_to: str | None = None
     connections: int = 0  # bridges so far (a transfer back to the queue starts another)
     pending_answer: MediaEndpoint | None = None  # an agent's own call: their phone's 200 OK
+    language: str | None = None  # chosen in the IVR; prompts after it speak it
 
     @property
     def interaction_id(self) -> str | None:

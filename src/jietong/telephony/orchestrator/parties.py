@@ -131,7 +131,8 @@ class PartiesMixin(OrchestratorBase):
             await media.set_hold(live.caller.leg_id, True)
         await self.call_log.call_event(live, "requeued", {"leg": agent})
         audio = LegAudio(live, self.prompts, self.waiters)
-        live.task = self._spawn(self._wait_in_queue(live, audio, self.options.language))
+        language = live.language or self.options.language
+        live.task = self._spawn(self._wait_in_queue(live, audio, language))
 
     async def _callback(self, payload: dict[str, Any]) -> None:
         """An agent accepted a callback of channel "call": their phone rings first; when
