@@ -23,6 +23,10 @@ What is measured, per backend, in one run:
 * Raw insert ceiling of the same database: one INSERT of a message-sized row and a
   COMMIT per transaction, sequentially, with Jietong's durability settings (SQLite WAL
   with synchronous=FULL; PostgreSQL defaults), in the same run.
+* Where the time goes, without HTTP (after the server stopped): "intake grouped" — the
+  group committer in-process with 32 messages outstanding (rate, process CPU per
+  message, mean batch, statements per message); "intake alone" — one message per
+  transaction through `intake.receive`, split into commit, raw payload write and the rest.
 
 Last line per backend, machine-readable (the script's last line is the last backend's):
 RESULT intake backend=... msgs_per_s=... p50_ms=... p99_ms=... raw_insert_per_s=...
