@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 
 from jietong.channels.base import OutboundMessage
@@ -93,8 +94,11 @@ def compose(
         secret, message.org_id, message.interaction_id, message.delivery_id, domain
     )
     token = tokens.reply_token(secret, message.org_id, message.interaction_id)
-    mail = EmailMessage(policy=SMTP)
     reply_to = tokens.reply_address(sender.address, token)
+    # An internationalised address (张三@例子.中国) is written as UTF-8 (RFC 6532, sent
+    # with SMTPUTF8): encoded words are not allowed inside an address.
+    ascii_only = all(a.isascii() for a in (sender.address, reply_to, recipient, *copied))
+    mail = EmailMessage(policy=SMTP if ascii_only else SMTPUTF8)
     mail["From"] = _mailbox(_from_name(message, sender), sender.address)
     mail["To"] = _mailbox(message.recipient.display_name, recipient)
     if copied:
@@ -130,6 +134,13 @@ def _recipient(address: str) -> str:
     except (ValueError, IndexError) as exc:
         raise InvalidRecipient(f"not a valid address: {value[:80]!r}") from exc
     if not local or not domain or any(c in value for c in ' <>(),;:"[]\\'):
+        raise InvalidRecipient(f"not a valid address: {value[:80]!r}")
+    # Dot-atoms (RFC 5322 3.2.3): no empty part around a dot, or the header would not
+    # read back as this address ("a@." comes back as "<>"); no control, format or
+    # space characters, which no mail system accepts in an address.
+    if any(not part for text in (local, domain) for part in text.split(".")) or any(
+        unicodedata.category(c)[0] in "CZ" for c in value
+    ):
         raise InvalidRecipient(f"not a valid address: {value[:80]!r}")
     return value
 
