@@ -224,15 +224,24 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
             )
             self.calls.set_interaction(live)
             await self.call_log.call_event(live, "arrived", {"caller": call.caller.user})
-            info = await live.media.create_leg(
-                live.caller.leg_id,
-                codec=codec[0],
-                payload_type=codec[1],
-                remote=(call.remote_media.host, call.remote_media.port),
-                call_id=live.key,
-                dtmf_payload_type=call.remote_media.telephone_event_pt,
-            )
+            try:
+                info = await live.media.create_leg(
+                    live.caller.leg_id,
+                    codec=codec[0],
+                    payload_type=codec[1],
+                    remote=(call.remote_media.host, call.remote_media.port),
+                    call_id=live.key,
+                    dtmf_payload_type=call.remote_media.telephone_event_pt,
+                )
+            except asyncio.CancelledError:
+                # Hung up while the leg was being made: the engine makes it anyway (the
+                # request was sent), so destroy it after, in order on the same connection.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(live.media.destroy_leg(live.caller.leg_id))
+                raise
             if live.gone.is_set():
+                with contextlib.suppress(MediaError):
+                    await live.media.destroy_leg(live.caller.leg_id)
                 return
             await self.signaling.answer(call.call_id, self._endpoint(info.local_port, codec, call))
             live.caller.answered = True
