@@ -71,6 +71,7 @@ class OutboundMixin(OrchestratorBase):
             return
         await self.signaling.answer(agent.call_id, live.pending_answer)
         live.pending_answer = None
+        await self.call_log.call_event(live, "answered", {})  # the customer's leg, on the CDR
         if live.interaction_id is not None and agent.user_id is not None:
             await self.db.run(records.dialled, live.org_id, live.interaction_id, agent.user_id)
         await self._connect(live, agent)
