@@ -193,13 +193,17 @@ export function concernsCalls(eventType) {
   return /^(Call|Offer|InteractionStateChanged$)/.test(eventType);
 }
 
-function listen(onChange) {
+function listener(onChange) {
   // The stream replays from `after`; a first connection from 0 learns the position from
   // its hello (or is told to resnapshot when the history is long) and reconnects there.
+  // Open only while the controls are on screen (a call conversation is selected).
   let position = 0;
+  let socket = null;
+  let wanted = false;
   const open = () => {
+    if (!wanted || socket) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${position}`);
+    socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?after=${position}`);
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "hello" && position === 0) position = data.position;
@@ -208,9 +212,18 @@ function listen(onChange) {
         if (concernsCalls(data.event_type)) onChange();
       }
     };
-    socket.onclose = () => setTimeout(open, 3000);
+    socket.onclose = () => {
+      socket = null;
+      if (wanted) setTimeout(open, 3000);
+    };
   };
-  open();
+  return {
+    want(on) {
+      wanted = on;
+      if (on) open();
+      else if (socket) socket.close();
+    },
+  };
 }
 
 const root = typeof document !== "undefined" ? document.getElementById("softphone") : null;
@@ -223,8 +236,12 @@ if (root) {
     clearTimeout(pending);
     pending = setTimeout(phone.refresh, 150);
   };
-  phone.refresh();
-  listen(soon);
+  const stream = listener(soon);
+  const shown = () => {
+    stream.want(!root.hidden);
+    soon();
+  };
+  shown();
   setInterval(phone.refresh, 5000);
-  new MutationObserver(soon).observe(root, { attributes: true, attributeFilter: ["hidden"] });
+  new MutationObserver(shown).observe(root, { attributes: true, attributeFilter: ["hidden"] });
 }
