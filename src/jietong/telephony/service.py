@@ -105,12 +105,44 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_events: dict[str, None] = {}
+        self._offers_rung: dict[str, None] = {}  # insertion-ordered, trimmed
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self.signaling.start(self)
+        self._tasks.add(asyncio.create_task(self._offers_forever()))
+
+    async def _offers_forever(self) -> None:
+        """Correctness never depends on receiving routing's events (they only make voice
+        quick): once a second the offers of waiting calls are read from the database, so
+        an offer whose event was missed (another process's relay, a bus hiccup) still
+        rings the phone."""
+        while True:
+            await asyncio.sleep(self.options.offer_sweep_s)
+            try:
+                await self.sweep_offers()
+            except Exception:
+                log.exception("voice: offer sweep failed")
+
+    async def sweep_offers(self) -> int:
+        """Ring the phones of pending offers of waiting calls; returns how many."""
+        waiting: dict[str, list[str]] = {}
+        for call in self.calls.all():
+            if call.phase is Phase.QUEUED and call.agent is None and call.interaction_id:
+                waiting.setdefault(call.org_id, []).append(call.interaction_id)
+        rung = 0
+        for org_id, ids in waiting.items():
+            offers = await self.db.run(records.pending_call_offers, org_id, ids, self.db.clock())
+            for offer in offers:
+                found = self.calls.by_interaction(offer.interaction_id)
+                if found is not None and offer.offer_id not in self._offers_rung:
+                    self._spawn(
+                        self._ring_agent(found, offer.offer_id, offer.agent_id, offer.ring_seconds)
+                    )
+                    rung += 1
+        return rung
 
     async def stop(self) -> None:
         for call in self.calls.all():
@@ -347,6 +379,11 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
     ) -> None:
         if live.phase is not Phase.QUEUED or live.agent is not None:
             return
+        if offer_id in self._offers_rung:  # the event and the sweep both saw it
+            return
+        self._offers_rung[offer_id] = None
+        if len(self._offers_rung) > 10_000:
+            self._offers_rung.pop(next(iter(self._offers_rung)))
         phone = await self.phones.phone_user_of(live.org_id, agent_id)
         if phone is None:
             # Nothing to ring: hand the call to the next agent rather than wait out the timeout.

@@ -311,3 +311,31 @@ def test_answer_on_the_desk_then_the_phone_bridges_without_a_second_accept(platf
             await stop_voice_world(voice)
 
     asyncio.run(scenario())
+
+
+def test_an_offer_whose_event_never_arrives_still_rings_the_phone(platform, tmp_path):
+    """Events only make voice quick: an offer made while the bus is silent (another
+    process's relay, a hiccup) is found by the once-a-second sweep, and rung once."""
+    world = _world(platform)
+    world.login("ann")
+
+    async def scenario():
+        voice = await start_voice_world(world, tmp_path / "media", options=NO_ANNOUNCEMENTS)
+        voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
+        try:
+            await voice.call_in("s1", "13700000012")
+            iid = voice.contacts["s1"].interaction_id
+            await wait_db(lambda: _interaction(world, iid).state == "queued")
+            for _ in range(5):  # routing cycles, their events never published
+                await asyncio.to_thread(world.cycle)
+                if _interaction(world, iid).state == "offered":
+                    break
+            rung = await wait_for(lambda: voice.signaling.originated, timeout=10)
+            assert rung[0].target.value == "ann-phone"
+            await voice.publish()  # the late event changes nothing: rung once
+            await asyncio.sleep(2.5)
+            assert len(voice.signaling.originated) == 1
+        finally:
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())

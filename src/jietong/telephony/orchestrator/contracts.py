@@ -94,6 +94,7 @@ class VoiceOptions:
     )
     language: str = "zh-CN"
     voicemail_max_s: float = 120.0
+    offer_sweep_s: float = 1.0  # how often offers are read in case an event was missed
     max_attachment_bytes: int = 25 * 1024 * 1024
 
 

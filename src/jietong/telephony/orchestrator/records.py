@@ -296,6 +296,26 @@ def decline_offer(
     return True
 
 
+@dataclass(frozen=True)
+class PendingOffer:
+    offer_id: str
+    interaction_id: str
+    agent_id: str
+    ring_seconds: float
+
+
+def pending_call_offers(
+    uow: UnitOfWork, org_id: str, interaction_ids: list[str], now: datetime
+) -> list[PendingOffer]:
+    """Routing's pending offers of these interactions, with the ring time left."""
+    wanted = set(interaction_ids)
+    return [
+        PendingOffer(o.id, o.interaction_id, o.agent_id, (o.expires_at - now).total_seconds())
+        for o in routing_store.pending_offers(uow.session, org_id)
+        if o.interaction_id in wanted and o.expires_at > now
+    ]
+
+
 def offer_is_pending(uow: UnitOfWork, org_id: str, offer_id: str) -> bool:
     offer = routing_store.find_offer(uow.session, org_id, offer_id)
     return offer is not None and offer.state == "pending"
