@@ -192,14 +192,19 @@ def server(url: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[byt
         JIETONG_LOG_LEVEL="WARNING",
         JIETONG_SMTP_ENABLED="false",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jietong.app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The server's log goes to a file: a pipe nobody reads fills up (64 KiB) and then
+    # blocks every thread that logs, which would stall the server mid-run.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jietong.app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     try:
-        wait_healthy(proc, port)
+        wait_healthy(proc, port, log_path)
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -207,13 +212,16 @@ def server(url: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[byt
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        logged = log_path.read_text(errors="replace")
+        if "Traceback" in logged or " ERROR " in logged:
+            print(f"server log ({log_path}) has errors; its end:\n{logged[-3000:]}")
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], port: int) -> None:
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
+            err = log_path.read_text(errors="replace")
             raise SystemExit(f"the server exited: {err[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
