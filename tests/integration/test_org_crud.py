@@ -71,3 +71,21 @@ def test_interactions_accept_registered_channels_only(client: TestClient, tenant
         f"{API}/interactions", headers=h, json={"channel": "fax", "direction": "inbound"}
     )
     assert unknown.status_code == 422 and "fax" in unknown.json()["detail"]
+
+
+def test_time_zones_must_be_iana_names(client: TestClient, tenant_a: Tenant) -> None:
+    """Every screen converts times with the stored zone: an unknown one is refused on
+    the way in (a fuzzer once stored garbage that broke the desk's snapshot)."""
+    h = tenant_a.headers
+    user = {"username": "tz-user", "display_name": "T", "password": "12345678", "role": "agent"}
+    bad = [
+        client.patch(f"{API}/organisation", headers=h, json={"timezone": "Mars/Olympus"}),
+        client.post(f"{API}/users", headers=h, json={**user, "timezone": "../../etc/passwd"}),
+    ]
+    good = client.post(f"{API}/users", headers=h, json={**user, "timezone": "Asia/Urumqi"})
+
+    assert [r.status_code for r in bad] == [422, 422]
+    assert "unknown time zone" in bad[0].text
+    assert good.status_code == 201 and good.json()["timezone"] == "Asia/Urumqi"
+    renamed = client.patch(f"{API}/users/{good.json()['id']}", headers=h, json={"timezone": "x"})
+    assert renamed.status_code == 422

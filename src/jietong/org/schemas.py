@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from jietong.core.tenancy import Role
+from jietong.core.timezones import known_time_zone
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[
@@ -19,6 +20,8 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Locale = Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")]
+# An IANA zone name this machine knows: every screen and report converts times with it.
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(known_time_zone)]
 
 
 class TeamKind(StrEnum):
@@ -51,7 +54,7 @@ class OrganisationOut(BaseModel):
 class OrganisationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
-    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    timezone: TimeZoneName | None = None
     locale: Locale | None = None
 
 
@@ -63,7 +66,7 @@ class UserCreate(BaseModel):
     password: Password
     role: Role
     locale: Locale | None = None
-    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    timezone: TimeZoneName | None = None
     team_ids: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
         default_factory=list, max_length=50
     )
@@ -76,7 +79,7 @@ class UserUpdate(BaseModel):
     password: Password | None = None
     role: Role | None = None
     locale: Locale | None = None
-    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    timezone: TimeZoneName | None = None
     active: bool | None = None
     team_ids: list[Annotated[str, StringConstraints(max_length=32)]] | None = Field(
         default=None, max_length=50
