@@ -1,4 +1,12 @@
-"""RFC 9457 problem details for every error, so clients get one shape and never a bare 500."""
+"""RFC 9457 problem details for every error, so clients get one shape and never a bare 500.
+
+Problems speak the caller's language: with Accept-Language (the screens send their page's
+locale) or the language cookie asking for zh-CN, the title, the validation detail and each
+field's message come from the zh-CN catalogue (field messages by pydantic's error type
+and its limits). English callers get pydantic's own wording, as before. A domain error's
+detail is free text written in English at the raise site; in zh-CN it follows the
+translated title in brackets, so the lead of every message a screen shows is Chinese.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jietong.core import errors
+from jietong.web.i18n import FALLBACK, LANG_COOKIE, choose_locale, translate
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -39,6 +48,44 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def request_language(request: Request) -> str:
+    return choose_locale(
+        None, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"), FALLBACK
+    )
+
+
+def field_message(locale: str, issue: dict[str, Any]) -> str:
+    """One validation issue in `locale` (pydantic's own message in English)."""
+    if locale == FALLBACK:
+        return str(issue.get("msg", ""))
+    kind = str(issue.get("type", ""))
+    values = {k: _shown(v) for k, v in (issue.get("ctx") or {}).items()}
+    key = f"problem.field.{kind}"
+    message = translate(locale, key)
+    if message == key:
+        return translate(locale, "problem.field.other")
+    try:
+        return message.format(**values)
+    except (KeyError, IndexError):
+        return translate(locale, "problem.field.other")
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text.removeprefix("Value error, ")[:200]
+
+
+def _localised(locale: str, status: int, title: str, detail: str) -> tuple[str, str]:
+    if locale == FALLBACK:
+        return title, detail
+    local_title = translate(locale, f"problem.title.{status}")
+    if local_title.startswith("problem."):
+        local_title = translate(locale, f"problem.title.{status // 100 * 100}")
+    return local_title, translate(
+        locale, "problem.detail_in_english", title=local_title, detail=detail
+    )
+
+
 def status_for(exc: errors.JietongError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
@@ -49,7 +96,9 @@ def status_for(exc: errors.JietongError) -> int:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.JietongError)
     async def _domain(request: Request, exc: errors.JietongError) -> JSONResponse:
-        response = problem(status_for(exc), exc.detail, title=exc.title)
+        status = status_for(exc)
+        title, detail = _localised(request_language(request), status, exc.title, exc.detail)
+        response = problem(status, detail, title=title)
         if isinstance(exc, errors.RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         if isinstance(exc, errors.AuthenticationFailed):
@@ -58,15 +107,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        locale = request_language(request)
         issues = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            {"loc": list(e.get("loc", ())), "msg": field_message(locale, e), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return problem(422, "the request is not valid", errors=issues)
+        if locale == FALLBACK:
+            return problem(422, "the request is not valid", errors=issues)
+        invalid = translate(locale, "problem.invalid_request")
+        return problem(422, invalid, title=translate(locale, "problem.title.422"), errors=issues)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = problem(exc.status_code, str(exc.detail))
+        phrase = HTTPStatus(exc.status_code).phrase
+        title, detail = _localised(
+            request_language(request), exc.status_code, phrase, str(exc.detail)
+        )
+        response = problem(exc.status_code, detail, title=title)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -74,4 +131,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "an unexpected error occurred; it has been logged")
+        locale = request_language(request)
+        return problem(
+            500,
+            translate(locale, "problem.unexpected"),
+            title=translate(locale, "problem.title.500"),
+        )

@@ -10,7 +10,7 @@ import { createI18n } from "./i18n.js";
 const config = pageConfig();
 const i18n = createI18n(config);
 const { t } = i18n;
-const api = createApi(config.csrf);
+const api = createApi(config.csrf, { locale: config.locale });
 const body = document.getElementById("admin-body");
 const cache = { teams: [], skills: [], queues: [], providers: [] };
 

@@ -19,9 +19,12 @@ export class ApiError extends Error {
   }
 }
 
-export function createApi(csrfToken, fetchImpl = globalThis.fetch.bind(globalThis)) {
+// `locale` (the page's) goes out as Accept-Language so that problems come back in the
+// language the screen speaks.
+export function createApi(csrfToken, { locale, fetchImpl = globalThis.fetch.bind(globalThis) } = {}) {
   async function request(method, path, body) {
     const headers = { Accept: "application/json" };
+    if (locale) headers["Accept-Language"] = locale;
     const init = { method, headers, credentials: "same-origin" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrfToken;
     if (body instanceof FormData) init.body = body;

@@ -15,7 +15,7 @@ import { myConversations, myOffers, myPresence, ringRemaining, secondsSince } fr
 const config = pageConfig();
 const i18n = createI18n(config);
 const { t } = i18n;
-const api = createApi(config.csrf);
+const api = createApi(config.csrf, { locale: config.locale });
 const $ = (id) => document.getElementById(id);
 let clockOffsetUs = 0; // server clock minus ours, so countdowns match the server's
 const nowUs = () => Date.now() * 1000 + clockOffsetUs;

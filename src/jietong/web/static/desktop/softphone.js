@@ -230,7 +230,7 @@ const root = typeof document !== "undefined" ? document.getElementById("softphon
 if (root) {
   const words = wordsFor(document.documentElement.lang);
   buildExtras(root, words);
-  const phone = createSoftphone(root, createApi(pageConfig().csrf), words);
+  const phone = createSoftphone(root, createApi(pageConfig().csrf, { locale: pageConfig().locale }), words);
   let pending = null;
   const soon = () => {
     clearTimeout(pending);

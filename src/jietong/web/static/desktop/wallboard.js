@@ -13,7 +13,7 @@ import { AGENT_STATES, agentRows, agentsByState, intervalSeries, queueRows, seco
 const config = pageConfig();
 const i18n = createI18n(config);
 const { t } = i18n;
-const api = createApi(config.csrf);
+const api = createApi(config.csrf, { locale: config.locale });
 const may = config.may;
 const $ = (id) => document.getElementById(id);
 let clockOffsetUs = 0;
