@@ -179,24 +179,18 @@ class IntakeCommitter:
                     uow, [job.request.prepared.message for job in batch]
                 )
                 lookups = self._prefetch(uow, batch) if batched else None
-                staged: dict[intake.DedupeKey, IntakeResult] = {}
+                staged: set[intake.DedupeKey] = set()
                 for job in batch:
-                    key = intake.dedupe_key(job.request.prepared.message)
-                    if (first := staged.get(key)) is not None:
-                        outcomes.append(
-                            IntakeResult(
-                                first.message_id,
-                                first.interaction_id,
-                                first.customer_id,
-                                duplicate=True,
-                            )
-                        )
+                    message = job.request.prepared.message
+                    key = intake.dedupe_key(message)
+                    if key in staged and (first := intake.find_earlier(uow, message)):
+                        outcomes.append(first)  # answered as a separate transaction would
                         continue
                     outcome = self._stage(
                         uow, job.request, known_new=key not in stored, lookups=lookups
                     )
                     if isinstance(outcome, IntakeResult):
-                        staged[key] = outcome
+                        staged.add(key)
                     outcomes.append(outcome)
                 if any(isinstance(o, IntakeResult) and not o.duplicate for o in outcomes):
                     uow.commit()

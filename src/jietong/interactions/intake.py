@@ -314,6 +314,13 @@ def _earlier(uow: UnitOfWork, message: InboundMessage) -> IntakeResult | None:
     return IntakeResult(message_id, interaction_id, customer_id, duplicate=True)
 
 
+def find_earlier(uow: UnitOfWork, message: InboundMessage) -> IntakeResult | None:
+    """The stored delivery of `message`'s external id, rows deferred by this transaction
+    included (how a batch answers a repeat of one of its own messages)."""
+    uow.flush_later()
+    return _earlier(uow, message)
+
+
 def stored_external_ids(uow: UnitOfWork, messages: Sequence[InboundMessage]) -> set[DedupeKey]:
     """Which of `messages` are stored already, by (org, channel, external id), in one
     query: a batch asks once instead of once per message."""
@@ -636,10 +643,13 @@ def _conversation(
     else:
         row, created = _open(uow, message, customer, now, lookups), True
     if lookups is not None:
-        # The conversation just touched is now the latest of its customer and thread key.
-        lookups.latest[(message.org_id, customer.id, message.channel)] = row
-        if message.thread_key:
-            lookups.by_thread_key[(message.org_id, message.channel, message.thread_key)] = row
+        # Keep the batch's look-ups what the queries would now answer: the conversation
+        # just touched is the latest (updated_at) of ITS customer — who may not be the
+        # sender, when a thread key joined them — and, if new, the newest of its key.
+        if row.customer_id is not None:
+            lookups.latest[(message.org_id, row.customer_id, row.channel)] = row
+        if created and row.external_ref:
+            lookups.by_thread_key[(message.org_id, row.channel, row.external_ref)] = row
     return row, created
 
 

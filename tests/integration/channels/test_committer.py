@@ -351,3 +351,76 @@ def test_a_reader_does_not_wait_for_a_writer(platform: Platform, tenant_a: Tenan
         reader.join()
         writer.commit()
     assert seen == [0], "the reader saw an uncommitted row"
+
+
+# -- the batch path decides as the one-message path does -----------------------------------
+
+messages_plan = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # sender
+        st.sampled_from([None, "k1", "k2"]),  # thread key
+        st.integers(0, 12),  # external id (repeats are redeliveries)
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=messages_plan)
+def test_a_batch_threads_and_identifies_as_one_message_at_a_time(
+    platform: Platform, tenant_a: Tenant, tenant_b: Tenant, plan: list[tuple[int, str | None, int]]
+) -> None:
+    """The same deliveries, stored one per transaction for one organisation and as one
+    batch (look-ups prefetched, no savepoints, deferred inserts) for another, group into
+    the same customers and conversations, with the same duplicates and openings."""
+    run = new_id()[-10:]
+    block = int(run, 16) % 100_000  # senders of their own: examples share the database
+
+    def message(tenant: Tenant, sender: int, key: str | None, ext: int) -> InboundMessage:
+        return inbound(
+            tenant,
+            sender=f"13{block:05d}{sender:04d}",
+            external_id=f"{run}-{ext}",
+            thread_key=None if key is None else f"{run}-{key}",
+        )
+
+    alone = [receive(platform, message(tenant_a, *item)) for item in plan]
+    with gated_committer(platform) as (committer, gate):
+        opening = committer.submit(request(tenant_b, sender="13100131000", external_id=run))
+        assert gate.waiting.wait(30)
+        futures = [
+            committer.submit(
+                IntakeRequest(
+                    intake.prepare(message(tenant_b, *item), blobs=None), default_region="CN"
+                )
+            )
+            for item in plan
+        ]
+        gate.open.set()
+        opening.result(timeout=60)
+        batched = [f.result(timeout=60) for f in futures]
+        largest = committer.stats().largest_batch
+
+    assert largest == len(plan)
+
+    def shape(results: list[IntakeResult]) -> list[tuple[int, int, bool, bool]]:
+        """Each result as (first index with its conversation, first index with its
+        customer, duplicate, opened): ids differ between the runs, the grouping may not."""
+        conversations = [r.interaction_id for r in results]
+        customers = [r.customer_id for r in results]
+        return [
+            (
+                conversations.index(r.interaction_id),
+                customers.index(r.customer_id),
+                r.duplicate,
+                r.opened_interaction,
+            )
+            for r in results
+        ]
+
+    assert shape(batched) == shape(alone), plan
