@@ -4,8 +4,8 @@ transaction and one commit (one fsync), and each sender is answered after that c
 Why: storing a message is a few milliseconds of SQL, but its commit waits for the disk
 (WAL fsync) and, on SQLite, holds the only write lock meanwhile. One transaction per
 message caps intake near 1/fsync, however many callers wait. Here one writer thread takes
-everything queued since its last commit (up to `max_batch`), stages each message in its
-own savepoint (`intake.stage`) and commits once.
+everything queued since its last commit (up to `max_batch`), stages each message
+(`intake.stage`; a lone message in its own savepoint) and commits once.
 
 The rules that hold (tests in tests/integration/channels/test_committer.py):
 
@@ -19,7 +19,9 @@ The rules that hold (tests in tests/integration/channels/test_committer.py):
 * If the commit itself fails, nothing of the batch was stored; each message is then
   retried in a transaction of its own, so a message that poisons the commit fails alone.
 * Duplicates in one batch meet as in separate transactions: the later one finds the
-  earlier one's row (same transaction) and is answered as a duplicate.
+  earlier one's row (same transaction, deferred rows flushed first) and is answered as a
+  duplicate. A batch decides threading and identity exactly as one message per
+  transaction would (a hypothesis test compares the two).
 
 Callers: `submit` (a concurrent future, for asyncio via `asyncio.wrap_future`) or
 `receive` (blocking). `prepare` (checks, blob files) runs in the caller's thread first, so
