@@ -104,6 +104,11 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     seen: dict[str, float] = field(default_factory=dict)
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 429", "ReadTimeout"…
+
+    def failed(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
 
 # --- the database and the server -----------------------------------------------------------
@@ -312,11 +317,11 @@ class Load:
             r = await self.http.post(
                 f"/api/v1/channels/api/{self.target.account_id}/messages", json=body
             )
-        except httpx.HTTPError:
-            run.errors += 1
+        except httpx.HTTPError as exc:
+            run.failed(type(exc).__name__)
             return
         if r.status_code != 201:
-            run.errors += 1
+            run.failed(f"HTTP {r.status_code}")
             return
         sample.acked = time.perf_counter()
         sample.message_id = r.json()["message_id"]
@@ -376,6 +381,7 @@ class Figures:
     ack_p99_ms: float
     unseen: int
     errors: int
+    error_kinds: str
 
 
 def figures(run: Run, seconds: float) -> Figures:
@@ -390,6 +396,7 @@ def figures(run: Run, seconds: float) -> Figures:
         ack_p99_ms=percentile(acks, 99) * 1000,
         unseen=len(done) - len(visible),
         errors=run.errors,
+        error_kinds=", ".join(f"{k} {n}" for k, n in sorted(run.error_kinds.items())) or "-",
     )
 
 
@@ -548,12 +555,14 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
     print(
         f"[{backend}] sustained ({args.concurrency} clients, {args.seconds:.0f} s): "
         f"{closed.per_second:7.0f} msgs/s committed ({closed.committed} msgs, "
-        f"{closed.errors} errors); visible to the agent p50 {closed.p50_ms:.1f} ms, "
+        f"{closed.errors} errors: {closed.error_kinds}); visible to the agent p50 "
+        f"{closed.p50_ms:.1f} ms, "
         f"p99 {closed.p99_ms:.1f} ms; 201 p99 {closed.ack_p99_ms:.1f} ms; unseen {closed.unseen}"
     )
     print(
         f"[{backend}] paced at {rate:.0f} msgs/s ({args.seconds:.0f} s): "
-        f"{paced.per_second:7.0f} msgs/s committed, {paced.errors} errors; visible to the "
+        f"{paced.per_second:7.0f} msgs/s committed, {paced.errors} errors "
+        f"({paced.error_kinds}); visible to the "
         f"agent p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms; 201 p99 "
         f"{paced.ack_p99_ms:.1f} ms; unseen {paced.unseen}"
     )
