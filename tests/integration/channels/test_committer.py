@@ -17,7 +17,7 @@ from sqlalchemy import Connection, event, func, select
 
 from jietong.app.platform import Platform
 from jietong.channels.base import InboundMessage
-from jietong.core.errors import InvalidInput
+from jietong.core.errors import InvalidInput, RateLimited
 from jietong.core.ids import new_id
 from jietong.interactions import intake
 from jietong.interactions.committer import IntakeCommitter, IntakeRequest
@@ -207,6 +207,29 @@ def test_a_message_that_breaks_the_commit_fails_alone_after_a_retry(
     assert all(isinstance(r, IntakeResult) and not r.duplicate for r in results), results
     assert stats.retried_alone >= 2
     assert sorted(e for _id, e in stored_ids(platform, "c-") if e) == [f"c-{i}" for i in range(6)]
+
+
+def test_a_full_queue_refuses_with_429_and_stores_what_it_took(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    gate = Gate(platform)
+    committer = IntakeCommitter(gate.new_uow, max_pending=2)
+    try:
+        taken = committer.submit(request(tenant_a, sender="13200132000", external_id="q-0"))
+        assert gate.waiting.wait(30)  # the writer holds q-0; the queue is empty again
+        queued = [
+            committer.submit(request(tenant_a, sender="13200132001", external_id=f"q-{i}"))
+            for i in (1, 2)
+        ]
+        with pytest.raises(RateLimited) as refused:
+            committer.submit(request(tenant_a, sender="13200132001", external_id="q-3"))
+        assert refused.value.retry_after_seconds >= 1
+        gate.open.set()
+        assert all(not f.result(timeout=60).duplicate for f in [taken, *queued])
+    finally:
+        gate.open.set()
+        committer.close()
+    assert sorted(e for _id, e in stored_ids(platform, "q-") if e) == ["q-0", "q-1", "q-2"]
 
 
 def test_duplicates_in_one_batch_are_stored_once(platform: Platform, tenant_a: Tenant) -> None:
