@@ -1,10 +1,10 @@
 """Which IVR flow answers a call, and running it (``telephony.ivr``) as the
 orchestrator's `IvrRunner`.
 
-The flow of a dialled number is the organisation's flow named after that number, else
-its flow named ``default``, else the demo flow with its three destinations mapped onto
-the organisation's call queues by name (billing -> a queue named like "billing",
-general and operator -> the first call queue).
+The flow of a dialled number is the organisation's flow listing that number, else its
+flow named ``default`` (``ivr.service.flow_for_number``), else the demo flow with its
+three destinations mapped onto the organisation's call queues by name (billing -> a
+queue named like "billing", general and operator -> the first call queue).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from jietong.routing import store as routing_store
-from jietong.storage.tables_voice import IvrFlowRow
 from jietong.storage.uow import UnitOfWork
+from jietong.telephony.ivr import service as ivr_service
 from jietong.telephony.ivr.demo import demo_flow
 from jietong.telephony.ivr.interpreter import IvrContext, PromptSource, run_flow
 from jietong.telephony.ivr.schema import Flow
@@ -25,20 +23,12 @@ from jietong.telephony.orchestrator import records
 from jietong.telephony.orchestrator.contracts import Database, IvrResult, NodeObserver
 from jietong.telephony.ports import CallAudio, CallGone, IncomingCall
 
-DEFAULT_FLOW = "default"
-
 
 def flow_for(uow: UnitOfWork, org_id: str, dialled: str, *, always_open: bool) -> Flow:
     """The flow answering `dialled` (see the module docstring)."""
-    rows = uow.session.scalars(
-        select(IvrFlowRow).where(
-            IvrFlowRow.org_id == org_id, IvrFlowRow.name.in_([dialled[:100], DEFAULT_FLOW])
-        )
-    ).all()
-    by_name = {row.name: row for row in rows}
-    chosen = by_name.get(dialled[:100]) or by_name.get(DEFAULT_FLOW)
-    if chosen is not None:
-        return Flow.model_validate(chosen.definition)
+    found = ivr_service.flow_for_number(uow, org_id, dialled)
+    if found is not None:
+        return found
     return demo_flow(_demo_queues(uow, org_id), always_open=always_open)
 
 
