@@ -23,10 +23,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jietong.storage.uow import UnitOfWork
 from jietong.telephony.ivr.prompts import PromptLibrary
+from jietong.telephony.ivr.service import materialise_prompt
 from jietong.telephony.media.client import MediaClient
 from jietong.telephony.media.process import MediaProcess, MediaProcessSpec, MediaStartError
 from jietong.telephony.orchestrator.cdr_log import CdrLog
@@ -140,7 +142,7 @@ class VoiceRuntime:
             phones=PhonesOfSip(directory),
             ivr=FlowIvr(
                 db,
-                PromptLibrary(self.media_root / "prompts"),
+                PromptLibrary(self.media_root / "prompts", uploaded=self._uploaded_prompt),
                 self.media_root / "voicemail",
                 now=self.platform.clock,
                 always_open=self.options.always_open,
@@ -159,6 +161,17 @@ class VoiceRuntime:
             getattr(signaling, "port", settings.sip_port),
             len(self.clients),
         )
+
+    async def _uploaded_prompt(self, org_id: str, name: str, language: str) -> Path | None:
+        """An organisation's uploaded prompt as a file the media engine can load."""
+        cache = self.media_root / "prompts"
+        blobs = self.platform.blobs
+
+        def work() -> Path | None:
+            with self.platform.read_uow() as uow:
+                return materialise_prompt(uow, blobs, org_id, name, language, cache)
+
+        return await asyncio.to_thread(work)
 
     async def stop(self) -> None:
         self._stopping = True

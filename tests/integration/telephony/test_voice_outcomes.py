@@ -107,7 +107,9 @@ def test_voicemail_becomes_a_message_with_the_wav_and_queued_work(platform, tmp_
                 attachment = uow.session.scalar(
                     select(AttachmentRow).where(AttachmentRow.interaction_id == iid)
                 )
-            assert message is not None and message.body_text.startswith("Voicemail")
+            assert message is not None and message.body_text.startswith("Voicemail (")
+            seconds = float(message.body_text.removeprefix("Voicemail (").split(" s")[0])
+            assert 1 <= seconds <= 4  # the 3 s limit (WAV frames are 8 kHz samples)
             assert attachment is not None and attachment.message_id == message.id
             assert attachment.content_type.endswith("wav") and attachment.size_bytes > 16000
             entry = _entry(world, iid)

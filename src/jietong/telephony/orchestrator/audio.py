@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jietong.telephony.media.client import MediaClient, MediaError
+from jietong.telephony.media.prompts import RATE
 from jietong.telephony.orchestrator.live import LiveCall
 from jietong.telephony.ports import CallGone, Recorded
 
@@ -179,7 +180,8 @@ class LegAudio:
             await media.destroy_bridge(bridge_id)
         except MediaError as exc:
             raise CallGone(str(exc)) from exc
-        return Recorded(self._prompts.media_root / finished.path, finished.frames / 50)
+        # `frames` are WAV frames: one per 8 kHz sample.
+        return Recorded(self._prompts.media_root / finished.path, finished.frames / RATE)
 
     async def music(self, *, on: bool) -> None:
         self._check()

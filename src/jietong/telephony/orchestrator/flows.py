@@ -18,6 +18,7 @@ from jietong.storage.uow import UnitOfWork
 from jietong.telephony.ivr import service as ivr_service
 from jietong.telephony.ivr.demo import demo_flow
 from jietong.telephony.ivr.interpreter import IvrContext, PromptSource, run_flow
+from jietong.telephony.ivr.prompts import PromptLibrary
 from jietong.telephony.ivr.schema import Flow
 from jietong.telephony.orchestrator import records
 from jietong.telephony.orchestrator.contracts import Database, IvrResult, NodeObserver
@@ -72,9 +73,15 @@ class FlowIvr:
     ) -> IvrResult:
         flow = await self.db.run(flow_for, call.org_id, call.dialled, always_open=self.always_open)
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        # Uploaded prompts belong to an organisation: the library resolves this call's.
+        prompts = (
+            self.prompts.for_org(call.org_id)
+            if isinstance(self.prompts, PromptLibrary)
+            else self.prompts
+        )
         context = IvrContext(
             audio=audio,
-            prompts=self.prompts,
+            prompts=prompts,
             caller=contact.caller_e164 or call.caller.user,
             recordings_dir=self.recordings_dir,
             now=self.now,
