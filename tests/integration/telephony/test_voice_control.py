@@ -1,6 +1,6 @@
 """In-call control on a bridged call with real RTP: hold (music, the agent no longer hears
 the caller), mute, recording pause (silence in the file), attended transfer to a number,
-supervisor listen; who may do it (the agent on the call, supervisors; not another agent,
+supervisor listen and whisper; who may do it (the agent on the call, supervisors; not another agent,
 not another organisation); every control audited."""
 
 from __future__ import annotations
@@ -94,6 +94,13 @@ def test_hold_mute_pause_transfer_and_listen(platform, tmp_path):
             mark = len(caller.received)
             await asyncio.sleep(1.0)
             assert band_level(caller.heard(len(caller.received) - mark), 2000) < 0.2
+            # Whisper: the agent now hears the supervisor's 2000 Hz; the caller still not.
+            await control.supervise(boss, iid, Mode.WHISPER)
+            await asyncio.sleep(0.4)
+            caller_mark, agent_mark = len(caller.received), len(agent.received)
+            await asyncio.sleep(1.0)
+            assert band_level(agent.heard(len(agent.received) - agent_mark), 2000) > 0.2
+            assert band_level(caller.heard(len(caller.received) - caller_mark), 2000) < 0.2
             # Attended transfer to a number: the caller waits on hold while the agent
             # speaks to the number; completing leaves caller and number together.
             await control.transfer_to_number(ann, iid, "13900000000", attended=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 
 import pytest
@@ -17,6 +18,8 @@ def sample(cls):
         hint = typing.get_type_hints(cls)[f.name]
         if f.default is not dataclasses.MISSING:
             continue
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: an X
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
         values[f.name] = {str: "x", bool: True, float: 1.5, int: 3}.get(hint, ("a", "b"))
     return cls(**values)
 

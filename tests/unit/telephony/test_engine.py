@@ -167,3 +167,29 @@ def test_a_recording_that_cannot_be_written_reports_its_error(engine, tmp_path):
             break
         time.sleep(0.005)
     assert replies and replies[0]["error"] and replies[0]["frames"] == 0
+
+
+def test_a_whisper_is_heard_by_its_target_alone_and_not_recorded(engine, tmp_path):
+    levels = {"caller": 1000, "agent": 2000, "coach": 4000}
+    phones = {leg: add_phone(engine, leg, level) for leg, level in levels.items()}
+    engine.create_bridge(c.CreateBridge("call", tuple(levels)), 1)
+    engine.set_whisper(c.SetWhisper("coach", "agent"))
+    engine.record_start(c.RecordStart("call", "call.wav"), 1)
+    run(engine, list(phones.values()), 4)
+    assert near(phones["agent"].last_heard(), 1000 + 4000)  # the caller and the coach
+    assert near(phones["caller"].last_heard(), 2000)  # the agent only
+    assert near(phones["coach"].last_heard(), 1000 + 2000)  # the whole call
+    assert near(int(engine._bridge_sums[0][0]), 1000 + 2000)  # what the recording gets
+
+    # Leaving the bridge ends the whisper; rows then move and nothing follows stale ones.
+    engine.leave_bridge(c.LeaveBridge("coach"))
+    engine.join_bridge(c.JoinBridge("call", "coach"))
+    engine.destroy_leg(c.DestroyLeg("caller"))
+    run(engine, [phones["agent"], phones["coach"]], 4)
+    assert near(phones["agent"].last_heard(), 4000)  # the coach now talks to the bridge
+    with pytest.raises(EngineError):
+        engine.set_whisper(c.SetWhisper("coach", "coach"))
+    engine.create_leg(c.CreateLeg("outside"), 1)
+    with pytest.raises(EngineError):
+        engine.set_whisper(c.SetWhisper("coach", "outside"))  # not in its bridge
+    engine.set_whisper(c.SetWhisper("coach", None))  # ending one that is not there is fine

@@ -174,6 +174,9 @@ class MediaClient:
     async def set_mute(self, leg_id: str, muted: bool) -> None:
         await self._call(c.SetMute(leg_id, muted))
 
+    async def set_whisper(self, leg_id: str, to_leg_id: str | None) -> None:
+        await self._call(c.SetWhisper(leg_id, to_leg_id))
+
     async def record_start(self, bridge_id: str, path: str) -> str:
         result = await self._call(c.RecordStart(bridge_id, path))
         self._recordings[bridge_id] = result["path"]

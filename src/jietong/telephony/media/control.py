@@ -158,6 +158,16 @@ class SetMute:
 
 
 @dataclass(frozen=True, slots=True)
+class SetWhisper:
+    """Whisper: the leg is heard by `to_leg_id` alone (a supervisor coaching an agent)
+    and still hears the whole bridge; both must be in one bridge. None ends it."""
+
+    op: ClassVar[str] = "set_whisper"
+    leg_id: str
+    to_leg_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordStart:
     """Record the bridge's mix to a WAV file (8 kHz, 16-bit) under the media root."""
 
@@ -218,7 +228,8 @@ class Shutdown:
 
 Command = Union[  # noqa: UP007 - a runtime alias used in isinstance-free dispatch tables
     Hello, CreateLeg, SetRemote, DestroyLeg, CreateBridge, JoinBridge, LeaveBridge,
-    DestroyBridge, LoadPrompt, Play, StopPlay, SetHold, SetMute, RecordStart, RecordPause,
+    DestroyBridge, LoadPrompt, Play, StopPlay, SetHold, SetMute, SetWhisper, RecordStart,
+    RecordPause,
     RecordResume, RecordStop, GetStats, Subscribe, Ping, Shutdown,
 ]  # fmt: skip
 COMMANDS: Final[dict[str, type[Any]]] = {cls.op: cls for cls in typing.get_args(Command)}

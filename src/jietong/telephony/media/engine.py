@@ -106,6 +106,7 @@ class Engine:
         self._by_fd: dict[int, Leg] = {}
         self._poll = select.epoll()
         self._topology: mixer.Topology | None = None
+        self._whispers: dict[Leg, Leg] = {}  # whispering leg -> the one leg that hears it
         self.prompts = PromptBank()
         self.prompts.add(DEFAULT_MUSIC, default_music_on_hold())
         self._writer = RecordingWriter()
@@ -254,6 +255,10 @@ class Engine:
 
     def _leave(self, leg: Leg) -> None:
         assert leg.bridge is not None
+        # A whisper lives inside one bridge: it ends when either side leaves.
+        self._whispers.pop(leg, None)
+        for source in [s for s, target in self._whispers.items() if target is leg]:
+            del self._whispers[source]
         leg.bridge.legs.remove(leg)
         leg.bridge = None
         self.arrays.bridge[leg.row] = -1
@@ -322,6 +327,17 @@ class Engine:
 
     def set_mute(self, cmd: c.SetMute) -> dict[str, Any]:
         self.arrays.muted[self._leg(cmd.leg_id).row] = cmd.muted
+        return {}
+
+    def set_whisper(self, cmd: c.SetWhisper) -> dict[str, Any]:
+        leg = self._leg(cmd.leg_id)
+        if cmd.to_leg_id is None:
+            self._whispers.pop(leg, None)
+            return {}
+        target = self._leg(cmd.to_leg_id)
+        if target is leg or leg.bridge is None or target.bridge is not leg.bridge:
+            raise EngineError("not_bridged", "a leg whispers to another leg of its bridge")
+        self._whispers[leg] = target
         return {}
 
     def _resolve(self, path: str) -> Path:
@@ -520,7 +536,17 @@ class Engine:
         frames = mixer.decode_received(a.inbuf[:rows], a.codec[:rows], a.received[:rows])
         bridged, held = a.bridge[:rows] >= 0, a.held[:rows]
         talks = bridged & ~held & ~a.muted[:rows]
+        whispers = self._whispers
+        if whispers:
+            sources = np.fromiter((leg.row for leg in whispers), np.int64, len(whispers))
+            targets = np.fromiter((leg.row for leg in whispers.values()), np.int64, len(whispers))
+            speaking = talks[sources] & ~held[targets]  # a held agent hears music only
+            talks[sources] = False  # the bridge (and its recording) does not hear a whisper
         heard, sums = mixer.mix_minus(topology, frames, talks, bridged & ~held)
+        if whispers:
+            # Only the target hears it (one target per whisperer; np.add.at for two
+            # whisperers coaching the same agent).
+            np.add.at(heard, targets[speaking], frames[sources[speaking]])
         self._add_players(heard, rows)
         self._bridge_sums = sums
         a.out[:rows, rtp.HEADER_SIZE :] = mixer.encode(heard, a.codec[:rows])

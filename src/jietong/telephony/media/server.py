@@ -290,7 +290,8 @@ class ControlServer:
             c.JoinBridge: engine.join_bridge, c.LeaveBridge: engine.leave_bridge,
             c.DestroyBridge: engine.destroy_bridge, c.LoadPrompt: engine.load_prompt,
             c.Play: engine.play, c.StopPlay: engine.stop_play, c.SetHold: engine.set_hold,
-            c.SetMute: engine.set_mute, c.RecordPause: engine.record_pause,
+            c.SetMute: engine.set_mute, c.SetWhisper: engine.set_whisper,
+            c.RecordPause: engine.record_pause,
             c.RecordResume: engine.record_pause, c.GetStats: engine.get_stats,
         }  # fmt: skip
         handler = simple.get(type(cmd))

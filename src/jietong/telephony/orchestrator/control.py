@@ -30,6 +30,7 @@ from jietong.interactions.service import require_interaction
 from jietong.storage.uow import UnitOfWork
 from jietong.telephony.media.client import MediaError
 from jietong.telephony.orchestrator.live import LegRole, LiveCall, Mode, Phase
+from jietong.telephony.orchestrator.parties import supervise_with
 
 if TYPE_CHECKING:
     from jietong.telephony.service import VoiceService
@@ -265,10 +266,8 @@ class CallControl:
 
     async def supervise(self, actor: Actor, interaction_id: str, mode: Mode) -> CallView:
         """Ring the supervisor's own phone; answered, it joins the call: listening
-        (muted) or barging in (heard by all). Whisper (heard by the agent alone) needs a
-        leg in two bridges, which the media engine does not offer: refused (409)."""
-        if mode is Mode.WHISPER:
-            raise Conflict("whisper is not available with this media engine; use listen or barge")
+        (muted), whispering (heard by the agent alone) or barging in (heard by all).
+        A supervisor already on the call changes mode at once."""
         call = await self._call(
             actor, interaction_id, "supervise", {"mode": mode.value}, supervisor_only=True
         )
@@ -277,7 +276,7 @@ class CallControl:
         if existing and existing[0].answered:
             leg = existing[0]
             leg.mode = mode
-            await self._media(call.media.set_mute(leg.leg_id, mode is not Mode.BARGE))
+            await self._media(supervise_with(call, leg))
             return view_of(call)
         phone = await self.service.phones.phone_user_of(actor.org_id, actor.user_id)
         if phone is None:

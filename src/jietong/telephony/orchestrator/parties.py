@@ -56,8 +56,7 @@ class PartiesMixin(OrchestratorBase):
             await self._other_gone(live, leg)
             return
         await live.media.join_bridge(live.bridge_id, leg.leg_id)
-        # Listening: the bridge does not hear the supervisor (mute); barge: it does.
-        await live.media.set_mute(leg.leg_id, leg.mode is not Mode.BARGE)
+        await supervise_with(live, leg)
         await self.call_log.call_event(live, "supervisor_joined", {"mode": str(leg.mode)})
 
     async def _other_gone(self, live: LiveCall, leg: Leg) -> None:
@@ -184,3 +183,13 @@ class PartiesMixin(OrchestratorBase):
         except Exception:
             log.exception("callback %s: dialling the customer failed", live.key)
             await self.finish(live, "callback_failed", hang_up_caller=False)
+
+
+async def supervise_with(live: LiveCall, leg: Leg) -> None:
+    """Apply a supervisor leg's mode in the bridge. Listen: nobody hears the supervisor
+    (muted); barge: everybody does; whisper: the agent alone (without a connected agent,
+    a whisper is a listen)."""
+    agent = live.agent if leg.mode is Mode.WHISPER else None
+    await live.media.set_whisper(leg.leg_id, None if agent is None else agent.leg_id)
+    heard_by_bridge = leg.mode is Mode.BARGE
+    await live.media.set_mute(leg.leg_id, not heard_by_bridge and agent is None)
