@@ -246,6 +246,13 @@ def test_customer_agent_and_supervisor_in_real_browsers(
     expect(supervisor.locator("#tiles")).to_contain_text(run["answered_label"])
     expect(supervisor.locator("#chart-volume svg rect.bar-answered").first).to_be_attached()
     shot(supervisor, f"wallboard-{locale}")
+    name = login_of(run["agent"]).username.capitalize()
+    supervisor.locator("#agent-rows tr", has_text=name).locator("button").click()
+    manage = supervisor.locator("dialog.act-dialog")
+    expect(manage.locator("select")).to_be_visible()
+    expect(manage.locator("p.supervise")).to_have_count(0)  # a chat: no call to listen to
+    supervisor.keyboard.press("Escape")
+    expect(manage).to_have_count(0)
     supervisor.click("#big-screen")
     expect(supervisor.locator("body")).to_have_class("dsk dsk-wallboard big")
     shot(supervisor, f"wallboard-{locale}-big")

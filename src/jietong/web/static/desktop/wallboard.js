@@ -217,8 +217,20 @@ function manageAgent(agentId) {
   const dialog = h("dialog", { class: "act-dialog" });
   const close = () => dialog.close();
   select.addEventListener("change", () => setAgentState(agentId, select).then(close));
+  // On a call: listen, whisper to the agent or barge in, on the supervisor's own phone.
+  const call = callOf(agentId);
+  const supervise = call
+    ? h(
+        "p",
+        { class: "supervise" },
+        ["listen", "whisper", "barge"].map((mode) =>
+          h("button", { type: "button", "data-mode": mode, onclick: () => superviseCall(call, mode).then(close) }, t(`wall.call_${mode}`)),
+        ),
+      )
+    : "";
   dialog.append(
     h("h3", {}, directory().users[agentId]?.name ?? ""),
+    supervise,
     h("label", {}, t("wall.set_state"), select),
     h("button", { type: "button", class: "quiet", onclick: () => (close(), editSkills(agentId)) }, t("wall.skills")),
     " ",
@@ -237,6 +249,22 @@ function updateAgentRow(el, row) {
   setText(chip, t(`dsk.state.${row.state}`) + (row.reason ? ` · ${t(`dsk.reason.${row.reason}`)}` : ""));
   setText(f("time"), duration(row.secondsInState));
   setText(f("load"), row.load);
+}
+
+/** The call interaction the agent is connected to, if any. */
+function callOf(agentId) {
+  const work = live.state.work ?? {};
+  const found = Object.entries(work).find(([, w]) => w && w.channel === "call" && w.state === "connected" && w.assigned_user_id === agentId);
+  return found ? found[0] : null;
+}
+
+async function superviseCall(interactionId, mode) {
+  try {
+    await api.post(`/api/v1/voice/calls/${interactionId}/supervise`, { mode });
+    toast(t("wall.call_ringing_you"));
+  } catch (error) {
+    toast(error.message);
+  }
 }
 
 async function setAgentState(agentId, select) {
