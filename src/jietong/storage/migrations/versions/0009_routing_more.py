@@ -1,6 +1,8 @@
-"""routing more
+"""routing more (no schema change)
 
-Routing (issue 4): room for the routing engine's next tables or columns.
+A revision reserved for the routing engine's work of 2026-11-23, which needed no table or
+column after all (case tasks are interactions). Kept, empty, so that databases already at
+a later revision keep their history.
 
 Revision ID: 0009
 Revises: 0008
