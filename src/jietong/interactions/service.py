@@ -208,6 +208,25 @@ def transition_interaction(
     """Fire `trigger`: IllegalTransition if the lifecycle forbids it from the current
     state. 'offer' needs `assigned_user_id`; only the offered agent (or someone who sees
     the whole organisation) may accept or decline; returning to the queue unassigns."""
+    row = transition_interaction_uncommitted(
+        uow, actor, interaction_id, trigger, assigned_user_id=assigned_user_id
+    )
+    uow.commit()
+    return _views(uow, actor.org_id, [row])[0]
+
+
+def transition_interaction_uncommitted(
+    uow: UnitOfWork,
+    actor: Actor,
+    interaction_id: str,
+    trigger: str,
+    *,
+    assigned_user_id: str | None = None,
+) -> InteractionRow:
+    """The same move without the commit: the caller commits (or rolls back) it together
+    with its own changes — the routing engine lands all the offers of one decision in one
+    commit. Raises (IllegalTransition, InteractionNotFound, InvalidInput,
+    PermissionDenied) before changing anything. Returns the changed row."""
     require(actor, Permission.INTERACTIONS_WRITE)
     row = require_interaction(uow, actor, interaction_id, for_update=True)
     move = lifecycle_for(Direction(row.direction)).fire(InteractionState(row.state), trigger)
@@ -238,8 +257,7 @@ def transition_interaction(
             "assigned_user_id": row.assigned_user_id,
         },
     )
-    uow.commit()
-    return _views(uow, actor.org_id, [row])[0]
+    return row
 
 
 def list_transitions(uow: UnitOfWork, actor: Actor, interaction_id: str) -> list[TransitionRow]:

@@ -13,13 +13,13 @@ from jietong.core.ids import new_id
 from jietong.core.permissions import Permission, require
 from jietong.core.tenancy import Actor, system_actor
 from jietong.events.routing import CallbackStarted
-from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import Channel, Direction, InteractionTrigger
 from jietong.interactions.schemas import InteractionCreate
 from jietong.interactions.service import (
     create_interaction,
     require_interaction,
     transition_interaction,
+    transition_interaction_uncommitted,
 )
 from jietong.routing import store
 from jietong.routing.entries import base_priority, to_callback

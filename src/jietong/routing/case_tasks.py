@@ -26,10 +26,9 @@ from jietong.core.ids import new_id
 from jietong.core.permissions import Permission, require
 from jietong.core.tenancy import Actor, system_actor
 from jietong.events.routing import WorkQueued
-from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import Direction, InteractionTrigger
 from jietong.interactions.schemas import InteractionCreate
-from jietong.interactions.service import create_interaction
+from jietong.interactions.service import create_interaction, transition_interaction_uncommitted
 from jietong.routing import store
 from jietong.routing.configuration import QueueNotFound
 from jietong.routing.entries import base_priority

@@ -10,7 +10,7 @@ second 'accept'. Locks are always taken in the order presence, offer, entry,
 interaction, so concurrent moves cannot deadlock.
 
 The interaction's move is made last, through `interactions.service.transition_interaction`
-(or its uncommitted twin in `interactions.lifecycle` for offers), and one commit covers
+(or its uncommitted form, `transition_interaction_uncommitted`, for offers), and one commit covers
 the whole unit of work: offer, entry, presence and interaction change together or not at
 all. The engine makes a decision's offers in savepoints of one transaction.
 """
@@ -37,9 +37,8 @@ from jietong.events.routing import (
     OfferExpired,
     OfferRetracted,
 )
-from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import InteractionTrigger
-from jietong.interactions.service import transition_interaction
+from jietong.interactions.service import transition_interaction, transition_interaction_uncommitted
 from jietong.routing import store
 from jietong.routing.callbacks import open_conversation
 from jietong.routing.entries import record_offer_move

@@ -14,9 +14,9 @@ from jietong.app.platform import Platform
 from jietong.core.errors import IllegalTransition, InvalidInput
 from jietong.core.tenancy import Role
 from jietong.interactions import service as interactions
-from jietong.interactions.lifecycle import transition_interaction_uncommitted
 from jietong.interactions.model import Channel
 from jietong.interactions.schemas import InteractionCreate
+from jietong.interactions.service import transition_interaction_uncommitted
 from jietong.org import service as org_service
 from jietong.org.schemas import QueueCreate
 from jietong.routing import offers, supervision
