@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jietong.app.channels_runtime import build_channel_registry
 from jietong.app.routing_runtime import RoutingRuntime
 from jietong.app.settings import Settings
+from jietong.channels.accounts import WebhookAccountCache
 from jietong.channels.registry import ChannelRegistry
 from jietong.core.clock import utcnow
 from jietong.events.bus import EventBus, create_bus
@@ -38,6 +39,8 @@ class Platform:
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     # The routing engine's in-process state and loop (issue 4); None: not run here.
     routing: RoutingRuntime | None = field(default_factory=RoutingRuntime)
+    # Webhooks' account look-ups of the last seconds (channels.accounts.WebhookAccountCache).
+    webhook_accounts: WebhookAccountCache = field(default_factory=WebhookAccountCache)
     # Group commit of inbound messages (interactions.committer); its thread starts lazily.
     intake: IntakeCommitter = field(init=False)
 

@@ -9,9 +9,11 @@ needs comes from the registry (`AccountSpec`), so this module knows no provider.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -161,6 +163,44 @@ def find_webhook_account(uow: UnitOfWork, account_id: str, channel: str) -> Webh
     if row is None or row.channel != channel or not row.enabled:
         return None
     return WebhookAccount(row.org_id, row.channel, row.queue_id, to_channel_account(row))
+
+
+class WebhookAccountCache:
+    """Webhook look-ups of the last few seconds, per process.
+
+    Every provider webhook starts by finding its account; at hundreds of messages per
+    second that read was a quarter of the server's time. Accounts change rarely, so a
+    look-up (found or not) is reused for `ttl` seconds. The price: an account disabled,
+    deleted or re-keyed by another process keeps answering here for at most `ttl`
+    seconds; changes made through this process's API call `invalidate` and take effect
+    at once.
+    """
+
+    def __init__(self, ttl: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, WebhookAccount | None]] = {}
+
+    MISS: ClassVar[object] = object()
+
+    def cached(self, account_id: str, channel: str) -> WebhookAccount | object | None:
+        """The remembered answer (an account or None), or `WebhookAccountCache.MISS`."""
+        with self._lock:
+            entry = self._entries.get((account_id, channel))
+        if entry is None or entry[0] <= self._clock():
+            return self.MISS
+        return entry[1]
+
+    def remember(self, account_id: str, channel: str, found: WebhookAccount | None) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # unknown ids from a scanner must not grow it
+                self._entries.clear()
+            self._entries[(account_id, channel)] = (self._clock() + self.ttl, found)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def to_channel_account(row: ChannelAccountRow) -> ChannelAccount:

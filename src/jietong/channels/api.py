@@ -83,6 +83,7 @@ def create_channel_account(
         provider=body.provider,
         changes=_changes(body),
     )
+    platform.webhook_accounts.invalidate()
     return account_out(row, platform.channels)
 
 
@@ -102,12 +103,16 @@ def update_channel_account(
     platform: PlatformDep,
 ) -> ChannelAccountOut:
     row = accounts.update_account(uow, actor, platform.channels, account_id, _changes(body))
+    platform.webhook_accounts.invalidate()
     return account_out(row, platform.channels)
 
 
 @router.delete("/channel-accounts/{account_id}", status_code=204)
-def delete_channel_account(account_id: str, uow: UowDep, actor: ActorDep) -> Response:
+def delete_channel_account(
+    account_id: str, uow: UowDep, actor: ActorDep, platform: PlatformDep
+) -> Response:
     accounts.delete_account(uow, actor, account_id)
+    platform.webhook_accounts.invalidate()
     return Response(status_code=204)
 
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from jietong.app.platform import Platform
-from jietong.channels.accounts import ChannelAccountNotFound, WebhookAccount, find_webhook_account
+from jietong.channels.accounts import (
+    ChannelAccountNotFound,
+    WebhookAccount,
+    WebhookAccountCache,
+    find_webhook_account,
+)
 from jietong.channels.base import InboundMessage, ProviderStatus
 from jietong.channels.deliveries import record_provider_status
 from jietong.channels.errors import BadSignature
@@ -39,9 +44,15 @@ async def account_for(request: Request, account_id: str, channel: str) -> Webhoo
 
     def find() -> WebhookAccount | None:
         with platform.read_uow() as uow:  # a read: never queue for SQLite's write lock
-            return find_webhook_account(uow, account_id, channel)
+            found = find_webhook_account(uow, account_id, channel)
+        platform.webhook_accounts.remember(account_id, channel, found)
+        return found
 
-    found = await run_in_threadpool(find)
+    cached = platform.webhook_accounts.cached(account_id, channel)
+    if cached is WebhookAccountCache.MISS:
+        found = await run_in_threadpool(find)
+    else:
+        found = cast(WebhookAccount | None, cached)
     if found is None:
         raise ChannelAccountNotFound(f"no {channel} account {account_id}")
     return found

@@ -269,3 +269,32 @@ def _status(client: TestClient, tenant: Tenant, delivery_id: str) -> str:
     return str(
         client.get(f"/api/v1/deliveries/{delivery_id}", headers=tenant.headers).json()["status"]
     )
+
+
+def test_account_changes_through_the_api_reach_cached_webhook_lookups_at_once(
+    client: TestClient, tenant_a: Tenant
+) -> None:
+    """Webhooks reuse account look-ups for a few seconds (WebhookAccountCache); an admin's
+    change through this process's API must not wait for that."""
+    account_id = api_account(client, tenant_a)
+    path = f"/api/v1/channels/api/{account_id}/messages"
+    body = {"external_id": "c1", "sender": {"id": "u1"}, "text": "hi"}
+    old = {"Authorization": "Bearer pos-inbound-token-01"}
+    assert client.post(path, json=body, headers=old).status_code == 201  # now cached
+
+    rekeyed = client.patch(
+        f"/api/v1/channel-accounts/{account_id}",
+        headers=tenant_a.headers,
+        json={"secrets": {"inbound_token": "pos-inbound-token-02"}},
+    )
+    assert rekeyed.status_code == 200, rekeyed.text
+    body2 = {**body, "external_id": "c2"}
+    assert client.post(path, json=body2, headers=old).status_code == 401
+    new = {"Authorization": "Bearer pos-inbound-token-02"}
+    assert client.post(path, json=body2, headers=new).status_code == 201
+
+    disabled = client.patch(
+        f"/api/v1/channel-accounts/{account_id}", headers=tenant_a.headers, json={"enabled": False}
+    )
+    assert disabled.status_code == 200, disabled.text
+    assert client.post(path, json={**body, "external_id": "c3"}, headers=new).status_code == 404
