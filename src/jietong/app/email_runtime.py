@@ -75,6 +75,8 @@ def mail_context(platform: Platform) -> service.MailContext:
     settings = platform.settings
     return service.MailContext(
         new_uow=platform.uow,
+        read_uow=platform.read_uow,
+        submit=platform.intake.submit,
         clock=platform.clock,
         blobs=platform.blobs,
         secret=settings.secret(),
@@ -120,20 +122,12 @@ class PlatformMailSink:
         self._context = mail_context(platform)
 
     def accepts(self, address: str) -> bool:
-        with self._platform.uow() as uow:
-            return service.find_recipient(uow, address) is not None
+        return service.accepts(self._context, address)
 
     def store(self, mail: ReceivedMail) -> None:
-        for address in mail.recipients:
-            with self._platform.uow() as uow:
-                recipient = service.find_recipient(uow, address)
-            if recipient is None:
-                # Accepted at RCPT, account disabled since: keep nothing for nobody.
-                log.warning("mail for %s arrived after its account was disabled", address)
-                continue
-            service.receive_mail(
-                self._context, mail.data, recipient, envelope_from=mail.envelope_from
-            )
+        service.receive_delivery(
+            self._context, mail.data, mail.recipients, envelope_from=mail.envelope_from
+        )
 
 
 class DbPositions:
@@ -255,11 +249,7 @@ class EmailRuntime:
             org_id=account.org_id,
             queue_id=account.queue_id,
         )
-        context = mail_context(self._platform)
-
-        def deliver(raw: bytes) -> None:
-            service.receive_mail(context, raw, recipient, envelope_from=None)
-
+        deliver = service.mailbox_delivery(mail_context(self._platform), recipient)
         stop = threading.Event()
         thread = threading.Thread(
             target=imap_in.run,

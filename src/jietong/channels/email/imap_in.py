@@ -5,7 +5,14 @@ stored). Each message is fetched with BODY.PEEK[] (which leaves it unread), hand
 `deliver` (which returns only once intake committed it, or quarantined it), then the
 position is saved, and only then is the message flagged \\Seen (or moved). A crash
 between two steps re-reads the message next time, and intake's de-duplication on the
-Message-ID keeps it single. A new UIDVALIDITY (the folder was rebuilt) starts over
+Message-ID keeps it single.
+
+`deliver` takes one mail at a time; wrapped in `AllAtOnce` it takes each fetched group
+(up to FETCH_BATCH) together, so that the group shares the intake committer's commits,
+and reports per mail whether it was stored. The position then moves past the longest
+stored prefix of the group (one save, one flag or move command); the first failure
+stops the catch-up there, and mail after it that was stored meanwhile is read again
+next time and recognised as a duplicate. A new UIDVALIDITY (the folder was rebuilt) starts over
 from the first message, for the same reason safely.
 
 Blocking (imapclient): each mailbox runs in its own thread, so one slow or broken
@@ -19,7 +26,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,6 +72,16 @@ class PositionStore(Protocol):
 
 
 Deliver = Callable[[bytes], None]  # store one raw mail durably, or raise to retry later
+# Store a group of raw mails; per mail, in order, None once stored durably, else the error.
+DeliverAll = Callable[[Sequence[bytes]], Sequence[Exception | None]]
+
+
+@dataclass(frozen=True)
+class AllAtOnce:
+    """A delivery that takes each fetched group of mails at once (see the module
+    docstring); its answer must have one entry per mail given."""
+
+    deliver_all: DeliverAll
 
 
 def connect(mailbox: Mailbox) -> IMAPClient:
@@ -90,7 +107,7 @@ def connect(mailbox: Mailbox) -> IMAPClient:
 
 
 def catch_up(
-    client: IMAPClient, mailbox: Mailbox, positions: PositionStore, deliver: Deliver
+    client: IMAPClient, mailbox: Mailbox, positions: PositionStore, deliver: Deliver | AllAtOnce
 ) -> int:
     """Store every message after the saved position; returns how many were stored.
     An exception from `deliver` stops here, with the position at the last stored mail."""
@@ -102,14 +119,58 @@ def catch_up(
     stored = 0
     for batch in _batches(_new_uids(client, last)):
         fetched = client.fetch(batch, ["BODY.PEEK[]"])
-        for uid in batch:
-            raw = fetched.get(uid, {}).get(b"BODY[]")
-            if isinstance(raw, bytes):
-                deliver(raw)
-                stored += 1
-            positions.save(Position(uidvalidity, uid))
-            _mark_done(client, mailbox, uid)
+        found = [(uid, fetched.get(uid, {}).get(b"BODY[]")) for uid in batch]
+        for group in _groups(found, deliver):
+            stored += _deliver_group(client, mailbox, positions, uidvalidity, group, deliver)
     return stored
+
+
+def _groups(
+    found: list[tuple[int, object]], deliver: Deliver | AllAtOnce
+) -> list[list[tuple[int, object]]]:
+    if isinstance(deliver, AllAtOnce):
+        return [found]
+    return [[item] for item in found]
+
+
+def _deliver_group(
+    client: IMAPClient,
+    mailbox: Mailbox,
+    positions: PositionStore,
+    uidvalidity: int,
+    group: list[tuple[int, object]],
+    deliver: Deliver | AllAtOnce,
+) -> int:
+    """Deliver one group; save the position past its stored prefix and mark that prefix
+    done; raise the first failure. A UID without a body (expunged meanwhile) is passed."""
+    raws = [raw for _uid, raw in group if isinstance(raw, bytes)]
+    errors = _deliver_all(deliver, raws)
+    done: list[int] = []
+    failure: Exception | None = None
+    answers = iter(errors)
+    for uid, raw in group:
+        if isinstance(raw, bytes):
+            failure = next(answers)
+            if failure is not None:
+                break
+        done.append(uid)
+    if done:
+        positions.save(Position(uidvalidity, done[-1]))
+        _mark_done(client, mailbox, done)
+    if failure is not None:
+        raise failure
+    return len(raws)
+
+
+def _deliver_all(deliver: Deliver | AllAtOnce, raws: list[bytes]) -> list[Exception | None]:
+    if isinstance(deliver, AllAtOnce):
+        errors = list(deliver.deliver_all(raws))
+        if len(errors) != len(raws):
+            raise RuntimeError(f"delivery answered {len(errors)} of {len(raws)} mails")
+        return errors
+    for raw in raws:  # a group of one: a failure propagates as it is
+        deliver(raw)
+    return [None] * len(raws)
 
 
 def wait_for_news(
@@ -134,7 +195,7 @@ def wait_for_news(
 def run(
     mailbox: Mailbox,
     positions: PositionStore,
-    deliver: Deliver,
+    deliver: Deliver | AllAtOnce,
     stop: threading.Event,
     *,
     idle_seconds: float = 300.0,
@@ -185,11 +246,11 @@ def _batches(uids: list[int]) -> Iterator[list[int]]:
         yield uids[start : start + FETCH_BATCH]
 
 
-def _mark_done(client: IMAPClient, mailbox: Mailbox, uid: int) -> None:
+def _mark_done(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
     if mailbox.move_to:
-        client.move([uid], mailbox.move_to)
+        client.move(uids, mailbox.move_to)
     else:
-        client.add_flags([uid], [SEEN], silent=True)
+        client.add_flags(uids, [SEEN], silent=True)
 
 
 def _announces_mail(response: object) -> bool:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from jietong.channels.webchat.availability import RoutingView
 from jietong.identity.schemas import ContactPointIn
-from jietong.interactions.intake import ThreadingPolicy
+from jietong.interactions.committer import IntakeRequest
+from jietong.interactions.intake import IntakeResult, ThreadingPolicy
 from jietong.storage.blobs import BlobStore
 from jietong.storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
 class ChatContext:
-    """What the chat service needs from the platform (built by the runtime)."""
+    """What the chat service needs from the platform (built by the runtime). `submit`
+    queues a visitor's message with the platform's intake committer; its future
+    resolves after the commit that holds it."""
 
     new_uow: Callable[[], UnitOfWork]
+    submit: Callable[[IntakeRequest], Future[IntakeResult]]
     blobs: BlobStore
     token_key: bytes
     default_region: str

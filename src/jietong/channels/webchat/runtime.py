@@ -145,6 +145,7 @@ class ChatRuntime:
         self.limits = limits or ChatLimits()
         self.context = ChatContext(
             new_uow=platform.uow,
+            submit=platform.intake.submit,
             blobs=platform.blobs,
             token_key=tokens.token_key(settings.secret()),
             default_region=settings.default_region,

@@ -44,6 +44,7 @@ from jietong.core.tenancy import Actor
 from jietong.identity.contact_points import ContactKind
 from jietong.interactions import intake
 from jietong.interactions.attachments import served_content_type
+from jietong.interactions.committer import IntakeRequest
 from jietong.interactions.model import Direction, InteractionState
 from jietong.interactions.service import require_interaction
 from jietong.storage.blobs import BlobStore
@@ -72,8 +73,9 @@ def post_message(
     form_answered: bool = False,
     now: datetime,
 ) -> Posted:
-    """Store the visitor's message through intake (one transaction; a repeated client id
-    returns the stored message) and number it in the visitor's timeline."""
+    """Store the visitor's message through the intake committer (committed before this
+    returns; a repeated client id returns the stored message) and number it in the
+    visitor's timeline."""
     if not _CLIENT_ID.match(client_id):
         raise InvalidInput("client_id must be 8-64 letters, digits, '-' or '_'")
     if "\x00" in text or len(text) > MAX_TEXT:
@@ -83,16 +85,13 @@ def post_message(
     if widget.pre_chat is PreChat.REQUIRED and not (form_answered or _introduced(visitor)):
         raise InvalidInput("this chat asks for your name and email or phone first")
     message = _inbound(widget, visitor, client_id, text, attachments, metadata or {}, now)
-    with ctx.new_uow() as uow:
-        result = intake.receive(
-            uow,
-            message,
-            default_region=ctx.default_region,
-            now=now,
-            blobs=ctx.blobs,
-            max_attachment_bytes=widget.max_attachment_bytes,
-            policy=ctx.policy,
-        )
+    prepared = intake.prepare(
+        message, blobs=ctx.blobs, max_attachment_bytes=widget.max_attachment_bytes
+    )
+    # The committer shares its commits among the messages arriving together; the
+    # visitor's acknowledgement waits for the one holding this message.
+    request = IntakeRequest(prepared, default_region=ctx.default_region, policy=ctx.policy)
+    result = ctx.submit(request).result()
     if result.created_customer and (visitor.email or visitor.phone):
         apply_prechat(ctx, visitor, stored_prechat(visitor))
     with ctx.new_uow() as uow:
