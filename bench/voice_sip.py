@@ -15,8 +15,10 @@ offered rate, its figure is the highest rate offered (SIPp's pace), not its ceil
 
     RESULT voice_sip setups_per_s=... cpu_pct=... raw_setups_per_s=... ratio=...
 
-`bench/voice_media.py` reads the latest ``RESULT voice_sip`` from bench/RESULTS.md for the
-`setups_per_s` of the combined ``RESULT voice`` line.
+bench/voice.py runs the same steps (``run_rate``) while a media process carries its
+conversations, for the issue's combined ``RESULT voice`` line.
+
+SIPp is ``$JIETONG_TEST_SIPP`` if set, else ``sipp`` on PATH (Debian: sip-tester).
 
 Usage: .venv/bin/python bench/voice_sip.py [--rates 50,100,150,200,300] [--seconds 10]
 """
@@ -26,12 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,32 +155,53 @@ def stop_server(server: subprocess.Popen[str]) -> None:
         server.wait()
 
 
-def run_rate(kind: str, rate: int, seconds: float, workdir: Path) -> dict[str, float]:
+def sipp_binary() -> str | None:
+    return os.environ.get("JIETONG_TEST_SIPP") or shutil.which("sipp")
+
+
+def run_rate(
+    kind: str, rate: int, seconds: float, workdir: Path, watch: Mapping[str, int] | None = None
+) -> dict[str, float]:
+    """One step: SIPp offers ``rate`` calls/s for ``seconds`` to a fresh server. Also
+    returns the wall-clock bounds of the SIPp run (``start``, ``end``), SIPp's own CPU,
+    and the CPU % over that run of each process in ``watch`` (name -> pid)."""
     port = free_port()
     server = start_server(kind, port)
     calls = int(rate * seconds)
     stat = workdir / f"{kind}-{rate}.csv"
+    sipp = sipp_binary() or "sipp"
+    watch = dict(watch or {})
     try:
-        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
-        sipp = subprocess.run(
-            ["sipp", "-sn", "uac", f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
+        watched0 = {name: cpu_seconds(pid) for name, pid in watch.items()}
+        # SIPp is this process's only child reaped in between: its CPU is the delta.
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0, t0, wall0 = cpu_seconds(server.pid), time.monotonic(), time.time()
+        done = subprocess.run(
+            [sipp, "-sn", "uac", f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
              "-r", str(rate), "-m", str(calls), "-d", "0", "-nostdin",
              "-timeout", f"{int(seconds * 3 + 20)}s",
              "-trace_stat", "-stf", str(stat), "-fd", "1", "-max_recv_loops", "10000"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir, check=False,
         )  # fmt: skip
-        elapsed = time.monotonic() - t0
+        elapsed, wall1 = time.monotonic() - t0, time.time()
         cpu = cpu_seconds(server.pid) - cpu0
+        watched = {name: cpu_seconds(pid) - watched0[name] for name, pid in watch.items()}
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         stop_server(server)
     ok, failed = final_counts(stat)
+    sipp_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     return {
         "rate": rate,
         "ok": ok,
         "failed": failed,
         "achieved": ok / elapsed,
         "cpu_pct": 100.0 * cpu / elapsed,
-        "sipp_rc": sipp.returncode,
+        "sipp_cpu_pct": 100.0 * sipp_cpu / elapsed,
+        "sipp_rc": done.returncode,
+        "start": wall0,
+        "end": wall1,
+        **{f"{name}_cpu_pct": 100.0 * used / elapsed for name, used in watched.items()},
     }
 
 
@@ -205,7 +230,7 @@ def main() -> None:
     if args.serve == "raw":
         serve_raw(args.port)
         return
-    if shutil.which("sipp") is None:
+    if sipp_binary() is None:
         sys.exit("sipp (Debian package sip-tester) is required")
     print(f"cpus={os.cpu_count()} window={args.seconds}s load={os.getloadavg()[0]:.1f}")
     print(f"{'server':>6} {'rate':>5} {'ok':>6} {'failed':>6} {'achieved':>9} {'cpu%':>6} ok")
