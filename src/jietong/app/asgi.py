@@ -30,6 +30,7 @@ from jietong.routing import api as routing_api
 from jietong.telephony.calls import api as voice_cdrs_api
 from jietong.telephony.ivr import api as voice_ivr_api
 from jietong.telephony.orchestrator import api as voice_calls_api
+from jietong.telephony.policy import api as voice_policy_api
 from jietong.telephony.sip import api as sip_api
 from jietong.web import pages, wfm_pages
 from jietong.web.desktop import routes as desktop_routes
@@ -116,6 +117,7 @@ def _api_router() -> APIRouter:
     router.include_router(voice_ivr_api.router)
     router.include_router(sip_api.router)
     router.include_router(voice_calls_api.router)
+    router.include_router(voice_policy_api.router)
     for channel_router in channel_routers():
         router.include_router(channel_router)
     return router

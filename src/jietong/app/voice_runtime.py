@@ -9,7 +9,8 @@ Started by the ASGI lifespan when ``voice_enabled`` (the demo turns it on). It
 * watches every media process: one that dies (crash, kill -9, hang) has its calls ended
   by the orchestrator with correct CDRs, and a fresh process takes its place for new
   calls; the web app and calls on the other processes are not touched;
-* sweeps recordings past the retention policy once a day (audited).
+* sweeps recordings past their retention (the queue's policy, else the site's) once a
+  day (audited).
 
 All of it lives in one `VoiceRuntime` object kept on the application state, never in
 module globals.
@@ -34,8 +35,9 @@ from jietong.telephony.media.process import MediaProcess, MediaProcessSpec, Medi
 from jietong.telephony.orchestrator.cdr_log import CdrLog
 from jietong.telephony.orchestrator.control import CallControl
 from jietong.telephony.orchestrator.flows import FlowIvr
+from jietong.telephony.policy import service as recording_policies
 from jietong.telephony.ports import CallSignaling
-from jietong.telephony.recording import media_root, sweep_retention
+from jietong.telephony.recording import media_root, recorded_interactions, sweep_retention
 from jietong.telephony.service import Database, VoiceOptions, VoiceService
 
 if TYPE_CHECKING:
@@ -148,6 +150,7 @@ class VoiceRuntime:
                 always_open=self.options.always_open,
             ),
             call_log=CdrLog(db),
+            uploaded_prompt=self._uploaded_prompt,
         )
         self.control = CallControl(self.service)
         for index in range(self.options.media_processes):
@@ -243,17 +246,21 @@ class VoiceRuntime:
             await asyncio.sleep(self.options.sweep_every_s)
 
     def sweep_once(self) -> int:
-        """Delete recordings past the retention days in every organisation; returns how
-        many were deleted."""
+        """Delete recordings past their retention in every organisation (the days of the
+        interaction's queue's policy, else the site's); returns how many were deleted."""
         days = self.platform.settings.voice_recording_retention_days
         root = self.media_root / "recordings"
         if not root.is_dir():
             return 0
         deleted = 0
         for org_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            org_id = org_dir.name
             with self._new_uow(self.platform.clock()) as uow:
+                days_of = recording_policies.retention_days_of(
+                    uow, org_id, recorded_interactions(self.media_root, org_id), days
+                )
                 result = sweep_retention(
-                    uow, org_dir.name, self.media_root, keep_days=days, now=uow.now
+                    uow, org_id, self.media_root, keep_days=days, now=uow.now, days_of=days_of
                 )
             deleted += result.deleted
         return deleted

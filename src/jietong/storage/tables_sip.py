@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jietong.storage.tables import ID, Base, org_fk
@@ -71,5 +71,7 @@ class SipTrunkRow(Base):
     register_expires_s: Mapped[int] = mapped_column(Integer, default=3600)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Kamailio (or another edge we run) in front: its X-Jietong-Phone header is believed.
+    trusted_edge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

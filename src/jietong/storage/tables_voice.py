@@ -175,3 +175,21 @@ class VoicePromptRow(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class VoiceQueuePolicyRow(Base):
+    """A queue's recording policy, edited by admins; a queue without a row follows the
+    site (``voice_record_calls``, ``voice_recording_retention_days``)."""
+
+    __tablename__ = "voice_queue_policies"
+    queue_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[str] = org_fk()
+    record: Mapped[str] = mapped_column(String(8))  # inherit | always | never
+    consent: Mapped[bool] = mapped_column(Boolean)  # announce before recording
+    # An uploaded prompt's name (voice_prompts) said instead of the built-in sentence.
+    consent_prompt: Mapped[str | None] = mapped_column(String(100))
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: the site's
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(ID)

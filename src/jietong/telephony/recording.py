@@ -13,6 +13,7 @@ days and audits every deletion.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,42 +110,61 @@ class SweepResult:
 
 
 def sweep_retention(
-    uow: UnitOfWork, org_id: str, media_root: Path, *, keep_days: int, now: datetime
+    uow: UnitOfWork,
+    org_id: str,
+    media_root: Path,
+    *,
+    keep_days: int,
+    now: datetime,
+    days_of: Mapping[str, int] | None = None,
 ) -> SweepResult:
-    """Delete the organisation's recordings of days before ``now - keep_days``; each
+    """Delete the organisation's recordings older than their retention: ``days_of`` an
+    interaction (its queue's policy) where given, else ``keep_days`` (the site's). Each
     deletion is audited (who: the platform; what: the file) and committed together."""
-    if keep_days < 1:
+    if keep_days < 1 or any(days < 1 for days in (days_of or {}).values()):
         raise ValueError("keep_days must be at least 1")
-    cutoff = (now - timedelta(days=keep_days)).date().isoformat()
     base = media_root / ROOT / org_id
     deleted = kept = 0
     if not base.is_dir():
         return SweepResult(0, 0)
     system = system_actor(org_id)
     for day in sorted(p for p in base.iterdir() if p.is_dir()):
+        emptied: set[Path] = set()
         for wav in sorted(day.glob("*/*.wav")):
-            if day.name < cutoff:
-                interaction_id = wav.parent.name
+            interaction_id = wav.parent.name
+            days = (days_of or {}).get(interaction_id, keep_days)
+            if day.name < (now - timedelta(days=days)).date().isoformat():
                 wav.unlink(missing_ok=True)
+                emptied.add(wav.parent)
                 uow.audit(
                     system,
                     "recording.deleted",
                     "interaction",
                     interaction_id,
-                    {"name": wav.name, "day": day.name, "reason": f"retention {keep_days} days"},
+                    {"name": wav.name, "day": day.name, "reason": f"retention {days} days"},
                 )
                 deleted += 1
             else:
                 kept += 1
-        if day.name < cutoff:
-            _remove_empty(day)
+        _remove_empty(day, emptied)
     uow.commit()
     return SweepResult(deleted, kept)
 
 
-def _remove_empty(folder: Path) -> None:
-    for child in sorted(folder.iterdir()):
-        if child.is_dir():
-            _remove_empty(child)
-    if not any(folder.iterdir()):
-        folder.rmdir()
+def recorded_interactions(media_root: Path, org_id: str) -> list[str]:
+    """The interactions that have recordings on disk (what a sweep will look at)."""
+    base = media_root / ROOT / org_id
+    if not base.is_dir():
+        return []
+    found = {p.name for p in base.glob("*/*") if p.is_dir() and _ID.match(p.name)}
+    return sorted(found)
+
+
+def _remove_empty(day: Path, emptied: set[Path]) -> None:
+    """Remove the folders the sweep emptied, and their day once nothing is left. Only
+    those: a folder made for a recording about to start has no file yet."""
+    for folder in emptied:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if emptied and not any(day.iterdir()):
+        day.rmdir()

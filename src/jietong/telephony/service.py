@@ -31,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from jietong.core.ids import new_id
@@ -55,6 +56,7 @@ from jietong.telephony.orchestrator.live import CallTable, Leg, LegRole, LiveCal
 from jietong.telephony.orchestrator.outbound import OutboundMixin
 from jietong.telephony.orchestrator.parties import PartiesMixin
 from jietong.telephony.orchestrator.queueing import QueueingMixin
+from jietong.telephony.policy.model import Effective, SiteRecording, effective
 from jietong.telephony.ports import (
     CallGone,
     CallSignaling,
@@ -77,6 +79,9 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 
+# (organisation, prompt name, language) -> the uploaded prompt as a file, or None.
+UploadedPrompt = Callable[[str, str, str], Awaitable[Path | None]]
+
 
 class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
     """Implements `SignalingHandler`; holds signaling, media processes and the IVR."""
@@ -90,6 +95,7 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         phones: PhoneDirectory,
         ivr: IvrRunner | None = None,
         call_log: CallLog | None = None,
+        uploaded_prompt: UploadedPrompt | None = None,
     ) -> None:
         self.signaling = signaling
         self.db = db
@@ -97,6 +103,7 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         self.phones = phones
         self.ivr: IvrRunner = ivr or DirectToQueue()
         self.call_log: CallLog = call_log or NoCallLog()
+        self.uploaded_prompt = uploaded_prompt
         self.calls = CallTable()
         self.prompts = PromptCache(options.media_root)
         self.waiters = PromptWaiters()
@@ -448,29 +455,39 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
             await self._connect(live, leg)
 
     async def _connect(self, live: LiveCall, leg: Leg) -> None:
-        """Caller and agent into one bridge: consent announcement, music off, recording."""
+        """Caller and agent into one bridge: consent announcement, music off, recording,
+        as the policy of the call's queue says at this moment (`telephony.policy`)."""
         media = live.media
         await media.set_hold(live.caller.leg_id, False)
-        record = self._should_record(live)
-        if record:
-            await self._consent(live)
+        policy = await self._recording_policy(live)
+        if policy.record and policy.consent:
+            await self._consent(live, policy.consent_prompt)
         live.connections += 1
         live.bridge_id = f"{live.key}-b{live.connections}"
         await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
         live.phase = Phase.BRIDGED
         live.connected.set()
         await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id, "leg": leg})
-        if record:
+        if policy.record:
             await self._start_recording(live)
 
-    def _should_record(self, live: LiveCall) -> bool:
-        wanted = self.options.record_queues
-        return self.options.record_calls and (wanted is None or live.queue_id in wanted)
+    async def _recording_policy(self, live: LiveCall) -> Effective:
+        """Read per bridge, not cached: an admin's change applies to the next call, and a
+        call transferred to another queue takes that queue's policy."""
+        if live.interaction_id is None:
+            return effective(None, SiteRecording(self.options.record_calls, retention_days=1))
+        return await self.db.run(
+            records.recording_policy, live.org_id, live.interaction_id, self.options.record_calls
+        )
 
-    async def _consent(self, live: LiveCall) -> None:
+    async def _consent(self, live: LiveCall, prompt_name: str | None) -> None:
         language = live.language or self.options.language
-        text = self.options.consent_text.get(language) or self.options.consent_text["en"]
-        path = await self.prompts.speak(text, language)
+        path = None
+        if prompt_name is not None and self.uploaded_prompt is not None:
+            path = await self._uploaded_consent(live.org_id, prompt_name, language)
+        if path is None:  # no uploaded prompt chosen (or it is gone): the built-in sentence
+            text = self.options.consent_text.get(language) or self.options.consent_text["en"]
+            path = await self.prompts.speak(text, language)
         if path is None:
             return
         prompt_id = await self.prompts.load(live.media, path)
@@ -478,6 +495,19 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         await live.media.play(live.caller.leg_id, prompt_id)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(done), 15)
+
+    async def _uploaded_consent(self, org_id: str, name: str, language: str) -> Path | None:
+        """The prompt in the caller's language, else in the other one."""
+        assert self.uploaded_prompt is not None
+        for lang in dict.fromkeys((language, "zh-CN", "en")):
+            try:
+                path = await self.uploaded_prompt(org_id, name, lang)
+            except Exception:
+                log.exception("consent prompt %s (%s) could not be read", name, lang)
+                return None
+            if path is not None:
+                return path
+        return None
 
     async def _start_recording(self, live: LiveCall) -> None:
         from jietong.telephony.recording import recording_path

@@ -85,7 +85,6 @@ class VoiceOptions:
     announce_every_s: float = 30.0  # position / estimated-wait announcements
     first_announcement_s: float = 2.0
     record_calls: bool = True
-    record_queues: frozenset[str] | None = None  # None: every queue (the site policy)
     consent_text: dict[str, str] = field(
         default_factory=lambda: {
             "zh-CN": "为保证服务质量，您的通话可能会被录音。",

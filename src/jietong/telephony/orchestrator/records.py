@@ -41,6 +41,8 @@ from jietong.storage.tables_routing import RoutingEntryRow
 from jietong.storage.uow import UnitOfWork
 from jietong.telephony.calls import service as calls_service
 from jietong.telephony.calls.model import CallDirection
+from jietong.telephony.policy import service as recording_policies
+from jietong.telephony.policy.model import Effective, SiteRecording
 
 NewUow = Callable[[], UnitOfWork]
 S = InteractionState
@@ -314,6 +316,16 @@ def pending_call_offers(
         for o in routing_store.pending_offers(uow.session, org_id)
         if o.interaction_id in wanted and o.expires_at > now
     ]
+
+
+def recording_policy(
+    uow: UnitOfWork, org_id: str, interaction_id: str, record_calls: bool
+) -> Effective:
+    """Whether the call of this interaction is recorded, and with which consent
+    announcement, under its queue's policy and the site's `record_calls`. (Retention is
+    the sweep's business: the site's days are not needed at the bridge.)"""
+    site = SiteRecording(record_calls, retention_days=1)
+    return recording_policies.for_interaction(uow, org_id, interaction_id, site)
 
 
 def offer_is_pending(uow: UnitOfWork, org_id: str, offer_id: str) -> bool:
