@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any, ClassVar
 
 from jietong.telephony.media import control as c
@@ -39,6 +40,7 @@ class LegInfo:
     local_port: int
     ssrc: int
     call_id: str | None = None
+    rtcp_port: int | None = None  # local_port + 1, or local_port itself with rtcp_mux
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +122,34 @@ class MediaClient:
         self, leg_id: str, *, codec: str = "PCMU", remote: tuple[str, int] | None = None,
         call_id: str | None = None, payload_type: int | None = None,
         dtmf_payload_type: int | None = 101, rtp_timeout_s: float | None = None,
+        rtcp_mux: bool = False, remote_rtcp_port: int | None = None,
     ) -> LegInfo:  # fmt: skip
         host, port = remote if remote else (None, None)
         cmd = c.CreateLeg(leg_id, codec, payload_type, dtmf_payload_type, host, port, call_id,
-                          rtp_timeout_s)  # fmt: skip
+                          rtp_timeout_s, rtcp_mux, remote_rtcp_port)  # fmt: skip
         result = await self._call(cmd)
         self._legs[leg_id] = LostLeg(leg_id, call_id, None)
-        return LegInfo(leg_id, result["local_host"], result["local_port"], result["ssrc"], call_id)
+        return LegInfo(leg_id, result["local_host"], result["local_port"], result["ssrc"], call_id,
+                       result.get("rtcp_port"))  # fmt: skip
 
-    async def set_remote(self, leg_id: str, host: str, port: int) -> None:
-        await self._call(c.SetRemote(leg_id, host, port))
+    async def set_remote(
+        self, leg_id: str, host: str, port: int, *, rtcp_port: int | None = None,
+        dtmf_payload_type: int | EllipsisType | None = ...,
+    ) -> None:  # fmt: skip
+        """``dtmf_payload_type``: what the peer's answer settled (None: no
+        telephone-event); left out, the leg keeps the type it was created with."""
+        if isinstance(dtmf_payload_type, EllipsisType):
+            await self._call(c.SetRemote(leg_id, host, port, rtcp_port))
+        else:
+            await self._call(c.SetRemote(leg_id, host, port, rtcp_port, dtmf_payload_type, True))
+
+    async def send_dtmf(
+        self, leg_id: str, digits: str, *, duration_ms: int = 100, gap_ms: int = 60
+    ) -> int:
+        """Send RFC 4733 telephone-events; returns ms until the last digit has played.
+        ``MediaError`` with code ``no_telephone_event``: the leg has none (play tones)."""
+        result = await self._call(c.SendDtmf(leg_id, digits, duration_ms, gap_ms))
+        return int(result["duration_ms"])
 
     async def destroy_leg(self, leg_id: str) -> c.LegStats:
         result = await self._call(c.DestroyLeg(leg_id))

@@ -52,6 +52,11 @@ class CreateLeg:
 
     ``remote_*`` may come later (``SetRemote``); until then nothing is sent and every
     received packet is dropped. ``rtp_timeout_s`` = 0 disables the no-RTP timeout.
+
+    RTCP goes over a second socket on ``local_port + 1`` (result ``rtcp_port``) to the
+    peer's RTP port + 1 unless ``remote_rtcp_port`` says otherwise (SDP ``a=rtcp``,
+    RFC 3605); with ``rtcp_mux`` (the peer offered ``a=rtcp-mux`` and we answered it,
+    RFC 5761) it shares the RTP socket and no second port is bound.
     """
 
     op: ClassVar[str] = "create_leg"
@@ -63,16 +68,26 @@ class CreateLeg:
     remote_port: int | None = None
     call_id: str | None = None
     rtp_timeout_s: float | None = None  # None: the engine's default
+    rtcp_mux: bool = False
+    remote_rtcp_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SetRemote:
-    """The negotiated peer: RTP is sent there and accepted only from there."""
+    """The negotiated peer: RTP (and RTCP) are sent there and accepted only from there.
+
+    ``update_dtmf``: the answer to our offer settled telephone-event, so the leg's
+    ``dtmf_payload_type`` becomes the one given (None: the peer has none, DTMF we send
+    goes in band). Without it the type set by ``create_leg`` stays.
+    """
 
     op: ClassVar[str] = "set_remote"
     leg_id: str
     host: str
     port: int
+    rtcp_port: int | None = None  # None: port + 1, or port itself with rtcp_mux
+    dtmf_payload_type: int | None = None
+    update_dtmf: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +96,20 @@ class DestroyLeg:
 
     op: ClassVar[str] = "destroy_leg"
     leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendDtmf:
+    """Send digits to the leg's peer as RFC 4733 telephone-events (queued after any still
+    playing); the leg's audio toward the peer is replaced while an event plays. Refused
+    with ``no_telephone_event`` when the leg has no telephone-event payload type: the
+    caller then plays tones in band. Result: ``duration_ms`` until the last digit ends."""
+
+    op: ClassVar[str] = "send_dtmf"
+    leg_id: str
+    digits: str
+    duration_ms: int = 100
+    gap_ms: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +256,7 @@ class Shutdown:
 
 
 Command = Union[  # noqa: UP007 - a runtime alias used in isinstance-free dispatch tables
-    Hello, CreateLeg, SetRemote, DestroyLeg, CreateBridge, JoinBridge, LeaveBridge,
+    Hello, CreateLeg, SetRemote, DestroyLeg, SendDtmf, CreateBridge, JoinBridge, LeaveBridge,
     DestroyBridge, LoadPrompt, Play, StopPlay, SetHold, SetMute, SetWhisper, RecordStart,
     RecordPause,
     RecordResume, RecordStop, GetStats, Subscribe, Ping, Shutdown,
@@ -257,6 +286,19 @@ class LegStats:
     underruns: int  # ticks where a playing leg had no frame to play
     overflow_drops: int  # frames dropped to keep the jitter buffer short
     max_gap_ms: int
+    # RTCP (RFC 3550). Ours about the peer's stream: interarrival jitter (from kernel
+    # receive times) and the fraction lost in the interval of our last report (0..1).
+    jitter_ms: float = 0.0
+    fraction_lost: float = 0.0
+    # The peer's reports about our stream; None until its first report block on it.
+    peer_jitter_ms: float | None = None
+    peer_fraction_lost: float | None = None
+    peer_cumulative_lost: int | None = None
+    rtt_ms: float | None = None  # from the peer's LSR/DLSR (RFC 3550 6.4.1)
+    rtcp_rx: int = 0  # compound packets taken from the peer
+    rtcp_tx: int = 0
+    rtcp_rx_dropped: int = 0  # malformed, or not from the negotiated peer
+    tx_dtmf_packets: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,3 +139,40 @@ def digit_packets(
     final = pack_event(TelephoneEvent(code, True, volume, duration))
     packets.extend([(not packets, final), (False, final), (False, final)])
     return packets
+
+
+class DtmfSender:
+    """Digits waiting to be sent on one leg, as one step per 20 ms tick: the (marker,
+    payload) of a telephone-event packet, or None for a gap tick in which audio flows.
+    The engine stamps every packet of one event with the RTP timestamp the leg had when
+    the event's first packet went out (``event_timestamp``), keeps the audio stream's
+    sequence numbers and SSRC, and sends no audio while an event plays (RFC 4733 2.5.1)."""
+
+    def __init__(self) -> None:
+        self._steps: deque[tuple[bool, bytes] | None] = deque()
+        self.event_timestamp = 0
+
+    def add(self, digits: str, *, duration: int, gap_ticks: int, interval: int = 160) -> int:
+        """Queue digits (validated by the caller); returns the ticks still to play."""
+        for digit in digits:
+            if self._steps:
+                self._steps.extend([None] * gap_ticks)
+            packets = digit_packets(digit, duration=duration, interval=interval)
+            # The first packet of each event starts it, whatever digit_packets marked.
+            self._steps.append((True, packets[0][1]))
+            self._steps.extend((False, payload) for _, payload in packets[1:])
+        return len(self._steps)
+
+    def next_step(self, timestamp: int) -> tuple[bool, int, bytes] | None:
+        """This tick's event packet as (marker, event timestamp, payload), or None (send
+        audio). ``timestamp`` is the leg's RTP timestamp for this tick."""
+        step = self._steps.popleft() if self._steps else None
+        if step is None:
+            return None
+        first, payload = step
+        if first:
+            self.event_timestamp = timestamp
+        return first, self.event_timestamp, payload
+
+    def __len__(self) -> int:
+        return len(self._steps)

@@ -7,7 +7,9 @@ One thread does everything. Each tick it
 2. plays one frame per leg out of its jitter buffer into a (legs x 160) code matrix;
 3. decodes, mixes (N-way, minus own), adds prompts and music on hold, encodes, and
    writes RTP headers for all legs with numpy (``mixer``, ``rtp.write_headers``);
-4. sends one datagram per leg.
+4. sends one datagram per leg (a telephone-event instead of audio while a digit we
+   send plays), then the RTCP reports that fall due this tick (about every 5 s per leg,
+   randomised so legs spread over ticks).
 Commands arrive between ticks from the control server and only change state.
 """
 
@@ -17,6 +19,7 @@ import logging
 import secrets
 import select
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from jietong.telephony.media import control as c
-from jietong.telephony.media import g711, mixer, rtp
+from jietong.telephony.media import g711, mixer, rtcp, rtp
+from jietong.telephony.media.dtmf import DIGITS, DtmfSender
 from jietong.telephony.media.legs import (
     PACKET,
     RECORD_CHUNK_TICKS,
@@ -53,6 +57,10 @@ TICKS_PER_S = 50
 READ_ROUNDS = 4  # datagrams read per leg per tick at most: a flood cannot starve others
 MAX_JITTER_FRAMES = 5  # deeper than this (100 ms) and the oldest frame is dropped
 DEFAULT_MUSIC = "moh:default"
+# Linux; the socket module does not export it. Each datagram then carries the kernel's
+# receive time, so jitter is measured on arrival rather than at the tick that read it.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@ll")
 
 Emit = Callable[[int, Any], None]
 
@@ -104,6 +112,10 @@ class Engine:
         self._bridge_rows: list[Bridge] = []
         self._rec_rows: list[Recording] = []
         self._by_fd: dict[int, Leg] = {}
+        self._rtcp_by_fd: dict[int, Leg] = {}
+        self._rtcp_due: dict[int, list[Leg]] = {}  # tick -> legs whose report is due
+        self._dtmf_out: dict[Leg, DtmfSender] = {}
+        self._tick_wall = time.time()
         self._poll = select.epoll()
         self._topology: mixer.Topology | None = None
         self._whispers: dict[Leg, Leg] = {}  # whispering leg -> the one leg that hears it
@@ -136,12 +148,15 @@ class Engine:
         remote = None
         if cmd.remote_host is not None and cmd.remote_port is not None:
             remote = _peer_address(cmd.remote_host, cmd.remote_port)  # refuse before binding
-        sock, port = self._bind()
+            if cmd.remote_rtcp_port is not None:
+                _peer_address(cmd.remote_host, cmd.remote_rtcp_port)
+        sock, port, rtcp_sock = self._bind(pair=not cmd.rtcp_mux)
         timeout_s = self.config.rtp_timeout_s if cmd.rtp_timeout_s is None else cmd.rtp_timeout_s
         row = len(self._rows)
         leg = Leg(
             cmd.leg_id, row, sock, port, codec, audio_pt, cmd.dtmf_payload_type, owner,
             cmd.call_id, round(timeout_s * TICKS_PER_S), last_rx_tick=self.tick_count,
+            rtcp_sock=rtcp_sock, rtcp_mux=cmd.rtcp_mux,
         )  # fmt: skip
         self.arrays.ensure(row + 1)
         a = self.arrays
@@ -154,18 +169,49 @@ class Engine:
         self.legs[leg.leg_id] = leg
         self._by_fd[sock.fileno()] = leg
         self._poll.register(sock.fileno(), select.EPOLLIN)
+        if rtcp_sock is not None:
+            self._rtcp_by_fd[rtcp_sock.fileno()] = leg
+            self._poll.register(rtcp_sock.fileno(), select.EPOLLIN)
+        self._schedule_report(leg, first=True)
         self._topology = None
         if remote is not None:
-            self.set_remote(c.SetRemote(leg.leg_id, *remote))
+            self.set_remote(c.SetRemote(leg.leg_id, *remote, rtcp_port=cmd.remote_rtcp_port))
         return {"leg_id": leg.leg_id, "local_host": self.config.bind_host,
-                "local_port": port, "ssrc": ssrc}  # fmt: skip
+                "local_port": port, "ssrc": ssrc,
+                "rtcp_port": port if rtcp_sock is None else port + 1}  # fmt: skip
 
     def set_remote(self, cmd: c.SetRemote) -> dict[str, Any]:
         leg = self._leg(cmd.leg_id)
-        leg.remote = _peer_address(cmd.host, cmd.port)
+        remote = _peer_address(cmd.host, cmd.port)
+        if leg.rtcp_mux:
+            rtcp_remote: tuple[str, int] | None = remote
+        elif cmd.rtcp_port is not None:
+            rtcp_remote = _peer_address(cmd.host, cmd.rtcp_port)
+        else:  # RFC 3550 11: the next port up, if there is one
+            rtcp_remote = _peer_address(cmd.host, cmd.port + 1) if cmd.port < 65535 else None
+        if cmd.update_dtmf:
+            pt = cmd.dtmf_payload_type
+            if pt is not None and (not 0 <= pt <= 127 or pt == leg.audio_pt):
+                raise EngineError("bad_payload_type", "payload types must differ and be 0..127")
+            leg.dtmf_pt = pt
+        leg.remote, leg.rtcp_remote = remote, rtcp_remote
         leg.expected_seq, leg.last_rx_tick, leg.timed_out = None, self.tick_count, False
         self.arrays.sending[leg.row] = True
         return {}
+
+    def send_dtmf(self, cmd: c.SendDtmf) -> dict[str, Any]:
+        leg = self._leg(cmd.leg_id)
+        if leg.dtmf_pt is None:
+            raise EngineError("no_telephone_event", f"leg {leg.leg_id} has no telephone-event")
+        digits = cmd.digits.upper()
+        if not digits or len(digits) > 64 or any(d not in DIGITS for d in digits):
+            raise EngineError("bad_digits", "digits are 0-9, *, #, A-D (1 to 64 of them)")
+        if not 40 <= cmd.duration_ms <= 5000 or not 0 <= cmd.gap_ms <= 2000:
+            raise EngineError("bad_duration", "duration 40-5000 ms, gap 0-2000 ms")
+        sender = self._dtmf_out.setdefault(leg, DtmfSender())
+        duration = round(cmd.duration_ms / 20) * FRAME  # whole packets of 20 ms
+        ticks = sender.add(digits, duration=duration, gap_ticks=round(cmd.gap_ms / 20))
+        return {"duration_ms": ticks * 20}
 
     def destroy_leg(self, cmd: c.DestroyLeg) -> dict[str, Any]:
         leg = self._leg(cmd.leg_id)
@@ -176,6 +222,13 @@ class Engine:
     def _drop_leg(self, leg: Leg) -> None:
         if leg.bridge is not None:
             self._leave(leg)
+        self._send_report(leg, time.time(), bye=True)
+        self._dtmf_out.pop(leg, None)
+        if leg.rtcp_sock is not None:
+            rtcp_fd = leg.rtcp_sock.fileno()
+            self._poll.unregister(rtcp_fd)
+            del self._rtcp_by_fd[rtcp_fd]
+            leg.rtcp_sock.close()
         fd = leg.sock.fileno()
         self._poll.unregister(fd)
         del self._by_fd[fd]
@@ -190,24 +243,95 @@ class Engine:
         self._rows.pop()
         self._topology = None
 
-    def _bind(self) -> tuple[socket.socket, int]:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
+    def _bind(self, *, pair: bool) -> tuple[socket.socket, int, socket.socket | None]:
+        """An RTP socket on an even port and, with ``pair``, RTCP on the odd port above
+        it (RFC 3550 11): a peer without ``a=rtcp`` sends RTCP to our RTP port + 1."""
         if self.config.rtp_ports is None:
-            sock.bind((self.config.bind_host, 0))
-            return sock, int(sock.getsockname()[1])
+            # Ephemeral ports come in any parity: retry until an even one has its pair.
+            for _ in range(64):
+                sock = _udp_socket()
+                sock.bind((self.config.bind_host, 0))
+                port = int(sock.getsockname()[1])
+                if not pair:
+                    return sock, port, None
+                rtcp_sock = self._bind_rtcp(port) if port % 2 == 0 else None
+                if rtcp_sock is not None:
+                    return sock, port, rtcp_sock
+                sock.close()
+            raise EngineError("no_ports", "no free even/odd port pair")
         low, high = self.config.rtp_ports
-        even = list(range(low + (low & 1), high + 1, 2))  # RTP on even ports (RFC 3550 11)
+        even = list(range(low + (low & 1), high + (0 if pair else 1), 2))
         for attempt in range(len(even)):
             port = even[(self._port_cursor + attempt) % len(even)]
+            sock = _udp_socket()
             try:
                 sock.bind((self.config.bind_host, port))
             except OSError:
+                sock.close()
+                continue
+            rtcp_sock = self._bind_rtcp(port) if pair else None
+            if pair and rtcp_sock is None:
+                sock.close()
                 continue
             self._port_cursor = (self._port_cursor + attempt + 1) % len(even)
-            return sock, port
-        sock.close()
+            return sock, port, rtcp_sock
         raise EngineError("no_ports", f"no free RTP port in {low}-{high}")
+
+    def _bind_rtcp(self, rtp_port: int) -> socket.socket | None:
+        sock = _udp_socket()
+        try:
+            sock.bind((self.config.bind_host, rtp_port + 1))
+        except OSError:
+            sock.close()
+            return None
+        return sock
+
+    # -- RTCP -------------------------------------------------------------------------
+
+    def _schedule_report(self, leg: Leg, *, first: bool = False) -> None:
+        leg.rtcp_due = self.tick_count + rtcp.report_interval_ticks(TICKS_PER_S, first=first)
+        self._rtcp_due.setdefault(leg.rtcp_due, []).append(leg)
+
+    def _send_reports(self) -> None:
+        """The reports due this tick; each leg's next one is scheduled as it goes."""
+        due = self._rtcp_due.pop(self.tick_count, None)
+        if due is None:
+            return
+        for leg in due:
+            if self.legs.get(leg.leg_id) is leg and leg.rtcp_due == self.tick_count:
+                self._send_report(leg, self._tick_wall)
+                self._schedule_report(leg)
+
+    def _send_report(self, leg: Leg, now: float, *, bye: bool = False) -> None:
+        if leg.remote is None or leg.rtcp_remote is None:
+            return
+        a, counters = self.arrays, leg.counters
+        audio_packets = counters.tx_packets - counters.tx_dtmf_packets
+        octets = audio_packets * FRAME + counters.tx_dtmf_packets * 4
+        # The SR's RTP time is that of this tick's packet (the array already moved on).
+        sent = rtcp.SentCounts(counters.tx_packets, octets, int(a.ts[leg.row]) - FRAME)
+        data = leg.rtcp.report(now, int(a.ssrc[leg.row]), sent, bye=bye)
+        sock = leg.rtcp_sock or leg.sock
+        try:
+            sock.sendto(data, leg.rtcp_remote)
+            leg.rtcp.tx_packets += 1
+        except OSError:
+            counters.tx_errors += 1
+
+    def _read_rtcp(self, leg: Leg) -> None:
+        assert leg.rtcp_sock is not None
+        try:
+            data, anc, _flags, source = leg.rtcp_sock.recvmsg(2048, 64)
+        except OSError:  # EAGAIN, or ICMP port unreachable from a peer without RTCP
+            return
+        self._on_rtcp(leg, data, source, anc)
+
+    def _on_rtcp(self, leg: Leg, data: bytes, source: Any, anc: list[Any]) -> None:
+        if source != leg.rtcp_remote:
+            leg.rtcp.rx_dropped += 1  # only the negotiated peer reports on this leg
+            return
+        arrival = _arrival_s(anc, self._tick_wall)
+        leg.rtcp.receive(data, arrival, int(self.arrays.ssrc[leg.row]))
 
     def _leg(self, leg_id: str) -> Leg:
         leg = self.legs.get(leg_id)
@@ -444,12 +568,14 @@ class Engine:
 
     def tick(self) -> None:
         started = time.perf_counter()
+        self._tick_wall = time.time()
         self.tick_count += 1
         self._receive()
         rows = len(self._rows)
         if rows:
             self._play_out(rows)
             self._mix_and_send(rows)
+        self._send_reports()
         self._advance_recordings()
         if self.tick_count % TICKS_PER_S == 0:
             self._housekeeping()
@@ -459,24 +585,32 @@ class Engine:
 
     def _receive(self) -> None:
         poll, by_fd, on_datagram = self._poll.poll, self._by_fd, self._on_datagram
+        rtcp_by_fd = self._rtcp_by_fd
         for _ in range(READ_ROUNDS):
-            ready = poll(0, len(by_fd) + 1)  # default maxevents is 1023: not enough legs
+            # Default maxevents is 1023: not enough for legs plus their RTCP sockets.
+            ready = poll(0, len(by_fd) + len(rtcp_by_fd) + 1)
             if not ready:
                 return
             for fd, _mask in ready:
                 leg = by_fd.get(fd)
                 if leg is None:
+                    rtcp_leg = rtcp_by_fd.get(fd)
+                    if rtcp_leg is not None:
+                        self._read_rtcp(rtcp_leg)
                     continue
                 try:
-                    data, source = leg.sock.recvfrom(2048)
+                    data, anc, _flags, source = leg.sock.recvmsg(2048, 64)
                 except OSError:  # EAGAIN, or an ICMP error reported on the socket
                     continue
-                on_datagram(leg, data, source)
+                on_datagram(leg, data, source, anc)
 
-    def _on_datagram(self, leg: Leg, data: bytes, source: tuple[str, int]) -> None:
+    def _on_datagram(self, leg: Leg, data: bytes, source: Any, anc: list[Any]) -> None:
         counters = leg.counters
         if source != leg.remote:
             counters.rx_wrong_source += 1  # RTP is accepted only from the negotiated peer
+            return
+        if leg.rtcp_mux and rtcp.is_rtcp(data):  # RFC 5761 4: RTCP types 200-204 here
+            self._on_rtcp(leg, data, source, anc)
             return
         try:
             start, end = rtp.payload_bounds(data)
@@ -488,6 +622,11 @@ class Engine:
         if (not is_audio and payload_type != leg.dtmf_pt) or (is_audio and end - start != FRAME):
             counters.rx_invalid += 1
             return
+        timestamp = int.from_bytes(data[4:8], "big")
+        arrival = _arrival_units(anc, self._tick_wall) if is_audio else 0
+        leg.rtcp.reception.on_packet(
+            data[8:12], (data[2] << 8) | data[3], timestamp, arrival, is_audio
+        )
         if not leg.accept_sequence(data):
             return
         counters.rx_packets += 1
@@ -503,7 +642,6 @@ class Engine:
                 counters.overflow_drops += 1
             return
         counters.rx_dtmf_packets += 1
-        timestamp = int.from_bytes(data[4:8], "big")
         marker = bool(data[1] & 0x80)
         for digit in leg.dtmf.on_packet(timestamp, marker, data[start:end], self.tick_count):
             event = c.DtmfReceived(leg.leg_id, digit.digit, digit.duration // 8, leg.call_id)
@@ -552,9 +690,10 @@ class Engine:
         a.out[:rows, rtp.HEADER_SIZE :] = mixer.encode(heard, a.codec[:rows])
         rtp.write_headers(a.out, a.tx_pt[:rows], a.marker[:rows], a.seq[:rows], a.ts[:rows],
                           a.ssrc[:rows])  # fmt: skip
+        events = self._send_events() if self._dtmf_out else ()
         view = a.out_view
         for leg in self._rows:
-            if leg.remote is None:
+            if leg.remote is None or leg.event_now:
                 continue
             row = leg.row
             try:
@@ -562,10 +701,38 @@ class Engine:
                 leg.counters.tx_packets += 1
             except OSError:  # full socket buffer or unreachable: the frame is lost
                 leg.counters.tx_errors += 1
+        for leg in events:
+            leg.event_now = False
         sending = a.sending[:rows]
         a.seq[:rows] += sending
         a.ts[:rows] += sending.astype(np.uint32) * FRAME
         a.marker[:rows] &= ~sending
+
+    def _send_events(self) -> list[Leg]:
+        """This tick's telephone-event packets, sent in place of the legs' audio: the
+        audio stream's SSRC and next sequence number, the event's first timestamp."""
+        a, sent, finished = self.arrays, [], []
+        for leg, sender in self._dtmf_out.items():
+            row = leg.row
+            step = sender.next_step(int(a.ts[row]))
+            if not sender or leg.dtmf_pt is None:
+                finished.append(leg)
+            if step is None or leg.dtmf_pt is None or leg.remote is None:
+                continue
+            marker, timestamp, payload = step
+            header = rtp.RtpHeader(leg.dtmf_pt, int(a.seq[row]), timestamp, int(a.ssrc[row]),
+                                   marker)  # fmt: skip
+            leg.event_now = True
+            sent.append(leg)
+            try:
+                leg.sock.sendto(rtp.pack(header, payload), leg.remote)
+                leg.counters.tx_packets += 1
+                leg.counters.tx_dtmf_packets += 1
+            except OSError:
+                leg.counters.tx_errors += 1
+        for leg in finished:
+            del self._dtmf_out[leg]
+        return sent
 
     def _add_players(self, heard: mixer.Int32Frames, rows: int) -> None:
         a, bank = self.arrays, self.prompts.samples
@@ -624,3 +791,26 @@ class Engine:
                 leg.timed_out = True
                 event2 = c.LegTimedOut(leg.leg_id, silent / TICKS_PER_S, leg.call_id)
                 self._emit(leg.owner, event2)
+
+
+def _udp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return sock
+
+
+def _arrival_units(anc: list[Any], fallback: float) -> int:
+    """Kernel receive time in 8 kHz RTP units (1 unit = 125 us); the tick's clock if the
+    kernel gave none."""
+    if anc and len(anc[0][2]) >= _TIMESPEC.size:
+        seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
+        return int(seconds * 8000 + nanoseconds // 125_000)
+    return int(fallback * 8000)
+
+
+def _arrival_s(anc: list[Any], fallback: float) -> float:
+    if anc and len(anc[0][2]) >= _TIMESPEC.size:
+        seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
+        return float(seconds + nanoseconds * 1e-9)
+    return fallback

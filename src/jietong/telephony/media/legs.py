@@ -21,6 +21,7 @@ import numpy.typing as npt
 from jietong.telephony.media.control import LegStats
 from jietong.telephony.media.dtmf import DtmfDetector
 from jietong.telephony.media.prompts import FRAME
+from jietong.telephony.media.rtcp import CLOCK_RATE, RtcpSession
 from jietong.telephony.media.rtp import HEADER_SIZE, seq_delta
 
 PACKET = HEADER_SIZE + FRAME
@@ -38,6 +39,7 @@ class Counters:
     rx_invalid: int = 0
     rx_dtmf_packets: int = 0
     tx_packets: int = 0
+    tx_dtmf_packets: int = 0
     tx_errors: int = 0
     underruns: int = 0
     overflow_drops: int = 0
@@ -67,6 +69,13 @@ class Leg:
     last_rx_tick: int = 0
     timed_out: bool = False
     prompt_id: str | None = None
+    # RTCP: its own socket on local_port + 1, or None when multiplexed on the RTP socket.
+    rtcp_sock: socket.socket | None = None
+    rtcp_mux: bool = False
+    rtcp_remote: tuple[str, int] | None = None
+    rtcp: RtcpSession = field(default_factory=RtcpSession)
+    rtcp_due: int = 0  # the tick of our next report
+    event_now: bool = False  # a telephone-event replaces this tick's audio packet
 
     def accept_sequence(self, data: bytes) -> bool:
         """Count loss, drop late and duplicate packets. Audio and telephone-events share
@@ -91,11 +100,22 @@ class Leg:
         return True
 
     def stats(self) -> LegStats:
-        c = self.counters
+        c, r = self.counters, self.rtcp
+        per_ms = CLOCK_RATE / 1000
         return LegStats(
             self.leg_id, c.rx_packets, c.rx_bytes, c.rx_lost, c.rx_reordered,
             c.rx_duplicates, c.rx_wrong_source, c.rx_invalid, c.rx_dtmf_packets,
             c.tx_packets, c.tx_errors, c.underruns, c.overflow_drops, c.max_gap_ticks * 20,
+            jitter_ms=round(r.reception.jitter / per_ms, 3),
+            fraction_lost=round(r.fraction_lost / 256, 4),
+            peer_jitter_ms=None if r.peer_jitter is None else round(r.peer_jitter / per_ms, 3),
+            peer_fraction_lost=(
+                None if r.peer_fraction_lost is None else round(r.peer_fraction_lost / 256, 4)
+            ),
+            peer_cumulative_lost=r.peer_cumulative_lost,
+            rtt_ms=None if r.rtt_s is None else round(r.rtt_s * 1000, 3),
+            rtcp_rx=r.rx_packets, rtcp_tx=r.tx_packets, rtcp_rx_dropped=r.rx_dropped,
+            tx_dtmf_packets=c.tx_dtmf_packets,
         )  # fmt: skip
 
 

@@ -287,6 +287,7 @@ class ControlServer:
         engine, owner = self.engine, conn.conn_id
         simple: dict[type, Callable[[Any], dict[str, Any]]] = {
             c.SetRemote: engine.set_remote, c.DestroyLeg: engine.destroy_leg,
+            c.SendDtmf: engine.send_dtmf,
             c.JoinBridge: engine.join_bridge, c.LeaveBridge: engine.leave_bridge,
             c.DestroyBridge: engine.destroy_bridge, c.LoadPrompt: engine.load_prompt,
             c.Play: engine.play, c.StopPlay: engine.stop_play, c.SetHold: engine.set_hold,
