@@ -48,7 +48,7 @@ from jietong.telephony.media.prompts import (
     player_frames,
     read_wav,
 )
-from jietong.telephony.media.recorder import RecordingWriter
+from jietong.telephony.media.recorder import RecordingOpened, RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class Engine:
         self.prompts.add(DEFAULT_MUSIC, default_music_on_hold())
         self._writer = RecordingWriter()
         self._stop_waiters: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self._open_waiters: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._closing: dict[str, Recording] = {}  # stopped, file not yet closed
         self._bridge_sums: mixer.Int32Frames = np.zeros((0, FRAME), dtype=np.int32)
         self._next_recording = 0
@@ -473,7 +474,12 @@ class Engine:
 
     # -- recording ----------------------------------------------------------------------
 
-    def record_start(self, cmd: c.RecordStart, owner: int) -> dict[str, Any]:
+    def record_start(
+        self, cmd: c.RecordStart, owner: int, reply: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any] | None:
+        """With ``reply``, answers once the file exists with a valid header (so a crash
+        right after the controller hears "started" still leaves a playable file) and
+        returns None; without, returns at once."""
         bridge = self._bridge(cmd.bridge_id)
         if bridge.recording is not None:
             raise EngineError("already_recording", f"bridge {bridge.bridge_id} is recording")
@@ -487,7 +493,10 @@ class Engine:
         self._rec_rows.append(rec)
         bridge.recording = rec
         self._writer.open(rec.recording_id, path)
-        return {"path": str(path)}
+        if reply is None:
+            return {"path": str(path)}
+        self._open_waiters[rec.recording_id] = reply
+        return None
 
     def record_pause(self, cmd: c.RecordPause | c.RecordResume) -> dict[str, Any]:
         rec = self._bridge(cmd.bridge_id).recording
@@ -526,6 +535,12 @@ class Engine:
 
     def _collect_recordings(self) -> None:
         for done in self._writer.completed():
+            if isinstance(done, RecordingOpened):
+                # A failed open is reported when the recording finishes, as before.
+                opened = self._open_waiters.pop(done.recording_id, None)
+                if opened is not None:
+                    opened({"path": str(done.path)})
+                continue
             rec = self._closing.pop(done.recording_id)
             event = c.RecordingFinished(rec.bridge_id, str(done.path), done.frames, done.error)
             self._emit(rec.owner, event)

@@ -3,8 +3,10 @@
 The tick loop never touches the disk: it copies each recorded bridge's mix into a
 per-recording buffer and hands a second of audio at a time to this writer. A stalled
 disk (dirty-page throttling, a slow fsync elsewhere) then delays files, not packets.
-``wave`` rewrites the header sizes after every chunk, so a file cut short by a crash is
-still a valid WAV up to the last second written.
+The header is written and flushed when the file is opened (the engine answers
+``record_start`` only after that), and ``wave`` rewrites the sizes after every chunk, so
+a file cut short by a crash -- even in its first second -- is a valid WAV up to the last
+second written.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ class _Close:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingOpened:
+    """Reported back when the file exists with a valid header (or could not be made)."""
+
+    recording_id: str
+    path: Path
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingClosed:
     """Reported back to the engine when a file is complete (or failed)."""
 
@@ -53,7 +64,7 @@ class RecordingWriter:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Open | _Write | _Close | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[RecordingClosed] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[RecordingOpened | RecordingClosed] = queue.SimpleQueue()
         self._raw: dict[str, BinaryIO] = {}  # the writer thread's open files
         self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
         self._thread.start()
@@ -67,8 +78,8 @@ class RecordingWriter:
     def close(self, recording_id: str) -> None:
         self._jobs.put(_Close(recording_id))
 
-    def completed(self) -> list[RecordingClosed]:
-        done = []
+    def completed(self) -> list[RecordingOpened | RecordingClosed]:
+        done: list[RecordingOpened | RecordingClosed] = []
         while True:
             try:
                 done.append(self._done.get_nowait())
@@ -101,6 +112,7 @@ class RecordingWriter:
                     failed[job.recording_id] = (entry[1], str(exc))
                 elif isinstance(job, _Open):
                     failed[job.recording_id] = (job.path, str(exc))
+                    self._done.put(RecordingOpened(job.recording_id, job.path, str(exc)))
 
     def _apply(
         self,
@@ -117,6 +129,12 @@ class RecordingWriter:
             wav.setsampwidth(2)
             wav.setframerate(8000)
             files[job.recording_id] = (wav, job.path)
+            # The header now, not with the first second of audio: a process killed before
+            # then would leave a 0-byte file no player opens. flush() puts it in the
+            # kernel's hands, which is what survives a kill -9.
+            wav.writeframes(b"")
+            raw.flush()
+            self._done.put(RecordingOpened(job.recording_id, job.path))
         elif isinstance(job, _Write):
             if job.recording_id in files:
                 files[job.recording_id][0].writeframes(job.pcm)

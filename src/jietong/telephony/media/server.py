@@ -304,7 +304,8 @@ class ControlServer:
             case c.CreateBridge():
                 return engine.create_bridge(cmd, owner)
             case c.RecordStart():
-                return engine.record_start(cmd, owner)
+                reply = lambda result: self._late_reply(owner, request_id, result)  # noqa: E731
+                return engine.record_start(cmd, owner, reply)
             case c.RecordStop():
                 engine.record_stop(cmd, lambda result: self._late_reply(owner, request_id, result))
                 return None
