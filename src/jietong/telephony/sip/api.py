@@ -47,6 +47,7 @@ def trunk_out(r: SipTrunkRow) -> TrunkOut:
         register_expires_s=r.register_expires_s,
         is_default=r.is_default,
         enabled=r.enabled,
+        trusted_edge=r.trusted_edge,
         created_at=r.created_at,
         updated_at=r.updated_at,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_CONTACTS = 10
+EDGE_PHONE_HEADER = "x-jietong-phone"
 
 
 class BadRequest(ValueError):
@@ -39,6 +40,7 @@ class RequestInfo:
     user_agent: str | None = None
     body: str | None = None
     content_type: str | None = None
+    edge_phone: str | None = None  # X-Jietong-Phone, as sent: believed from a trusted edge only
 
 
 def raw_header(msg: Any, name: str) -> str | None:
@@ -98,6 +100,7 @@ def _read(req: Any) -> RequestInfo:
         user_agent=(raw_header(req, "user-agent") or "")[:200] or None,
         body=str(body) if body is not None else None,
         content_type=getattr(body, "mtype", None) if body is not None else None,
+        edge_phone=(raw_header(req, EDGE_PHONE_HEADER) or "").strip()[:64] or None,
     )
 
 

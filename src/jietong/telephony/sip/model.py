@@ -58,6 +58,10 @@ class Trunk:
     register_expires_s: int = 3600
     is_default: bool = False
     enabled: bool = True
+    # An edge proxy of ours (Kamailio) that authenticated the phone itself and names it
+    # in ``X-Jietong-Phone``. Only such a trunk is believed; from anyone else the header
+    # is ignored (it would let a caller dial out as an agent: toll fraud).
+    trusted_edge: bool = False
 
     def admits(self, source_host: str) -> bool:
         try:

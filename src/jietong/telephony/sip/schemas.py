@@ -61,6 +61,7 @@ class TrunkCreate(BaseModel):
     register_expires_s: int = Field(default=3600, ge=60, le=86400)
     is_default: bool = False
     enabled: bool = True
+    trusted_edge: bool = False  # Kamailio of ours: its X-Jietong-Phone header is believed
 
     @field_validator("allowed_sources")
     @classmethod
@@ -80,6 +81,7 @@ class TrunkUpdate(BaseModel):
     register_expires_s: int | None = Field(default=None, ge=60, le=86400)
     is_default: bool | None = None
     enabled: bool | None = None
+    trusted_edge: bool | None = None
 
     @field_validator("allowed_sources")
     @classmethod
@@ -101,5 +103,6 @@ class TrunkOut(BaseModel):
     register_expires_s: int
     is_default: bool
     enabled: bool
+    trusted_edge: bool
     created_at: datetime
     updated_at: datetime

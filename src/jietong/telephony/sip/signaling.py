@@ -9,7 +9,10 @@ reactor thread; `_Call` fields written on both sides are single assignments.
 
 Authentication. An INVITE is accepted without credentials only from a trunk (its address
 admitted by the trunk's allowed list, or the host we register to). Anything else needs a
-phone account's digest: no unauthenticated call can reach a trunk (toll fraud). Unknown
+phone account's digest: no unauthenticated call can reach a trunk (toll fraud). Behind
+Kamailio every request comes from the edge's address: a trunk marked ``trusted_edge``
+may name the phone it authenticated in ``X-Jietong-Phone``, and the call is then that
+phone's; from any other source the header is ignored. Unknown
 user and wrong password get the same 403 after the same computation; failures count per
 source address (`limits.FailureLimiter`), and a blocked source gets 403 for everything.
 """
@@ -53,7 +56,7 @@ from jietong.telephony.ports import (
 from jietong.telephony.sip import digest, sdp
 from jietong.telephony.sip.limits import FailureLimiter
 from jietong.telephony.sip.messages import BadRequest, RequestInfo, read_request
-from jietong.telephony.sip.model import Binding, PhoneAccount, SipDirectory
+from jietong.telephony.sip.model import Binding, PhoneAccount, SipDirectory, Trunk
 from jietong.telephony.sip.registration import RefreshingAgent, RegistrationState
 from jietong.telephony.sip.stack import Reactor
 
@@ -394,15 +397,19 @@ class SipSignaling:
         phone: PhoneAccount | None = None
         if trunk is None:
             phone, refusal = await self._authenticate(info)
-            if refusal is not None:
-                code, reason, headers = refusal
-                self._fail(call, code, reason, headers)
-                return
+        elif trunk.trusted_edge and info.edge_phone is not None:
+            phone, refusal = await self._edge_phone(trunk, info.edge_phone)
+        else:
+            refusal = None  # a carrier's call; any X-Jietong-Phone it sent is ignored
+        if refusal is not None:
+            code, reason, headers = refusal
+            self._fail(call, code, reason, headers)
+            return
         if offer is None or offer.endpoint.port == 0:
             self._fail(call, 488, "Not Acceptable Here", [])
             return
         call.remote_media = offer.endpoint
-        call.org_id = trunk.org_id if trunk is not None else phone.org_id if phone else ""
+        call.org_id = phone.org_id if phone is not None else trunk.org_id if trunk else ""
         incoming = IncomingCall(
             call_id=call.call_id,
             sip_call_id=info.sip_call_id,
@@ -410,7 +417,8 @@ class SipSignaling:
             caller=SipPeer(info.from_uri, info.from_name, info.from_user, info.source),
             dialled=info.ruri_user or info.to_user or "",
             remote_media=offer.endpoint,
-            trunk_id=trunk.id if trunk is not None else None,
+            # A phone's call through the edge is the phone's, not the edge trunk's.
+            trunk_id=trunk.id if trunk is not None and phone is None else None,
             phone_user=phone.username if phone is not None else None,
         )
         if call.state == "ended":  # cancelled while we were deciding
@@ -422,6 +430,19 @@ class SipSignaling:
             log.exception("SIP: the handler failed on an offered call; answering 500")
             if call.state in ("offered", "ringing") and call.call_id in self._calls:
                 self._fail(call, 500, "Server Internal Error", [])
+
+    async def _edge_phone(
+        self, edge: Trunk, username: str
+    ) -> tuple[PhoneAccount | None, tuple[int, str, list[tuple[str, str]]] | None]:
+        """The phone a trusted edge says placed the call (it checked the digest). It
+        must be an enabled account of the edge's organisation: an edge of one
+        organisation cannot speak for another's phones. Anything else is refused rather
+        than taken as a carrier's call, which would send an agent's dialling to the IVR."""
+        account = await self.directory.phone(username)
+        if account is None or not account.enabled or account.org_id != edge.org_id:
+            log.warning("SIP: edge %s named an unknown phone; refused", edge.id)
+            return None, (403, "Forbidden", [])
+        return account, None
 
     def _fail(self, call: _Call, code: int, reason: str, headers: list[tuple[str, str]]) -> None:
         self._calls.pop(call.call_id, None)

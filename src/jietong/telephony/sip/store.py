@@ -47,6 +47,7 @@ def trunk_of(row: SipTrunkRow) -> Trunk:
         register_expires_s=row.register_expires_s,
         is_default=row.is_default,
         enabled=row.enabled,
+        trusted_edge=row.trusted_edge,
     )
 
 
