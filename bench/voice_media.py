@@ -119,7 +119,7 @@ def _generate(socks: list[socket.socket], ports: list[int], config: dict) -> dic
     poll.register(control, select.EPOLLIN)  # the stop line ends the run
     # Doubles, not Python floats: a long run at 500 streams is millions of arrivals.
     arrivals: list[array[float]] = [array("d") for _ in range(streams)]
-    counts = {"rtp": 0, "other": 0}
+    counts = {"rtp": 0, "other": 0, "rtcp": 0}
     pending: dict[int, list[tuple[bool, bytes]]] = {}
     dtmf_ts: dict[int, int] = {}
     start = time.monotonic()
@@ -168,6 +168,7 @@ def _generate(socks: list[socket.socket], ports: list[int], config: dict) -> dic
         "windows": [_measure(arrivals, (t0, t1)) for t0, t1 in windows],
         "packets_rtp": counts["rtp"],
         "packets_other": counts["other"],
+        "packets_rtcp": counts["rtcp"],
         "generator_cpu_pct": 100.0 * cpu / elapsed,
     }
 
@@ -175,7 +176,8 @@ def _generate(socks: list[socket.socket], ports: list[int], config: dict) -> dic
 def _read_ready(ready, fd_index, socks, arrivals, counts) -> None:
     """One datagram from each ready socket; the kernel receive time of an RTP voice
     packet goes to ``arrivals``. Anything else (RTCP, say) is counted, not timed: it is
-    not part of the 50 packets/s stream."""
+    not part of the 50 packets/s stream. (The engine sends RTCP to the peer's RTP port + 1,
+    which may be another stream's socket here: such packets must not count as voice.)"""
     for fd, _ in ready:
         i = fd_index.get(fd)
         if i is None:
@@ -186,6 +188,8 @@ def _read_ready(ready, fd_index, socks, arrivals, counts) -> None:
             continue
         if len(data) != RTP_SIZE or data[0] >> 6 != 2:
             counts["other"] += 1
+            # RTCP packet types are 200-204 in the second byte (RFC 3550).
+            counts["rtcp"] += len(data) > 1 and 200 <= data[1] <= 204
             continue
         counts["rtp"] += 1
         for level, kind, value in anc:
@@ -226,6 +230,12 @@ def cpu_seconds(pid: int) -> float:
 def niceness(pid: int) -> int:
     """The niceness the process actually runs at (field 19 of /proc/PID/stat)."""
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # idle, iowait
 
 
 def write_prompt(path: Path) -> None:
@@ -298,13 +308,22 @@ class Load:
         return {"media": self.process.pid, "generator": self.gen.pid}
 
     async def window(self, seconds: float) -> Window:
-        """Measure the next ``seconds`` with nothing else added."""
+        """Measure the next ``seconds`` with nothing else added (``machine``: all CPUs'
+        busy time, % of one core)."""
         pids = self.watched()
         cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+        machine0 = machine_jiffies()
         t0, m0 = time.time(), time.monotonic()
         await asyncio.sleep(seconds)
         t1, m1 = time.time(), time.monotonic()
         cpu = {k: 100.0 * (cpu_seconds(p) - cpu0[k]) / (m1 - m0) for k, p in pids.items()}
+        machine1 = machine_jiffies()
+        cpu["machine"] = (
+            100.0
+            * (os.cpu_count() or 1)
+            * (machine1[0] - machine0[0])
+            / max(machine1[1] - machine0[1], 1)
+        )
         return Window(t0, t1, cpu)
 
     async def finish(self, windows: list[Window]) -> dict[str, Any]:

@@ -132,6 +132,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat: with other
+    sessions on the box, whether it was saturated during a window says why a rate fell."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values[:8]) - idle, sum(values[:8])
+
+
+def machine_busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Busy % of ONE core (so 200 is a saturated 2-core box), like the per-process figures."""
+    total = after[1] - before[1]
+    return 100.0 * (os.cpu_count() or 1) * (after[0] - before[0]) / total if total else 0.0
+
+
 def start_server(kind: str, port: int) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port)],
@@ -173,6 +187,7 @@ def run_rate(
     watch = dict(watch or {})
     try:
         watched0 = {name: cpu_seconds(pid) for name, pid in watch.items()}
+        machine0 = machine_jiffies()
         # SIPp is this process's only child reaped in between: its CPU is the delta.
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu0, t0, wall0 = cpu_seconds(server.pid), time.monotonic(), time.time()
@@ -186,6 +201,7 @@ def run_rate(
         elapsed, wall1 = time.monotonic() - t0, time.time()
         cpu = cpu_seconds(server.pid) - cpu0
         watched = {name: cpu_seconds(pid) - watched0[name] for name, pid in watch.items()}
+        machine = machine_busy_pct(machine0, machine_jiffies())
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         stop_server(server)
@@ -198,6 +214,7 @@ def run_rate(
         "achieved": ok / elapsed,
         "cpu_pct": 100.0 * cpu / elapsed,
         "sipp_cpu_pct": 100.0 * sipp_cpu / elapsed,
+        "machine_cpu_pct": machine,
         "sipp_rc": done.returncode,
         "start": wall0,
         "end": wall1,
