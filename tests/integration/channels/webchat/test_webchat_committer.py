@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
+from starlette.websockets import WebSocketDisconnect
 
 from jietong.app.platform import Platform
 from jietong.channels.webchat.runtime import ChatRuntime
@@ -128,3 +129,27 @@ def test_an_http_message_is_answered_after_its_commit(
     poster.join(10)
     [answer] = answers
     assert answer.status_code == 201 and count_messages(platform, org_id=org.org_id) == 1
+
+
+def test_a_failed_commit_closes_the_socket_unacknowledged_and_the_resend_is_stored_once(
+    client: TestClient, platform: Platform, org: Org, held: HeldUow
+) -> None:
+    token = start(client, org.widget)["visitor_token"]
+    frame = {"type": "message", "client_id": "c-0000000004", "text": "在吗"}
+    held.failures = 1
+    held.gate.set()
+    frames: list[dict[str, Any]] = []
+    with socket(client, org.widget, token) as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.send_json(frame)
+        while True:
+            frames.append(ws.receive_json())
+    assert closed.value.code == 1011
+    assert not [f for f in frames if f.get("type") == "sent"]
+    assert count_messages(platform, org_id=org.org_id) == 0
+    with socket(client, org.widget, token) as ws:  # the widget's outbox resends
+        ws.send_json(frame)
+        sent = read_until(ws, lambda f: f["type"] == "sent")[-1]
+        ws.send_json(frame)
+        again = read_until(ws, lambda f: f["type"] == "sent")[-1]
+    assert (sent["duplicate"], again["duplicate"]) == (False, True)
+    assert count_messages(platform, org_id=org.org_id) == 1
