@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import socket
 import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jietong.telephony.media import rtcp
+from jietong.telephony.media import control as c
+from jietong.telephony.media import dtmf, rtcp, rtp
+from jietong.telephony.media.engine import SO_TIMESTAMPNS, Engine, EngineConfig
+from jietong.telephony.media.legs import Leg
 from jietong.telephony.media.rtcp import (
     Goodbye,
     ReceiverReport,
-    ReceptionStats,
+    Reception,
     ReportBlock,
     RtcpParseError,
     RtcpSession,
@@ -109,73 +113,117 @@ def test_validity_checks_of_appendix_a2():
     assert rtcp.parse_compound(rr + app)[1] == rtcp.OtherPacket(204)
 
 
-# -- reception statistics -------------------------------------------------------------
+# -- reception statistics, through the engine's receive path -------------------------
+
+KERNEL_EPOCH = 1_700_000_000 * 8000  # a receive time, in 8 kHz units
 
 
-def feed(stats: ReceptionStats, seqs, *, ssrc=b"\0\0\0\7", transit=None) -> None:
+@pytest.fixture
+def engine(tmp_path):
+    engine = Engine(EngineConfig(tmp_path), lambda owner, event: None)
+    yield engine
+    engine.shutdown()
+
+
+def make_leg(engine: Engine, leg_id: str = "a") -> Leg:
+    engine.create_leg(c.CreateLeg(leg_id, remote_host="127.0.0.1", remote_port=40000), 1)
+    return engine.legs[leg_id]
+
+
+def deliver(engine, leg, seqs, *, ssrc=7, transit=None, payload_type=0) -> None:
+    """Packets as the kernel hands them over: with SO_TIMESTAMPNS receive times, each
+    ``160 * seq`` units after a fixed epoch plus ``transit[i]`` (a delay in RTP units)."""
     for i, seq in enumerate(seqs):
-        arrival = 1000 + 160 * seq + (transit[i] if transit else 0)
-        stats.on_packet(ssrc, seq & 0xFFFF, 160 * seq, arrival, True)
+        arrival = KERNEL_EPOCH + 160 * seq + (transit[i] if transit else 0)
+        seconds, units = divmod(arrival, 8000)
+        anc = [(socket.SOL_SOCKET, SO_TIMESTAMPNS, struct.pack("@ll", seconds, units * 125_000))]
+        payload = bytes(160) if payload_type == 0 else dtmf.digit_packets("1")[0][1]
+        header = rtp.RtpHeader(payload_type, seq & 0xFFFF, (160 * seq) & 0xFFFFFFFF, ssrc)
+        engine._on_datagram(leg, rtp.pack(header, payload), leg.remote, anc)
+        leg.jitter.clear()  # nobody plays out here
 
 
-def test_loss_counted_by_hand():
-    stats = ReceptionStats()
-    feed(stats, [s for s in range(10) if s not in (3, 7)])
-    assert stats.extended_max == 9
-    assert stats.cumulative_lost == 2
-    assert stats.next_interval() == (2 << 8) // 10  # 51: 2 lost of 10 expected
-    feed(stats, range(10, 20))
-    assert stats.next_interval() == 0  # nothing lost in the second interval
-    assert stats.cumulative_lost == 2
+def test_loss_counted_by_hand(engine):
+    leg = make_leg(engine)
+    deliver(engine, leg, [s for s in range(10) if s not in (3, 7)])
+    reception = leg.reception()
+    assert reception is not None
+    assert (reception.ssrc, reception.highest_seq) == (7, 9)
+    assert (reception.expected, reception.received, reception.cumulative_lost) == (10, 8, 2)
+    session = RtcpSession()
+    first = rtcp.parse_compound(session.report(0.0, 1, SentCounts(0, 0, 0), reception))
+    assert first[0].blocks[0].fraction_lost == (2 << 8) // 10  # type: ignore[union-attr]
+    deliver(engine, leg, range(10, 20))
+    second = rtcp.parse_compound(session.report(5.0, 1, SentCounts(0, 0, 0), leg.reception()))
+    (block,) = second[0].blocks  # type: ignore[union-attr]
+    assert block.fraction_lost == 0 and block.cumulative_lost == 2 and block.highest_seq == 19
 
 
-def test_sequence_wrap_extends_the_highest_number():
-    stats = ReceptionStats()
-    feed(stats, range(65530, 65546))  # 65530..65535, then 0..9 after the wrap
-    assert stats.extended_max == 65536 + 9
-    assert stats.cumulative_lost == 0
+def test_sequence_wrap_extends_the_highest_number(engine):
+    leg = make_leg(engine)
+    deliver(engine, leg, range(65530, 65546))  # 65530..65535, then 0..9 after the wrap
+    reception = leg.reception()
+    assert reception is not None
+    assert reception.highest_seq == 65536 + 9 and reception.cumulative_lost == 0
 
 
-def test_duplicates_make_the_cumulative_loss_negative():
-    stats = ReceptionStats()
-    feed(stats, [0, 1, 2, 2, 3])
-    assert stats.cumulative_lost == -1  # A.3: allowed, reported as is
-    assert stats.next_interval() == 0
+def test_late_packets_are_not_lost_and_duplicates_make_loss_negative(engine):
+    leg = make_leg(engine)
+    deliver(engine, leg, [0, 1, 3, 2, 4])  # 2 arrives late: counted, not lost
+    assert leg.reception().cumulative_lost == 0  # type: ignore[union-attr]
+    deliver(engine, leg, [4, 5])  # 4 again
+    assert leg.reception().cumulative_lost == -1  # type: ignore[union-attr]  # A.3 allows it
 
 
-def test_a_restarted_sender_is_believed_after_two_packets_in_a_row():
-    stats = ReceptionStats()
-    feed(stats, range(100, 110))
-    feed(stats, [20000])  # one stray packet far ahead is not a restart
-    assert stats.extended_max == 109
-    feed(stats, [20001])  # two in a row are
-    assert stats.extended_max == 20001 and stats.received == 1
+def test_a_restarted_stream_starts_its_figures_afresh(engine):
+    leg = make_leg(engine)
+    deliver(engine, leg, [s for s in range(100, 110) if s != 105])
+    before = leg.reception()
+    deliver(engine, leg, [20000, 20001])  # a jump: the sender restarted
+    after = leg.reception()
+    assert before is not None and after is not None
+    assert after.epoch == before.epoch + 1
+    assert (after.highest_seq, after.expected, after.received) == (20001, 2, 2)
+    deliver(engine, leg, [5, 6], ssrc=8)  # a new SSRC: likewise
+    newest = leg.reception()
+    assert newest is not None and (newest.ssrc, newest.expected) == (8, 2)
 
 
-def test_jitter_is_zero_for_constant_transit_and_converges_to_the_swing():
-    steady = ReceptionStats()
-    feed(steady, range(50), transit=[37] * 50)
-    assert steady.jitter == 0
-    swinging = ReceptionStats()
-    feed(swinging, range(200), transit=[0, 16] * 100)  # |D| = 16 every packet
-    assert 14 <= swinging.jitter <= 16  # J_n = 16 (1 - (15/16)^n) -> 16
+def test_jitter_is_zero_for_constant_transit_and_converges_to_the_swing(engine):
+    steady = make_leg(engine, "steady")
+    deliver(engine, steady, range(50), transit=[37] * 50)
+    assert steady.jitter16 >> 4 == 0
+    swinging = make_leg(engine, "swinging")
+    deliver(engine, swinging, range(200), transit=[0, 16] * 100)  # |D| = 16 every packet
+    assert 14 <= swinging.jitter16 >> 4 <= 16  # J_n = 16 (1 - (15/16)^n) -> 16
+    assert swinging.stats().jitter_ms == pytest.approx((swinging.jitter16 >> 4) / 8)
 
 
 @given(st.lists(st.integers(-4000, 4000), min_size=2, max_size=100))
-def test_integer_jitter_tracks_the_floating_point_recursion_of_a8(transits):
-    stats = ReceptionStats()
-    feed(stats, range(len(transits)), transit=transits)
+@settings(deadline=None)
+def test_integer_jitter_tracks_the_floating_point_recursion_of_a8(tmp_path_factory, transits):
+    engine = Engine(EngineConfig(tmp_path_factory.mktemp("j")), lambda owner, event: None)
+    try:
+        leg = make_leg(engine)
+        deliver(engine, leg, range(len(transits)), transit=transits)
+    finally:
+        engine.shutdown()
     expected = 0.0
     for previous, current in itertools.pairwise(transits):
         expected += (abs(current - previous) - expected) / 16
-    assert abs(stats.jitter16 / 16 - expected) <= 1.0
+    assert abs(leg.jitter16 / 16 - expected) <= 1.0
 
 
-def test_telephone_events_count_for_loss_but_not_jitter():
-    stats = ReceptionStats()
-    for seq in range(5):
-        stats.on_packet(b"\0\0\0\1", seq, 999, 1000 + 5000 * seq, False)
-    assert stats.received == 5 and stats.jitter == 0
+def test_jitter_step_takes_timestamp_wrap_in_its_ring():
+    assert rtcp.jitter_step(0, 2**32 - 16) == 16  # D = -16 across the wrap, not 4e9
+    assert rtcp.jitter_step(160, 0) == 150  # 160 - (168 >> 4)
+
+
+def test_telephone_events_count_for_loss_but_not_jitter(engine):
+    leg = make_leg(engine)
+    deliver(engine, leg, range(5), transit=[0, 900, 0, 900, 0], payload_type=101)
+    reception = leg.reception()
+    assert reception is not None and reception.received == 5 and reception.jitter == 0
 
 
 # -- the session ----------------------------------------------------------------------
@@ -194,11 +242,11 @@ def test_round_trip_time_from_lsr_and_dlsr():
 def test_session_reports_sr_after_sending_and_rr_otherwise():
     session = RtcpSession(cname="leg@test")
     now = 1_700_000_000.0
-    first = rtcp.parse_compound(session.report(now, 5, SentCounts(0, 0, 0)))
+    first = rtcp.parse_compound(session.report(now, 5, SentCounts(0, 0, 0), None))
     assert first[0] == ReceiverReport(5)  # heard nothing, sent nothing
     assert first[1] == SourceDescription(((5, "leg@test"),))
-    feed(session.reception, [0, 1, 2, 4])
-    packets = rtcp.parse_compound(session.report(now + 5, 5, SentCounts(250, 40000, 777)))
+    heard = Reception(7, 1, 4, 5, 4, 0)  # 0, 1, 2, 4 arrived
+    packets = rtcp.parse_compound(session.report(now + 5, 5, SentCounts(250, 40000, 777), heard))
     sr = packets[0]
     assert isinstance(sr, SenderReport)
     assert (sr.ssrc, sr.rtp_timestamp, sr.packets, sr.octets) == (5, 777, 250, 40000)
@@ -208,7 +256,9 @@ def test_session_reports_sr_after_sending_and_rr_otherwise():
     assert block.fraction_lost == (1 << 8) // 5
     assert block.lsr == 0 and block.dlsr == 0  # no SR from the peer yet
     # Nothing sent since: back to RR; with bye, a BYE closes the compound.
-    last = rtcp.parse_compound(session.report(now + 10, 5, SentCounts(250, 40000, 0), bye=True))
+    last = rtcp.parse_compound(
+        session.report(now + 10, 5, SentCounts(250, 40000, 0), heard, bye=True)
+    )
     assert isinstance(last[0], ReceiverReport) and last[-1] == Goodbye((5,))
 
 
@@ -227,8 +277,10 @@ def test_session_takes_the_peers_view_and_answers_its_sr():
     assert session.rtt_s == pytest.approx(0.05, abs=1e-3)
     assert session.peer_cname == "peer"
     # Our next report answers the peer's SR: LSR its NTP middle, DLSR the time we held it.
-    feed(session.reception, range(3))
-    ours_next = rtcp.parse_compound(session.report(our_sr_at + 1.3, ours, SentCounts(0, 0, 0)))
+    heard = Reception(77, 1, 2, 3, 3, 0)
+    ours_next = rtcp.parse_compound(
+        session.report(our_sr_at + 1.3, ours, SentCounts(0, 0, 0), heard)
+    )
     (block,) = ours_next[0].blocks  # type: ignore[union-attr]
     assert block.lsr == rtcp.ntp_middle(rtcp.ntp_time(our_sr_at + 0.2))
     assert block.dlsr == pytest.approx(65536, abs=2)

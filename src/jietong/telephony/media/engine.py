@@ -49,6 +49,7 @@ from jietong.telephony.media.prompts import (
     read_wav,
 )
 from jietong.telephony.media.recorder import RecordingOpened, RecordingWriter
+from jietong.telephony.media.rtcp import jitter_step
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ class Engine:
         octets = audio_packets * FRAME + counters.tx_dtmf_packets * 4
         # The SR's RTP time is that of this tick's packet (the array already moved on).
         sent = rtcp.SentCounts(counters.tx_packets, octets, int(a.ts[leg.row]) - FRAME)
-        data = leg.rtcp.report(now, int(a.ssrc[leg.row]), sent, bye=bye)
+        data = leg.rtcp.report(now, int(a.ssrc[leg.row]), sent, leg.reception(), bye=bye)
         sock = leg.rtcp_sock or leg.sock
         try:
             sock.sendto(data, leg.rtcp_remote)
@@ -637,11 +638,6 @@ class Engine:
         if (not is_audio and payload_type != leg.dtmf_pt) or (is_audio and end - start != FRAME):
             counters.rx_invalid += 1
             return
-        timestamp = int.from_bytes(data[4:8], "big")
-        arrival = _arrival_units(anc, self._tick_wall) if is_audio else 0
-        leg.rtcp.reception.on_packet(
-            data[8:12], (data[2] << 8) | data[3], timestamp, arrival, is_audio
-        )
         if not leg.accept_sequence(data):
             return
         counters.rx_packets += 1
@@ -650,7 +646,18 @@ class Engine:
         if gap > counters.max_gap_ticks:
             counters.max_gap_ticks = gap
         leg.last_rx_tick, leg.timed_out = self.tick_count, False
+        timestamp = int.from_bytes(data[4:8], "big")
         if is_audio:
+            # Interarrival jitter (RFC 3550 A.8) from the kernel's receive time: the tick
+            # reads in batches, so its own clock would quantise arrivals to 20 ms.
+            try:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
+                transit = seconds * 8000 + nanoseconds // 125_000 - timestamp
+            except (IndexError, struct.error):  # no timestamp from the kernel
+                transit = int(self._tick_wall * 8000) - timestamp
+            if leg.transit is not None:
+                leg.jitter16 = jitter_step(leg.jitter16, transit - leg.transit)
+            leg.transit = transit
             leg.jitter.append(data[start:end])
             if len(leg.jitter) > MAX_JITTER_FRAMES:
                 leg.jitter.popleft()
@@ -813,15 +820,6 @@ def _udp_socket() -> socket.socket:
     sock.setblocking(False)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     return sock
-
-
-def _arrival_units(anc: list[Any], fallback: float) -> int:
-    """Kernel receive time in 8 kHz RTP units (1 unit = 125 us); the tick's clock if the
-    kernel gave none."""
-    if anc and len(anc[0][2]) >= _TIMESPEC.size:
-        seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
-        return int(seconds * 8000 + nanoseconds // 125_000)
-    return int(fallback * 8000)
 
 
 def _arrival_s(anc: list[Any], fallback: float) -> float:

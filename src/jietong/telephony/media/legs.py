@@ -21,7 +21,7 @@ import numpy.typing as npt
 from jietong.telephony.media.control import LegStats
 from jietong.telephony.media.dtmf import DtmfDetector
 from jietong.telephony.media.prompts import FRAME
-from jietong.telephony.media.rtcp import CLOCK_RATE, RtcpSession
+from jietong.telephony.media.rtcp import CLOCK_RATE, Reception, RtcpSession
 from jietong.telephony.media.rtp import HEADER_SIZE, seq_delta
 
 PACKET = HEADER_SIZE + FRAME
@@ -63,6 +63,11 @@ class Leg:
     priming: bool = True  # wait for two frames before playing out (absorbs tick phase)
     expected_seq: int | None = None
     peer_ssrc: bytes = b""
+    # Where the peer's stream (re)started: epoch, first sequence number, and the counters
+    # then (accepted, skipped, late + duplicate) -- RTCP's loss figures count from here.
+    rx_base: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    transit: int | None = None  # arrival - RTP timestamp of the last audio packet (A.8)
+    jitter16: int = 0  # interarrival jitter times 16, RTP units
     dtmf: DtmfDetector = field(default_factory=DtmfDetector)
     counters: Counters = field(default_factory=Counters)
     bridge: Bridge | None = None
@@ -83,11 +88,12 @@ class Leg:
         seq = (data[2] << 8) | data[3]
         ssrc = data[8:12]
         if self.expected_seq is None or ssrc != self.peer_ssrc:
-            self.peer_ssrc, self.expected_seq = ssrc, (seq + 1) & 0xFFFF
+            self.peer_ssrc = ssrc
+            self._restart(seq)
             return True
         delta = seq_delta(seq, self.expected_seq)
         if delta < -100 or delta > 3000:  # not loss or lateness but a restarted sender
-            self.expected_seq = (seq + 1) & 0xFFFF
+            self._restart(seq)
             return True
         if delta < 0:
             if delta == -1:
@@ -99,6 +105,26 @@ class Leg:
         self.expected_seq = (seq + 1) & 0xFFFF
         return True
 
+    def _restart(self, seq: int) -> None:
+        c = self.counters
+        self.expected_seq = (seq + 1) & 0xFFFF
+        late = c.rx_reordered + c.rx_duplicates
+        self.rx_base = (self.rx_base[0] + 1, seq, c.rx_packets, c.rx_lost, late)
+        self.transit, self.jitter16 = None, 0
+
+    def reception(self) -> Reception | None:
+        """The peer's stream for RTCP (None before its first packet)."""
+        if not self.peer_ssrc:
+            return None
+        epoch, first_seq, packets, lost, late = self.rx_base
+        c = self.counters
+        accepted = c.rx_packets - packets
+        expected = accepted + c.rx_lost - lost
+        received = accepted + c.rx_reordered + c.rx_duplicates - late
+        ssrc = int.from_bytes(self.peer_ssrc, "big")
+        return Reception(ssrc, epoch, first_seq + expected - 1, expected, received,
+                         self.jitter16 >> 4)  # fmt: skip
+
     def stats(self) -> LegStats:
         c, r = self.counters, self.rtcp
         per_ms = CLOCK_RATE / 1000
@@ -106,7 +132,7 @@ class Leg:
             self.leg_id, c.rx_packets, c.rx_bytes, c.rx_lost, c.rx_reordered,
             c.rx_duplicates, c.rx_wrong_source, c.rx_invalid, c.rx_dtmf_packets,
             c.tx_packets, c.tx_errors, c.underruns, c.overflow_drops, c.max_gap_ticks * 20,
-            jitter_ms=round(r.reception.jitter / per_ms, 3),
+            jitter_ms=round((self.jitter16 >> 4) / per_ms, 3),
             fraction_lost=round(r.fraction_lost / 256, 4),
             peer_jitter_ms=None if r.peer_jitter is None else round(r.peer_jitter / per_ms, 3),
             peer_fraction_lost=(

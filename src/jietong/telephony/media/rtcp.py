@@ -7,9 +7,10 @@ Three layers, each usable alone:
   other types (APP, feedback, XR) are skipped whole. Parsing follows the validity checks
   of RFC 3550 A.2 and raises ``RtcpParseError`` for anything else, so the caller counts a
   drop instead of crashing its tick.
-- **Reception statistics** of the peer's RTP stream (``ReceptionStats``): extended
-  highest sequence number, cumulative and fraction lost (A.1, A.3) and interarrival
-  jitter (A.8), fed one packet at a time with the kernel's receive time.
+- **Reception statistics** of the peer's RTP stream (``Reception``): extended highest
+  sequence number, cumulative and fraction lost (A.3) from the counters the engine's
+  receive path keeps anyway, and interarrival jitter (A.8, ``jitter_step``) from the
+  kernel's receive time of each packet.
 - **The session** (``RtcpSession``): one per leg. It builds our compound report (SR when
   we have sent RTP since the last report, RR otherwise; one report block on the peer's
   stream; SDES CNAME; BYE at the end), and takes the peer's SR/RR in: the NTP time of
@@ -37,8 +38,6 @@ CNAME: Final = 1
 CLOCK_RATE: Final = 8000  # G.711 and telephone-event (RFC 3551 4.5.14, RFC 4733)
 NTP_UNIX_OFFSET: Final = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 REPORT_INTERVAL_S: Final = 5.0  # RFC 3550 6.2: the minimum, fine for two-party audio
-MAX_DROPOUT: Final = 3000  # A.1: a forward jump larger than this restarts the count
-MAX_MISORDER: Final = 100  # A.1: this far behind is a late packet, not a restart
 
 _HEADER = struct.Struct("!BBH")
 _SENDER = struct.Struct("!IIIIII")  # SSRC, NTP msw, NTP lsw, RTP ts, packets, octets
@@ -299,87 +298,46 @@ def round_trip_s(arrival_ntp: int, lsr: int, dlsr: int) -> float | None:
 # -- reception statistics ---------------------------------------------------------------
 
 
-class ReceptionStats:
-    """RFC 3550 A.1/A.3/A.8 for the peer's stream. ``arrival`` is the receive time in RTP
-    timestamp units (kernel receive time times 8000), so jitter is in those units too."""
+@dataclass(frozen=True, slots=True)
+class Reception:
+    """The peer's stream as the receive path counted it since the stream (re)started.
 
-    __slots__ = (
-        "bad_seq",
-        "base_seq",
-        "cycles",
-        "expected_prior",
-        "jitter16",
-        "max_seq",
-        "received",
-        "received_prior",
-        "ssrc",
-        "transit",
-    )  # fmt: skip
+    The engine does not run RFC 3550 A.1 a second time per packet: its play-out path
+    already counts, per leg, packets accepted, sequence numbers skipped (lost), and
+    late or duplicate packets, and restarts on a new SSRC or a jump (A.1 waits for two
+    packets in a row before believing a jump; the play-out path believes the first).
+    From those: expected = accepted + skipped (A.3's extended max - base + 1) and
+    received = accepted + late + duplicates (A.3 counts every packet that arrived).
+    """
 
-    def __init__(self) -> None:
-        self.ssrc: bytes = b""
-        self.base_seq = self.max_seq = self.cycles = 0
-        self.bad_seq = -1
-        self.received = self.expected_prior = self.received_prior = 0
-        self.transit: int | None = None
-        self.jitter16 = 0  # jitter times 16, the integer form of A.8
-
-    def _restart(self, ssrc: bytes, seq: int) -> None:
-        self.ssrc, self.base_seq, self.max_seq, self.cycles = ssrc, seq, seq, 0
-        self.bad_seq = -1
-        self.received = self.expected_prior = self.received_prior = 0
-        self.transit, self.jitter16 = None, 0
-
-    def on_packet(self, ssrc: bytes, seq: int, timestamp: int, arrival: int, audio: bool) -> None:
-        """Account one RTP packet from the peer. Telephone-event packets carry the event's
-        start time, not their own, so they count for loss but not for jitter."""
-        if ssrc != self.ssrc:
-            self._restart(ssrc, seq)
-        else:
-            delta = (seq - self.max_seq) & 0xFFFF
-            if delta < MAX_DROPOUT:
-                if seq < self.max_seq:
-                    self.cycles += 0x10000  # wrapped
-                self.max_seq = seq
-            elif delta <= 0x10000 - MAX_MISORDER:
-                # A big jump: believe it (the sender restarted) only after two in a row.
-                if seq != self.bad_seq:
-                    self.bad_seq = (seq + 1) & 0xFFFF
-                    return
-                self._restart(ssrc, seq)
-            # else: a duplicate or a late packet; counted as received (A.3 allows that)
-        self.received += 1
-        if audio:
-            transit = arrival - timestamp
-            last, self.transit = self.transit, transit
-            if last is not None:
-                # RTP timestamps wrap at 2**32: take the difference in that ring.
-                d = ((transit - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-                self.jitter16 += abs(d) - ((self.jitter16 + 8) >> 4)
-
-    @property
-    def jitter(self) -> int:
-        return self.jitter16 >> 4
-
-    @property
-    def extended_max(self) -> int:
-        return self.cycles + self.max_seq
+    ssrc: int
+    epoch: int  # grows at every restart, so interval figures start afresh
+    highest_seq: int  # extended: base sequence number + expected - 1
+    expected: int
+    received: int
+    jitter: int  # RTP timestamp units
 
     @property
     def cumulative_lost(self) -> int:
-        expected = self.extended_max - self.base_seq + 1
-        return max(-0x800000, min(0x7FFFFF, expected - self.received))
+        """Signed 24-bit: duplicates can make it negative (A.3)."""
+        return max(-0x800000, min(0x7FFFFF, self.expected - self.received))
 
-    def next_interval(self) -> int:
-        """Fraction lost since the previous call (0..255), moving the interval on (A.3)."""
-        expected = self.extended_max - self.base_seq + 1
-        expected_interval = expected - self.expected_prior
-        received_interval = self.received - self.received_prior
-        self.expected_prior, self.received_prior = expected, self.received
-        lost_interval = expected_interval - received_interval
-        if expected_interval <= 0 or lost_interval <= 0:
-            return 0
-        return min(255, (lost_interval << 8) // expected_interval)
+
+def jitter_step(jitter16: int, transit_delta: int) -> int:
+    """One step of RFC 3550 A.8 in its integer form (jitter kept times 16).
+    ``transit_delta`` is D(i-1, i) = (R_i - R_j) - (S_i - S_j) in RTP units; RTP
+    timestamps wrap at 2**32, so it is taken in that ring."""
+    d = ((transit_delta + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    return jitter16 + abs(d) - ((jitter16 + 8) >> 4)
+
+
+def fraction_lost(expected_interval: int, received_interval: int) -> int:
+    """A.3: the fraction of the interval's packets lost, times 256 (0 when none or
+    when duplicates outnumber the losses)."""
+    lost_interval = expected_interval - received_interval
+    if expected_interval <= 0 or lost_interval <= 0:
+        return 0
+    return min(255, (lost_interval << 8) // expected_interval)
 
 
 # -- the session of one leg -------------------------------------------------------------
@@ -399,6 +357,8 @@ class RtcpSession:
 
     __slots__ = (
         "cname",
+        "epoch",
+        "expected_prior",
         "fraction_lost",
         "last_sr",
         "last_sr_at",
@@ -407,7 +367,7 @@ class RtcpSession:
         "peer_cumulative_lost",
         "peer_fraction_lost",
         "peer_jitter",
-        "reception",
+        "received_prior",
         "rtt_s",
         "rx_dropped",
         "rx_packets",
@@ -416,7 +376,8 @@ class RtcpSession:
     )  # fmt: skip
 
     def __init__(self, cname: str | None = None) -> None:
-        self.reception = ReceptionStats()
+        self.epoch = -1  # of the reception the interval figures belong to
+        self.expected_prior = self.received_prior = 0
         # RFC 7022: a random CNAME per session, so reports do not identify the host.
         self.cname = cname or secrets.token_urlsafe(12)
         self.fraction_lost = 0  # ours about the peer's stream, as of our last report
@@ -431,17 +392,29 @@ class RtcpSession:
         self.peer_cname = ""
         self.peer_bye = False
 
-    def report(self, now: float, our_ssrc: int, sent: SentCounts, *, bye: bool = False) -> bytes:
+    def report(
+        self,
+        now: float,
+        our_ssrc: int,
+        sent: SentCounts,
+        reception: Reception | None,
+        *,
+        bye: bool = False,
+    ) -> bytes:
         """Our compound packet: SR if we sent RTP since the last report (RFC 3550 6.4),
         else RR; a report block on the peer's stream once we have heard it; CNAME; BYE."""
         blocks: tuple[ReportBlock, ...] = ()
-        stats = self.reception
-        if stats.ssrc:
-            self.fraction_lost = stats.next_interval()
+        if reception is not None:
+            if reception.epoch != self.epoch:  # a new stream: its first interval
+                self.epoch, self.expected_prior, self.received_prior = reception.epoch, 0, 0
+            self.fraction_lost = fraction_lost(
+                reception.expected - self.expected_prior, reception.received - self.received_prior
+            )
+            self.expected_prior, self.received_prior = reception.expected, reception.received
             dlsr = round((now - self.last_sr_at) * 65536) if self.last_sr else 0
             block = ReportBlock(
-                int.from_bytes(stats.ssrc, "big"), self.fraction_lost, stats.cumulative_lost,
-                stats.extended_max, stats.jitter, self.last_sr, max(0, dlsr),
+                reception.ssrc, self.fraction_lost, reception.cumulative_lost,
+                reception.highest_seq, reception.jitter, self.last_sr, max(0, dlsr),
             )  # fmt: skip
             blocks = (block,)
         first: RtcpPacket
