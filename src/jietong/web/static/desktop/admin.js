@@ -135,7 +135,10 @@ const SECTIONS = {
     create: (b) => api.post("/api/v1/queues", b),
     update: (x, b) => api.patch(`/api/v1/queues/${x.id}`, b),
     remove: (x) => api.del(`/api/v1/queues/${x.id}`),
-    extra: (x) => h("button", { type: "button", class: "quiet", onclick: () => queueRouting(x) }, t("adm.queues.routing")),
+    extra: (x) => [
+      h("button", { type: "button", class: "quiet", onclick: () => queueRouting(x) }, t("adm.queues.routing")),
+      x.channels.includes("call") ? h("button", { type: "button", class: "quiet", dataset: { action: "recording" }, onclick: () => recordingPolicy(x) }, t("adm.recording.edit")) : null,
+    ],
     afterSave: refreshCache,
   },
   hours: {
@@ -337,6 +340,65 @@ function teamRules(team) {
 
 function queueRouting(queue) {
   jsonPanel(`${t("adm.queues.routing")} · ${queue.name}`, t("adm.queues.routing_help"), `/api/v1/routing/queues/${queue.id}/settings`);
+}
+
+/** A call queue's recording policy: record (as the site / always / never), consent
+ * announcement and its uploaded prompt, retention days (empty: the site's). */
+async function recordingPolicy(queue) {
+  const path = `/api/v1/voice/queues/${queue.id}/recording`;
+  let policy;
+  try {
+    policy = await api.get(path);
+  } catch (error) {
+    return toast(error.message);
+  }
+  // Uploaded prompts (admins); without them the built-in sentence is the only choice.
+  const prompts = await api.get("/api/v1/voice/prompts").catch(() => []);
+  const names = [...new Set(items(prompts).map((p) => p.name))];
+  const site = t(policy.site_record_calls ? "adm.recording.site_on" : "adm.recording.site_off");
+  const choice = (value, label) => h("option", { value, selected: policy.record === value }, label);
+  const record = h("select", { name: "record" }, choice("inherit", t("adm.recording.inherit", { site })), choice("always", t("adm.recording.always")), choice("never", t("adm.recording.never")));
+  const consent = h("input", { type: "checkbox", name: "consent", checked: policy.consent });
+  const prompt = h(
+    "select",
+    { name: "consent_prompt" },
+    h("option", { value: "" }, t("adm.recording.builtin")),
+    names.map((n) => h("option", { value: n, selected: policy.consent_prompt === n }, n)),
+  );
+  const days = h("input", { type: "number", name: "retention_days", min: 1, max: 3650, value: policy.retention_days ?? "", placeholder: t("adm.recording.site_days", { days: policy.site_retention_days }) });
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h(
+    "form",
+    { class: "recording-form" },
+    h(
+      "div",
+      { class: "hours-grid" },
+      h("label", {}, t("adm.recording.record"), record),
+      h("label", {}, t("adm.recording.retention"), days),
+      h("label", {}, t("adm.recording.prompt"), prompt),
+    ),
+    h("label", { class: "toggle" }, consent, t("adm.recording.consent")),
+    error,
+  );
+  const dialog = panel(`${t("adm.recording.title")} · ${queue.name}`, form);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const body = {
+      record: record.value,
+      consent: consent.checked,
+      consent_prompt: prompt.value || null,
+      retention_days: days.value.trim() === "" ? null : Number(days.value),
+    };
+    try {
+      await api.put(path, body);
+      toast(t("adm.saved"));
+      dialog.close();
+    } catch (err) {
+      error.textContent = [err.message, ...(err.fieldErrors ?? []).map((e) => `${e.field}: ${e.message}`)].join(" · ");
+    }
+  });
+  form.append(h("button", { type: "submit" }, t("adm.save")), closeButton(dialog));
 }
 
 const WEEKDAYS = ["0", "1", "2", "3", "4", "5", "6"];
