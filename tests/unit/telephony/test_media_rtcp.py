@@ -292,3 +292,25 @@ def test_report_intervals_are_randomised_around_five_seconds():
     assert len(set(ticks)) > 50  # spread, not one tick for every leg
     firsts = [rtcp.report_interval_ticks(50, first=True) for _ in range(100)]
     assert max(firsts) <= 188
+
+
+def test_e_model_estimate_against_hand_computed_values():
+    # No delay, no loss: R = 93.2, MOS = 1 + 0.035 R + 7e-6 R (R - 60)(100 - R) = 4.41.
+    assert rtcp.r_factor(0.0, 0.0) == pytest.approx(93.2)
+    assert rtcp.mos(93.2) == pytest.approx(4.409, abs=1e-3)
+    # 1 % loss, G.711 without concealment: Ie,eff = 95 * 1 / (1 + 4.3) = 17.92.
+    assert rtcp.r_factor(0.0, 0.01) == pytest.approx(93.2 - 95 / 5.3)
+    assert rtcp.mos(rtcp.r_factor(0.0, 0.01)) == pytest.approx(3.834, abs=1e-3)
+    # 200 ms one way: Id = 0.024 * 200 + 0.11 * (200 - 177.3) = 7.297.
+    assert rtcp.r_factor(200.0, 0.0) == pytest.approx(93.2 - 7.297)
+    assert rtcp.mos(0.0) == 1.0 and rtcp.mos(100.0) == 4.5
+    # A leg: half of a 100 ms round trip plus our 60 ms, the worse direction's loss.
+    expected = rtcp.mos(rtcp.r_factor(110.0, 0.05))
+    assert rtcp.mos_estimate(0.1, 0.0, 0.05) == pytest.approx(expected, abs=0.005)
+
+
+@given(st.floats(0, 2000), st.floats(0, 1), st.floats(0, 2000), st.floats(0, 1))
+def test_more_delay_or_loss_never_raises_the_estimate(d1, l1, d2, l2):
+    better = rtcp.mos(rtcp.r_factor(min(d1, d2), min(l1, l2)))
+    assert better >= rtcp.mos(rtcp.r_factor(max(d1, d2), max(l1, l2))) - 1e-9
+    assert 1.0 <= better <= 4.5

@@ -295,6 +295,9 @@ class LegStats:
     peer_fraction_lost: float | None = None
     peer_cumulative_lost: int | None = None
     rtt_ms: float | None = None  # from the peer's LSR/DLSR (RFC 3550 6.4.1)
+    # Simplified E-model (G.107: delay and loss only, G.711 without concealment) from the
+    # round trip and the worse direction's loss; None until there is a round trip.
+    mos: float | None = None
     rtcp_rx: int = 0  # compound packets taken from the peer
     rtcp_tx: int = 0
     rtcp_rx_dropped: int = 0  # malformed, or not from the negotiated peer

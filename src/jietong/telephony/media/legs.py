@@ -21,7 +21,7 @@ import numpy.typing as npt
 from jietong.telephony.media.control import LegStats
 from jietong.telephony.media.dtmf import DtmfDetector
 from jietong.telephony.media.prompts import FRAME
-from jietong.telephony.media.rtcp import CLOCK_RATE, Reception, RtcpSession
+from jietong.telephony.media.rtcp import CLOCK_RATE, Reception, RtcpSession, mos_estimate
 from jietong.telephony.media.rtp import HEADER_SIZE, seq_delta
 
 PACKET = HEADER_SIZE + FRAME
@@ -140,6 +140,9 @@ class Leg:
             ),
             peer_cumulative_lost=r.peer_cumulative_lost,
             rtt_ms=None if r.rtt_s is None else round(r.rtt_s * 1000, 3),
+            mos=None if r.rtt_s is None else mos_estimate(
+                r.rtt_s, r.fraction_lost / 256, (r.peer_fraction_lost or 0) / 256
+            ),
             rtcp_rx=r.rx_packets, rtcp_tx=r.tx_packets, rtcp_rx_dropped=r.rx_dropped,
             tx_dtmf_packets=c.tx_dtmf_packets,
         )  # fmt: skip

@@ -468,3 +468,40 @@ def report_interval_ticks(ticks_per_s: int, *, first: bool = False) -> int:
     base = REPORT_INTERVAL_S * ticks_per_s * (0.5 if first else 1.0)
     factor = 0.5 + secrets.randbelow(1001) / 1000.0
     return max(1, round(base * factor))
+
+
+# -- a call-quality estimate ------------------------------------------------------------
+
+# The E-model (ITU-T G.107) reduced to delay and random loss, with every other input at
+# its default (R0 - Is = 93.2), as Cole and Rosenbluth did for VoIP monitoring. G.711
+# has no equipment impairment (Ie = 0); the loss robustness is G.113 Appendix I's for
+# G.711 *without* concealment (Bpl = 4.3), because the engine plays silence for a lost
+# frame. Our own delay beyond the network's: 20 ms packetisation plus the 40 ms the
+# jitter buffer holds before play-out.
+_R_DEFAULT: Final = 93.2
+_BPL_G711_NO_PLC: Final = 4.3
+LOCAL_DELAY_MS: Final = 60.0
+
+
+def r_factor(one_way_ms: float, loss: float) -> float:
+    """Transmission rating R (0..100) from mouth-to-ear delay and the fraction lost."""
+    delay_impairment = 0.024 * one_way_ms
+    if one_way_ms > 177.3:
+        delay_impairment += 0.11 * (one_way_ms - 177.3)
+    loss_pct = 100.0 * max(0.0, min(1.0, loss))
+    loss_impairment = 95.0 * loss_pct / (loss_pct + _BPL_G711_NO_PLC)
+    return max(0.0, min(100.0, _R_DEFAULT - delay_impairment - loss_impairment))
+
+
+def mos(r: float) -> float:
+    """G.107 Annex B: the mean opinion score (1..4.5) an R value predicts. The cubic
+    dips just under 1 for R below ~6.5; held at 1 there, so worse never scores better."""
+    if r >= 100:
+        return 4.5
+    return max(1.0, 1.0 + 0.035 * r + 7e-6 * r * (r - 60.0) * (100.0 - r))
+
+
+def mos_estimate(rtt_s: float, loss_in: float, loss_out: float) -> float:
+    """One figure for a leg: the worse direction's loss, half the round trip plus our
+    own delay. An estimate for trends and alarms, not a listening test."""
+    return round(mos(r_factor(rtt_s * 500.0 + LOCAL_DELAY_MS, max(loss_in, loss_out))), 2)
