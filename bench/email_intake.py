@@ -27,7 +27,9 @@ In process, per backend and per number of clients, in one run on one database:
 
 Each phase gets its own organisation and account (so no mail is a duplicate of an
 earlier phase's); afterwards every phase's mail is counted in the database: a 250 for a
-mail that is not there would be a lost mail.
+mail that is not there would be a lost mail. The phases run in `--rounds` interleaved
+rounds of `--mails / --rounds` mails each (the machine's load changes by the minute, and
+falls on every phase alike this way); the figures are the rounds' medians.
 
 Last line: RESULT email_intake backend=... clients=... per_mail_msgs_per_s=...
 committer_msgs_per_s=... speedup=... smtp_only_msgs_per_s=... per_mail_cpu_ms=...
@@ -50,6 +52,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
+from statistics import median
 
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -255,6 +258,65 @@ def stored(platform: Platform, org_id: str) -> int:
     return int(count or 0)
 
 
+def measure_clients(
+    platform: Platform, backend: str, clients: int, args: argparse.Namespace
+) -> str:
+    """`args.rounds` rounds of the three SMTP phases and the two IMAP runs, interleaved
+    so that the machine's changing load falls on all of them alike; medians reported."""
+    run_phase("warm-up", PlatformMailSink(platform), platform, 20, 2)
+    per_round = max(args.mails // args.rounds, 1)
+    runs: dict[str, list[Phase]] = {"per mail": [], "committer": [], "SMTP only": []}
+    imap: list[tuple[float, float, float]] = []
+    for _ in range(args.rounds):
+        sinks: list[tuple[str, MailSink]] = [
+            ("per mail", PerMailSink(platform)),
+            ("committer", PlatformMailSink(platform)),
+            ("SMTP only", NullSink()),
+        ]
+        for name, sink in sinks:
+            phase = run_phase(name, sink, platform, per_round, clients)
+            kept = phase.sent if name == "SMTP only" else stored(platform, phase.org_id)
+            if kept != phase.sent:
+                print(f"[{backend}] LOST MAIL in phase {name}", file=sys.stderr)
+            runs[name].append(replace(phase, sent=kept))
+        imap.append(imap_groups(platform, max(per_round // 2, 25), 25))
+    for name, phases in runs.items():
+        print(
+            f"[{backend}] {name:<10} {clients:>3} clients, {args.rounds} x {per_round} mails: "
+            f"{median(p.msgs_per_s for p in phases):7.1f} msgs/s acknowledged (250) "
+            f"[rounds: {', '.join(f'{p.msgs_per_s:.0f}' for p in phases)}], "
+            f"CPU {median(p.cpu_ms for p in phases):.2f} ms/mail, "
+            f"{sum(p.errors for p in phases)} refused, {sum(p.sent for p in phases)} stored",
+            flush=True,
+        )
+    stats = platform.intake.stats()
+    print(
+        f"[{backend}] committer so far: {stats.batches} commits for {stats.messages} mails "
+        f"(largest batch {stats.largest_batch})",
+        flush=True,
+    )
+    alone = median(i[0] for i in imap)
+    groups = median(i[1] for i in imap)
+    print(
+        f"[{backend}] IMAP path in-process: one at a time {alone:.1f} mails/s, in fetch "
+        f"groups of 25 {groups:.1f} mails/s (CPU {median(i[2] for i in imap):.2f} ms/mail)",
+        flush=True,
+    )
+    per_mail = median(p.msgs_per_s for p in runs["per mail"])
+    grouped = median(p.msgs_per_s for p in runs["committer"])
+    result = (
+        f"RESULT email_intake backend={backend} clients={clients} "
+        f"per_mail_msgs_per_s={per_mail:.1f} committer_msgs_per_s={grouped:.1f} "
+        f"speedup={grouped / per_mail:.2f} "
+        f"smtp_only_msgs_per_s={median(p.msgs_per_s for p in runs['SMTP only']):.1f} "
+        f"per_mail_cpu_ms={median(p.cpu_ms for p in runs['per mail']):.2f} "
+        f"committer_cpu_ms={median(p.cpu_ms for p in runs['committer']):.2f} "
+        f"imap_one_per_s={alone:.1f} imap_group25_per_s={groups:.1f}"
+    )
+    print(result, flush=True)
+    return result
+
+
 def bench_backend(backend: str, args: argparse.Namespace) -> str:
     result = ""
     with (
@@ -272,53 +334,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
         upgrade(platform.engine)
         try:
             for clients in args.clients:
-                # Warm-up: imports, connection pools, the committer's thread.
-                run_phase("warm-up", PlatformMailSink(platform), platform, 20, 2)
-                phases = [
-                    run_phase("per mail", PerMailSink(platform), platform, args.mails, clients),
-                    run_phase(
-                        "committer", PlatformMailSink(platform), platform, args.mails, clients
-                    ),
-                    run_phase("SMTP only", NullSink(), platform, args.mails, clients),
-                ]
-                for phase in phases:
-                    kept = (
-                        phase.sent if phase.name == "SMTP only" else stored(platform, phase.org_id)
-                    )
-                    lost = phase.sent - kept
-                    print(
-                        f"[{backend}] {phase.name:<10} {clients:>3} clients, {args.mails} mails: "
-                        f"{phase.msgs_per_s:7.1f} msgs/s acknowledged (250), "
-                        f"CPU {phase.cpu_ms:.2f} ms/mail, "
-                        f"{phase.errors} refused, {kept} stored, {lost} acknowledged but missing",
-                        flush=True,
-                    )
-                    if lost:
-                        print(f"[{backend}] LOST MAIL in phase {phase.name}", file=sys.stderr)
-                per_mail, grouped, ceiling = phases
-                stats = platform.intake.stats()
-                print(
-                    f"[{backend}] committer so far: {stats.batches} commits for "
-                    f"{stats.messages} mails (largest batch {stats.largest_batch})",
-                    flush=True,
-                )
-                speedup = grouped.msgs_per_s / per_mail.msgs_per_s
-                alone, groups, group_cpu = imap_groups(platform, args.mails // 2, 25)
-                print(
-                    f"[{backend}] IMAP path in-process, {args.mails // 2} mails: one at a time "
-                    f"{alone:.1f} mails/s, in fetch groups of 25 {groups:.1f} mails/s "
-                    f"(CPU {group_cpu:.2f} ms/mail)",
-                    flush=True,
-                )
-                result = (
-                    f"RESULT email_intake backend={backend} clients={clients} "
-                    f"per_mail_msgs_per_s={per_mail.msgs_per_s:.1f} "
-                    f"committer_msgs_per_s={grouped.msgs_per_s:.1f} speedup={speedup:.2f} "
-                    f"smtp_only_msgs_per_s={ceiling.msgs_per_s:.1f} "
-                    f"per_mail_cpu_ms={per_mail.cpu_ms:.2f} committer_cpu_ms={grouped.cpu_ms:.2f} "
-                    f"imap_one_per_s={alone:.1f} imap_group25_per_s={groups:.1f}"
-                )
-                print(result, flush=True)
+                result = measure_clients(platform, backend, clients, args)
         finally:
             platform.close()
     return result
@@ -327,7 +343,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--mails", type=int, default=600)
+    parser.add_argument("--mails", type=int, default=600, help="Per phase, over all rounds.")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 16])
     parser.add_argument(
         "--postgres-url",
