@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from jietong.telephony.media import control as c
 from jietong.telephony.media import dtmf, rtcp, rtp
-from jietong.telephony.media.engine import SO_TIMESTAMPNS, Engine, EngineConfig
+from jietong.telephony.media.engine import Engine, EngineConfig
 from jietong.telephony.media.legs import Leg
 from jietong.telephony.media.rtcp import (
     Goodbye,
@@ -30,6 +30,7 @@ from jietong.telephony.media.rtcp import (
     SentCounts,
     SourceDescription,
 )
+from jietong.telephony.media.sockets import SO_TIMESTAMPNS
 
 u32 = st.integers(0, 0xFFFFFFFF)
 blocks = st.builds(

@@ -50,6 +50,7 @@ from jietong.telephony.media.prompts import (
 )
 from jietong.telephony.media.recorder import RecordingOpened, RecordingWriter
 from jietong.telephony.media.rtcp import jitter_step
+from jietong.telephony.media.sockets import TIMESPEC, NoPorts, PortPairs, arrival_s
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,6 @@ TICKS_PER_S = 50
 READ_ROUNDS = 4  # datagrams read per leg per tick at most: a flood cannot starve others
 MAX_JITTER_FRAMES = 5  # deeper than this (100 ms) and the oldest frame is dropped
 DEFAULT_MUSIC = "moh:default"
-# Linux; the socket module does not export it. Each datagram then carries the kernel's
-# receive time, so jitter is measured on arrival rather than at the tick that read it.
-SO_TIMESTAMPNS = 35
-_TIMESPEC = struct.Struct("@ll")
 
 Emit = Callable[[int, Any], None]
 
@@ -129,7 +126,7 @@ class Engine:
         self._bridge_sums: mixer.Int32Frames = np.zeros((0, FRAME), dtype=np.int32)
         self._next_recording = 0
         self._chunk_pos = 0
-        self._port_cursor = 0
+        self._ports = PortPairs(config.bind_host, config.rtp_ports)
         self.tick_count = 0
         self.late_ticks = 0
         self._tick_ms = np.zeros(2048)
@@ -152,7 +149,10 @@ class Engine:
             remote = _peer_address(cmd.remote_host, cmd.remote_port)  # refuse before binding
             if cmd.remote_rtcp_port is not None:
                 _peer_address(cmd.remote_host, cmd.remote_rtcp_port)
-        sock, port, rtcp_sock = self._bind(pair=not cmd.rtcp_mux)
+        try:
+            sock, port, rtcp_sock = self._ports.bind(pair=not cmd.rtcp_mux)
+        except NoPorts as exc:
+            raise EngineError("no_ports", str(exc)) from exc
         timeout_s = self.config.rtp_timeout_s if cmd.rtp_timeout_s is None else cmd.rtp_timeout_s
         row = len(self._rows)
         leg = Leg(
@@ -245,49 +245,6 @@ class Engine:
         self._rows.pop()
         self._topology = None
 
-    def _bind(self, *, pair: bool) -> tuple[socket.socket, int, socket.socket | None]:
-        """An RTP socket on an even port and, with ``pair``, RTCP on the odd port above
-        it (RFC 3550 11): a peer without ``a=rtcp`` sends RTCP to our RTP port + 1."""
-        if self.config.rtp_ports is None:
-            # Ephemeral ports come in any parity: retry until an even one has its pair.
-            for _ in range(64):
-                sock = _udp_socket()
-                sock.bind((self.config.bind_host, 0))
-                port = int(sock.getsockname()[1])
-                if not pair:
-                    return sock, port, None
-                rtcp_sock = self._bind_rtcp(port) if port % 2 == 0 else None
-                if rtcp_sock is not None:
-                    return sock, port, rtcp_sock
-                sock.close()
-            raise EngineError("no_ports", "no free even/odd port pair")
-        low, high = self.config.rtp_ports
-        even = list(range(low + (low & 1), high + (0 if pair else 1), 2))
-        for attempt in range(len(even)):
-            port = even[(self._port_cursor + attempt) % len(even)]
-            sock = _udp_socket()
-            try:
-                sock.bind((self.config.bind_host, port))
-            except OSError:
-                sock.close()
-                continue
-            rtcp_sock = self._bind_rtcp(port) if pair else None
-            if pair and rtcp_sock is None:
-                sock.close()
-                continue
-            self._port_cursor = (self._port_cursor + attempt + 1) % len(even)
-            return sock, port, rtcp_sock
-        raise EngineError("no_ports", f"no free RTP port in {low}-{high}")
-
-    def _bind_rtcp(self, rtp_port: int) -> socket.socket | None:
-        sock = _udp_socket()
-        try:
-            sock.bind((self.config.bind_host, rtp_port + 1))
-        except OSError:
-            sock.close()
-            return None
-        return sock
-
     # -- RTCP -------------------------------------------------------------------------
 
     def _schedule_report(self, leg: Leg, *, first: bool = False) -> None:
@@ -332,7 +289,7 @@ class Engine:
         if source != leg.rtcp_remote:
             leg.rtcp.rx_dropped += 1  # only the negotiated peer reports on this leg
             return
-        arrival = _arrival_s(anc, self._tick_wall)
+        arrival = arrival_s(anc, self._tick_wall)
         leg.rtcp.receive(data, arrival, int(self.arrays.ssrc[leg.row]))
 
     def _leg(self, leg_id: str) -> Leg:
@@ -651,7 +608,7 @@ class Engine:
             # Interarrival jitter (RFC 3550 A.8) from the kernel's receive time: the tick
             # reads in batches, so its own clock would quantise arrivals to 20 ms.
             try:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
+                seconds, nanoseconds = TIMESPEC.unpack_from(anc[0][2])
                 transit = seconds * 8000 + nanoseconds // 125_000 - timestamp
             except (IndexError, struct.error):  # no timestamp from the kernel
                 transit = int(self._tick_wall * 8000) - timestamp
@@ -813,17 +770,3 @@ class Engine:
                 leg.timed_out = True
                 event2 = c.LegTimedOut(leg.leg_id, silent / TICKS_PER_S, leg.call_id)
                 self._emit(leg.owner, event2)
-
-
-def _udp_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setblocking(False)
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    return sock
-
-
-def _arrival_s(anc: list[Any], fallback: float) -> float:
-    if anc and len(anc[0][2]) >= _TIMESPEC.size:
-        seconds, nanoseconds = _TIMESPEC.unpack_from(anc[0][2])
-        return float(seconds + nanoseconds * 1e-9)
-    return fallback
