@@ -31,14 +31,19 @@ set-up windows. Every figure comes from this run:
 
     RESULT voice conversations=... rtp_pps_min=... gap_p99_ms=... cpu_pct=... setups_per_s=...
       sip_cpu_pct=... setups_alone_per_s=... ratio=... offered_kept_per_s=...
-      offered_kept_alone_per_s=... nice=... goal=met|missed
+      offered_kept_alone_per_s=... nice=... legs=0|1 goal=met|missed
 
 (``offered_kept``: the highest offered rate carried at >= 95 % with no failure, the
 stricter reading of "sustained"; with the media goal met, for the run beside the media.)
 
-Usage: .venv/bin/python bench/voice.py [--conversations 250] [--rates 100,200,300,400]
+Usage: .venv/bin/python bench/voice.py [--conversations 250] [--rates 100,200,300,400,500]
        [--seconds 10] [--warmup 2] [--nice -10]
-(--nice needs CAP_SYS_NICE; the niceness the media process actually runs at is printed.)
+       [--legs]
+(--nice needs CAP_SYS_NICE; the niceness the media process actually runs at is printed.
+--legs: each set-up also creates a leg on the loaded media process before answering, with
+the leg's port in the answer's SDP, and destroys it on BYE, as the orchestrator does; the
+reference then makes its legs on an idle media process. Without it the signaling answers
+with a fixed SDP, as bench/voice_sip.py does.)
 """
 
 from __future__ import annotations
@@ -103,9 +108,10 @@ async def media_phases(args: argparse.Namespace, rates: list[int], workdir: Path
         alone_load = os.getloadavg()[0]
         alone = await load.window(args.seconds)
         beside: list[Step] = []
+        legs_on = (process.address, process.secret) if args.legs else None
         for rate in rates:
             step = await asyncio.to_thread(
-                vs.run_rate, "sippy", rate, args.seconds, workdir, load.watched()
+                vs.run_rate, "sippy", rate, args.seconds, workdir, load.watched(), legs_on
             )
             step["load"] = os.getloadavg()[0]
             beside.append(step)
@@ -152,12 +158,18 @@ def best_alone(alone: list[Step]) -> Step:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=250)
-    parser.add_argument("--rates", default="100,200,300,400")
+    parser.add_argument("--rates", default="100,200,300,400,500")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     # The recommended deployment renices the media process (docs/adr/0008); --nice 0
     # measures it at default priority. The signaling process and SIPp stay at default.
     parser.add_argument("--nice", type=int, default=-10, help="media process niceness")
+    parser.add_argument(
+        "--legs",
+        action="store_true",
+        help="each set-up also creates (and its BYE destroys) a leg on the media process, "
+        "as the orchestrator does; the reference then uses an idle media process",
+    )
     args = parser.parse_args()
     if vs.sipp_binary() is None:
         sys.exit("sipp (Debian package sip-tester) is required (or set JIETONG_TEST_SIPP)")
@@ -167,16 +179,32 @@ def main() -> None:
     print(
         f"cpus={os.cpu_count()} conversations={args.conversations} ({prompts} callers also "
         f"hear the IVR prompt) window={args.seconds}s warmup={args.warmup}s "
-        f"nice={args.nice} load={os.getloadavg()[0]:.1f}"
+        f"nice={args.nice} legs={'yes' if args.legs else 'no'} load={os.getloadavg()[0]:.1f}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         media = asyncio.run(media_phases(args, rates, Path(tmp)))
-        alone: list[Step] = []
+        alone = asyncio.run(setups_alone(args, rates, Path(tmp)))
+    report(args, media, alone)
+
+
+async def setups_alone(args: argparse.Namespace, rates: list[int], workdir: Path) -> list[Step]:
+    """Phase 3, the reference; with ``--legs`` its legs go to an idle media process."""
+    idle = await vm.start_media(args.nice) if args.legs else None
+    legs_on = (idle[0].address, idle[0].secret) if idle else None
+    watch = {"media": idle[0].pid} if idle else {}
+    alone: list[Step] = []
+    try:
         for rate in rates:
-            step = vs.run_rate("sippy", rate, args.seconds, Path(tmp))
+            step = await asyncio.to_thread(
+                vs.run_rate, "sippy", rate, args.seconds, workdir, watch, legs_on
+            )
             step["load"] = os.getloadavg()[0]
             alone.append(step)
-    report(args, media, alone)
+    finally:
+        if idle:
+            await idle[1].close()
+            idle[0].terminate()
+    return alone
 
 
 def report(args: argparse.Namespace, media: Step, alone: list[Step]) -> None:
@@ -186,6 +214,11 @@ def report(args: argparse.Namespace, media: Step, alone: list[Step]) -> None:
         print(row("media+setups", step))
     for step in alone:
         print(row("setups alone", step))
+    if args.legs:  # every set-up's leg made and unmade, or the figures mean little
+        for phase, steps in (("beside", media["beside"]), ("alone", alone)):
+            keys = ("rate", "legs_created", "legs_destroyed", "legs_errors")
+            made = [tuple(s.get(k) for k in keys) for s in steps]
+            print(f"legs {phase} (rate, created, destroyed, errors): {made}")
     checks, n = media["checks"], args.conversations
     print(
         f"checks: dtmf {checks['dtmf_ok']}/{n}, recordings with audio {checks['recordings_ok']}/{n}"
@@ -220,7 +253,7 @@ def report(args: argparse.Namespace, media: Step, alone: list[Step]) -> None:
         f"setups_per_s={chosen['achieved']:.1f} sip_cpu_pct={chosen['cpu_pct']:.1f} "
         f"setups_alone_per_s={reference['achieved']:.1f} ratio={ratio:.2f} "
         f"offered_kept_per_s={kept} offered_kept_alone_per_s={kept_alone} "
-        f"nice={media['nice']} goal={'met' if goal else 'missed'}"
+        f"nice={media['nice']} legs={int(args.legs)} goal={'met' if goal else 'missed'}"
     )
 
 

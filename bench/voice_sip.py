@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import shutil
@@ -55,23 +56,53 @@ def free_port() -> int:
 
 
 def serve_sippy(port: int) -> None:
+    """The first line of stdin is empty, or a media process's control address and secret:
+    then every call gets a leg on that media process before it is answered (the answer's
+    SDP names the leg), and loses it when it ends, as the orchestrator does."""
     sys.path.insert(0, str(ROOT / "src"))
+    from jietong.telephony.media.client import MediaClient, MediaError
     from jietong.telephony.ports import IncomingCall, MediaEndpoint
     from jietong.telephony.sip.model import MemoryDirectory, Trunk
     from jietong.telephony.sip.signaling import SipConfig, SipSignaling
 
+    media = sys.stdin.readline().split()
     local = MediaEndpoint("127.0.0.1", 40000)
 
     class Answer:
         signaling: SipSignaling
+        client: MediaClient | None = None
+
+        def __init__(self) -> None:
+            self.legs = {"created": 0, "destroyed": 0, "errors": 0}
 
         async def call_offered(self, call: IncomingCall) -> None:
+            endpoint = local
+            if self.client is not None:
+                remote = call.remote_media
+                try:
+                    leg = await self.client.create_leg(
+                        call.call_id, remote=(remote.host, remote.port), call_id=call.call_id
+                    )
+                except MediaError:
+                    self.legs["errors"] += 1
+                    await self.signaling.reject(call.call_id, 503, "no media")
+                    return
+                self.legs["created"] += 1
+                endpoint = MediaEndpoint(leg.local_host, leg.local_port)
             await self.signaling.ring(call.call_id)
-            await self.signaling.answer(call.call_id, local)
+            await self.signaling.answer(call.call_id, endpoint)
 
         async def call_progress(self, call_id: str, status: int) -> None: ...
         async def call_answered(self, call_id: str, remote_media: MediaEndpoint) -> None: ...
-        async def call_ended(self, call_id: str, cause: str, sip_status: int | None) -> None: ...
+
+        async def call_ended(self, call_id: str, cause: str, sip_status: int | None) -> None:
+            if self.client is not None:
+                try:
+                    await self.client.destroy_leg(call_id)
+                    self.legs["destroyed"] += 1
+                except MediaError:
+                    self.legs["errors"] += 1
+
         async def dtmf(self, call_id: str, digit: str) -> None: ...
 
     async def main() -> None:
@@ -81,10 +112,15 @@ def serve_sippy(port: int) -> None:
         )
         handler = Answer()
         handler.signaling = signaling
+        if media:
+            handler.client = await MediaClient.connect(media[0], media[1], name="bench-sip")
         await signaling.start(handler)
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await signaling.stop()
+        if handler.client is not None:
+            await handler.client.close()
+        print(json.dumps(handler.legs), flush=True)  # the driver's account of the legs
 
     asyncio.run(main())
 
@@ -146,27 +182,34 @@ def machine_busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
     return 100.0 * (os.cpu_count() or 1) * (after[0] - before[0]) / total if total else 0.0
 
 
-def start_server(kind: str, port: int) -> subprocess.Popen[str]:
+def start_server(
+    kind: str, port: int, media: tuple[str, str] | None = None
+) -> subprocess.Popen[str]:
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert server.stdout is not None
+    assert server.stdin is not None and server.stdout is not None
+    if kind == "sippy":  # its first line: the media process to make legs on, if any
+        server.stdin.write(" ".join(media or ()) + "\n")
+        server.stdin.flush()
     if server.stdout.readline().strip() != "ready":
         raise RuntimeError(f"{kind} server did not start")
     return server
 
 
-def stop_server(server: subprocess.Popen[str]) -> None:
-    assert server.stdin is not None
+def stop_server(server: subprocess.Popen[str]) -> str:
+    """Stop it; what it printed after "ready"."""
+    assert server.stdin is not None and server.stdout is not None
     server.stdin.close()
     try:
         server.wait(10)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+    return server.stdout.read()
 
 
 def sipp_binary() -> str | None:
@@ -174,13 +217,15 @@ def sipp_binary() -> str | None:
 
 
 def run_rate(
-    kind: str, rate: int, seconds: float, workdir: Path, watch: Mapping[str, int] | None = None
-) -> dict[str, float]:
+    kind: str, rate: int, seconds: float, workdir: Path, watch: Mapping[str, int] | None = None,
+    media: tuple[str, str] | None = None,
+) -> dict[str, float]:  # fmt: skip
     """One step: SIPp offers ``rate`` calls/s for ``seconds`` to a fresh server. Also
     returns the wall-clock bounds of the SIPp run (``start``, ``end``), SIPp's own CPU,
-    and the CPU % over that run of each process in ``watch`` (name -> pid)."""
+    and the CPU % over that run of each process in ``watch`` (name -> pid). With ``media``
+    (control address, secret) each call gets a leg on that media process (sippy only)."""
     port = free_port()
-    server = start_server(kind, port)
+    server = start_server(kind, port, media)
     calls = int(rate * seconds)
     stat = workdir / f"{kind}-{rate}.csv"
     sipp = sipp_binary() or "sipp"
@@ -204,8 +249,9 @@ def run_rate(
         machine = machine_busy_pct(machine0, machine_jiffies())
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
-        stop_server(server)
+        said = stop_server(server)
     ok, failed = final_counts(stat)
+    legs = json.loads(said.strip().splitlines()[-1]) if media and said.strip() else {}
     sipp_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     return {
         "rate": rate,
@@ -219,6 +265,7 @@ def run_rate(
         "start": wall0,
         "end": wall1,
         **{f"{name}_cpu_pct": 100.0 * used / elapsed for name, used in watched.items()},
+        **{f"legs_{k}": v for k, v in legs.items()},
     }
 
 
