@@ -52,6 +52,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import httpx
 import websockets
 from sqlalchemy import create_engine, event, text
@@ -105,6 +106,7 @@ class Run:
     seen: dict[str, float] = field(default_factory=dict)
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)  # "HTTP 429", "ReadTimeout"…
+    warm_committed: int = 0  # messages of the warm-up, for CPU per message
 
     def failed(self, kind: str) -> None:
         self.errors += 1
@@ -274,15 +276,17 @@ class Load:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.counter = 0
-        self.http = httpx.AsyncClient(
+        # aiohttp, not httpx: on this 2-core machine the load generator shares the CPU
+        # with the server, and httpx spent ~2.5 ms of CPU per request (aiohttp ~0.5).
+        self.http = aiohttp.ClientSession(
             base_url=target.base,
             headers={"Authorization": f"Bearer {target.inbound_token}"},
-            timeout=30,
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+            timeout=aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(limit=256),
         )
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     async def listen(self, run: Run, ready: asyncio.Event, stop: asyncio.Event) -> None:
         base = self.target.base.replace("http://", "ws://") + "/api/v1/stream"
@@ -314,17 +318,18 @@ class Load:
             "text": TEXTS[n % len(TEXTS)].format(n=n),
         }
         try:
-            r = await self.http.post(
+            async with self.http.post(
                 f"/api/v1/channels/api/{self.target.account_id}/messages", json=body
-            )
-        except httpx.HTTPError as exc:
+            ) as r:
+                if r.status != 201:
+                    run.failed(f"HTTP {r.status}")
+                    return
+                answer = await r.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             run.failed(type(exc).__name__)
             return
-        if r.status_code != 201:
-            run.failed(f"HTTP {r.status_code}")
-            return
         sample.acked = time.perf_counter()
-        sample.message_id = r.json()["message_id"]
+        sample.message_id = answer["message_id"]
 
     async def closed_loop(self, run: Run, seconds: float, concurrency: int) -> None:
         deadline = time.perf_counter() + seconds
@@ -357,6 +362,7 @@ async def measure(target: Target, mode: str, seconds: float, value: float) -> Ru
     await asyncio.wait_for(ready.wait(), 30)
     warm = Run()
     await load.closed_loop(warm, WARMUP_SECONDS, 4)
+    run.warm_committed = sum(1 for s in warm.samples if s.message_id is not None)
     if mode == "closed":
         await load.closed_loop(run, seconds, int(value))
     else:
@@ -382,12 +388,34 @@ class Figures:
     unseen: int
     errors: int
     error_kinds: str
+    server_cpu_ms: float  # the server process's CPU per committed message (all threads)
+    client_cpu_ms: float  # this load generator's, likewise
 
 
-def figures(run: Run, seconds: float) -> Figures:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` so far (Linux /proc), all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    proc: subprocess.Popen[bytes], target: Target, mode: str, seconds: float, value: float
+) -> Figures:
+    """Run one phase; its figures with the CPU both sides spent per message. CPU is
+    a load-independent figure: on a shared machine the rates move with the neighbours'
+    load, the milliseconds of CPU per message much less."""
+    server_before, client_before = cpu_seconds(proc.pid), time.process_time()
+    run = asyncio.run(measure(target, mode, seconds, value))
+    server_cpu = cpu_seconds(proc.pid) - server_before
+    client_cpu = time.process_time() - client_before
+    return figures(run, seconds, server_cpu, client_cpu)
+
+
+def figures(run: Run, seconds: float, server_cpu: float, client_cpu: float) -> Figures:
     done = [s for s in run.samples if s.message_id is not None]
     visible = [run.seen[s.message_id] - s.sent for s in done if s.message_id in run.seen]
     acks = [s.acked - s.sent for s in done if s.acked is not None]
+    messages = max(1, len(done) + run.warm_committed)
     return Figures(
         committed=len(done),
         per_second=len(done) / seconds,
@@ -397,6 +425,8 @@ def figures(run: Run, seconds: float) -> Figures:
         unseen=len(done) - len(visible),
         errors=run.errors,
         error_kinds=", ".join(f"{k} {n}" for k, n in sorted(run.error_kinds.items())) or "-",
+        server_cpu_ms=server_cpu * 1000 / messages,
+        client_cpu_ms=client_cpu * 1000 / messages,
     )
 
 
@@ -539,15 +569,10 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
             port = free_port()
             target = prepare(url, root / "data", port)
             raw = raw_insert_rate(url, args.raw_rows)
-            with server(url, root / "data", port):
-                closed = figures(
-                    asyncio.run(measure(target, "closed", args.seconds, args.concurrency)),
-                    args.seconds,
-                )
+            with server(url, root / "data", port) as proc:
+                closed = measured(proc, target, "closed", args.seconds, args.concurrency)
                 rate = min(args.rate, 0.9 * closed.per_second)
-                paced = figures(
-                    asyncio.run(measure(target, "open", args.seconds, rate)), args.seconds
-                )
+                paced = measured(proc, target, "open", args.seconds, rate)
             alone = explain(url, root / "data", target, args.explain)
     for line in alone:
         print(f"[{backend}] {line}")
@@ -557,21 +582,25 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
         f"{closed.per_second:7.0f} msgs/s committed ({closed.committed} msgs, "
         f"{closed.errors} errors: {closed.error_kinds}); visible to the agent p50 "
         f"{closed.p50_ms:.1f} ms, "
-        f"p99 {closed.p99_ms:.1f} ms; 201 p99 {closed.ack_p99_ms:.1f} ms; unseen {closed.unseen}"
+        f"p99 {closed.p99_ms:.1f} ms; 201 p99 {closed.ack_p99_ms:.1f} ms; unseen {closed.unseen}; "
+        f"CPU per message: server {closed.server_cpu_ms:.2f} ms, "
+        f"load generator {closed.client_cpu_ms:.2f} ms"
     )
     print(
         f"[{backend}] paced at {rate:.0f} msgs/s ({args.seconds:.0f} s): "
         f"{paced.per_second:7.0f} msgs/s committed, {paced.errors} errors "
         f"({paced.error_kinds}); visible to the "
         f"agent p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms; 201 p99 "
-        f"{paced.ack_p99_ms:.1f} ms; unseen {paced.unseen}"
+        f"{paced.ack_p99_ms:.1f} ms; unseen {paced.unseen}; CPU per message: server "
+        f"{paced.server_cpu_ms:.2f} ms"
     )
     ratio = closed.per_second / raw if raw else 0.0
     print(f"[{backend}] intake / raw insert ceiling: {ratio:.0%}")
     return (
         f"RESULT intake backend={backend} msgs_per_s={closed.per_second:.0f} "
         f"p50_ms={paced.p50_ms:.1f} p99_ms={paced.p99_ms:.1f} "
-        f"raw_insert_per_s={raw:.0f} ratio={ratio:.2f} rate={rate:.0f}"
+        f"raw_insert_per_s={raw:.0f} ratio={ratio:.2f} rate={rate:.0f} "
+        f"server_cpu_ms={closed.server_cpu_ms:.2f}"
     )
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from jietong.core.ids import new_id
 from jietong.events.base import Envelope
+from jietong.events.routing import QueueStatsChanged
 from jietong.routing import store
 from jietong.routing.engine import CycleReport, run_all
 from jietong.routing.stats import queue_stats_events
@@ -51,6 +52,13 @@ QUIET_EVENTS = frozenset({"QueueStatsChanged", "OfferCreated", "WorkQueued"})
 class RoutingRuntimeOptions:
     tick_seconds: float = 1.0
     lease_seconds: float = 15.0
+    # Under a burst of events the loop runs cycles back to back; this gap between the
+    # start of one and the next lets a cycle take a burst's arrivals together (one
+    # commit for many) instead of one cycle per event. It bounds the added delay.
+    min_cycle_gap_seconds: float = 0.05
+    # The wallboard's queue figures, from the loop, at most this often (a burst of
+    # arrivals changes them every cycle; people read them at human speed).
+    stats_interval_seconds: float = 1.0
 
 
 def holder_is_dead(holder: str) -> bool:
@@ -84,6 +92,7 @@ class RoutingRuntime:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._stats: dict[tuple[str, str], str] = {}
+        self._lease_until: datetime | None = None
         self.is_leader = False
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -114,31 +123,45 @@ class RoutingRuntime:
         if self._stopping or envelope.event_type in QUIET_EVENTS:
             return
         loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+        # Already woken: a burst of events need not queue a wake-up each (reading the
+        # flag from another thread is a benign race: at worst one redundant wake-up).
+        if loop is not None and wake is not None and not wake.is_set():
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(wake.set)
 
     async def _run_forever(self) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        stats_due = 0.0
         while not self._stopping:
+            started = loop.time()
+            publish_stats = started >= stats_due
             try:
-                await asyncio.to_thread(self.step)
+                await asyncio.to_thread(self.step, None, publish_stats=publish_stats)
             except Exception:
                 log.exception("routing engine cycle failed; retrying")
+            if publish_stats:
+                stats_due = started + self.options.stats_interval_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.options.tick_seconds)
+            await asyncio.sleep(
+                max(0.0, started + self.options.min_cycle_gap_seconds - loop.time())
+            )
             self._wake.clear()
 
     # --- one step (synchronous, in a worker thread) -----------------------------------
 
-    def step(self, now: datetime | None = None) -> CycleReport | None:
+    def step(
+        self, now: datetime | None = None, *, publish_stats: bool = True
+    ) -> CycleReport | None:
         """Run one engine cycle if this process leads; None if another one does."""
         platform = self._require_platform()
         moment = now or platform.clock()
         if not self._hold_lease(moment):
             return None
         report = run_all(self.new_uow, now=moment)
-        self._publish_stats(moment)
+        if publish_stats:
+            self._publish_stats(moment)
         return report
 
     def new_uow(self, now: datetime) -> UnitOfWork:
@@ -146,6 +169,9 @@ class RoutingRuntime:
         return UnitOfWork(platform.sessions, now, after_commit=platform.events_pending.set)
 
     def _hold_lease(self, now: datetime) -> bool:
+        half = timedelta(seconds=self.options.lease_seconds / 2)
+        if self.is_leader and self._lease_until is not None and self._lease_until - now > half:
+            return True  # renewing every cycle would cost a write (an fsync) per cycle
         until = now + timedelta(seconds=self.options.lease_seconds)
         with self.new_uow(now) as uow:
             held = store.take_lease(uow.session, LEASE_NAME, self.holder, now, until)
@@ -157,6 +183,7 @@ class RoutingRuntime:
         if held != self.is_leader:
             log.info("routing engine leadership %s (%s)", "taken" if held else "lost", self.holder)
         self.is_leader = held
+        self._lease_until = until if held else None
         return held
 
     def _release(self) -> None:
@@ -164,22 +191,27 @@ class RoutingRuntime:
             store.release_lease(uow.session, LEASE_NAME, self.holder)
             uow.session.commit()
         self.is_leader = False
+        self._lease_until = None
 
     def _publish_stats(self, now: datetime) -> None:
         """Emit `QueueStatsChanged` for every queue whose wallboard figures changed."""
         with self.new_uow(now) as uow:
+            uow.begin_read()  # a read-only look first (see UnitOfWork.begin_read)
             orgs = set(store.orgs_with_work(uow.session)) | {org for org, _ in self._stats}
-            changed = 0
+            changed: dict[tuple[str, str], tuple[str, QueueStatsChanged]] = {}
             for org_id in sorted(orgs):
                 for event in queue_stats_events(uow, org_id):
                     key = (org_id, event.queue_id)
                     figures = event.model_dump_json()
                     if self._stats.get(key) != figures:
-                        self._stats[key] = figures
-                        uow.emit(event)
-                        changed += 1
-            if changed:
-                uow.commit()
+                        changed[key] = (figures, event)
+            uow.session.rollback()
+            if not changed:
+                return
+            for _figures, event in changed.values():
+                uow.emit(event)
+            uow.commit()
+            self._stats.update({key: figures for key, (figures, _) in changed.items()})
 
     def _require_platform(self) -> Platform:
         if self._platform is None:

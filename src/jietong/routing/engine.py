@@ -64,6 +64,10 @@ class CycleReport:
 def run_cycle(new_uow: NewUow, org_id: str, *, now: datetime) -> CycleReport:
     """One full engine cycle for one organisation at ``now``."""
     with new_uow(now) as uow:
+        # Every phase reads in a read-only transaction and writes only what it found
+        # (UnitOfWork.begin_read): on SQLite a cycle that finds nothing never takes the
+        # write lock that intake's commits need.
+        uow.begin_read()
         settings = settings_of_org(uow, org_id)
         uow.session.rollback()
         expired = expire_due_offers(uow, org_id, now=now)
@@ -78,6 +82,7 @@ def run_all(new_uow: NewUow, *, now: datetime) -> CycleReport:
     """A cycle for every organisation with something to do; one failing organisation
     does not stop the others."""
     with new_uow(now) as uow:
+        uow.begin_read()
         orgs = store.orgs_with_work(uow.session)
     total = CycleReport()
     for org_id in orgs:
@@ -90,16 +95,23 @@ def run_all(new_uow: NewUow, *, now: datetime) -> CycleReport:
 
 def expire_due_offers(uow: UnitOfWork, org_id: str, *, now: datetime) -> int:
     """Expire every pending offer whose deadline passed; returns how many."""
-    due = store.due_offers(uow.session, org_id, now)
-    rules = rules_of_agents(uow, org_id, {o.agent_id for o in due})
+    uow.begin_read()
+    due = [(o.id, o.agent_id) for o in store.due_offers(uow.session, org_id, now)]
+    if not due:
+        uow.session.rollback()
+        return 0
+    rules = rules_of_agents(uow, org_id, {agent_id for _, agent_id in due})
     uow.session.rollback()
-    return sum(expire_offer(uow, o.id, org_id, rules[o.agent_id], now=now) for o in due)
+    return sum(
+        expire_offer(uow, offer_id, org_id, rules[agent_id], now=now) for offer_id, agent_id in due
+    )
 
 
 def decide(
     uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
 ) -> int:
     """Match waiting work to routable agents and make the offers; returns how many."""
+    uow.begin_read()
     state = build_state(uow, org_id, settings, now=now)
     uow.session.rollback()  # end the read before writing (SQLite holds one writer)
     # The incremental matcher decides exactly as `policies.match` (a property test holds

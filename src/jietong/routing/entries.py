@@ -34,7 +34,10 @@ from jietong.events.routing import (
 from jietong.identity.model import VipTier
 from jietong.interactions import store as interaction_store
 from jietong.interactions.model import InteractionTrigger
-from jietong.interactions.service import record_transition, transition_interaction
+from jietong.interactions.service import (
+    record_transition,
+    transition_interaction_uncommitted,
+)
 from jietong.routing import store
 from jietong.routing.hours import calendar_for, is_open
 from jietong.routing.model import (
@@ -65,38 +68,60 @@ def sync_entries(
     uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
 ) -> int:
     """Bring entries and pending offers in step with their interactions; commit.
-    Returns the number of rows changed."""
-    changed = enqueue_arrivals(uow, org_id, settings)
-    for interaction, entry in store.queued_without_entry(uow.session, org_id):
-        if enqueue(uow, interaction, entry, settings, now=now) is not None:
-            changed += 1
-    uow.commit()
+    Returns the number of rows changed.
+
+    It first looks in a read-only transaction: most cycles find nothing to do, and on
+    SQLite a look inside a write transaction would hold the one write lock (and the
+    intake committer behind it) for nothing."""
+    uow.begin_read()
+    arriving = any(
+        settings.get(row.queue_id or "", DEFAULT_SETTINGS).auto_enqueue
+        for row in store.arrivals(uow.session, org_id)
+    )
+    unqueued = arriving or bool(store.queued_without_entry(uow.session, org_id))
+    entries_behind = bool(store.entries_out_of_step(uow.session, org_id))
+    offers_behind = bool(store.offers_out_of_step(uow.session, org_id))
+    uow.session.rollback()
+    changed = 0
+    if unqueued:
+        # Arrivals become queued and get their entries in one transaction (one commit
+        # for a burst of new conversations, not one per arrival).
+        changed += enqueue_arrivals(uow, org_id, settings)
+        for interaction, entry in store.queued_without_entry(uow.session, org_id):
+            if enqueue(uow, interaction, entry, settings, now=now) is not None:
+                changed += 1
+        uow.commit()
     # Entries and offers in separate transactions: each holds one kind of lock only, so
     # it cannot deadlock with an accept (which locks the offer, then the entry).
-    for entry, state, _assignee in store.entries_out_of_step(uow.session, org_id):
-        follow_interaction(entry, state, now=now)
-        changed += 1
-    uow.commit()
-    for offer, state, assignee in store.offers_out_of_step(uow.session, org_id):
-        resolve_offer(uow, offer, state, assignee, now=now)
-        changed += 1
-    uow.commit()
+    if entries_behind:
+        for entry, state, _assignee in store.entries_out_of_step(uow.session, org_id):
+            follow_interaction(entry, state, now=now)
+            changed += 1
+        uow.commit()
+    if offers_behind:
+        for offer, state, assignee in store.offers_out_of_step(uow.session, org_id):
+            resolve_offer(uow, offer, state, assignee, now=now)
+            changed += 1
+        uow.commit()
     return changed
 
 
 def enqueue_arrivals(uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings]) -> int:
     """Queue inbound arrivals that name a queue (the channel intake leaves them
-    'arrived'); each move commits. Returns how many were queued."""
+    'arrived'), uncommitted, each in its own savepoint: one that moved on meanwhile is
+    left out, the others stay. Returns how many were queued."""
     system = system_actor(org_id)
     queued = 0
     for row in store.arrivals(uow.session, org_id):
         if not settings.get(row.queue_id or "", DEFAULT_SETTINGS).auto_enqueue:
             continue
+        mark = uow.later_mark()
         try:
-            transition_interaction(uow, system, row.id, InteractionTrigger.ENQUEUE)
+            with uow.session.begin_nested():
+                transition_interaction_uncommitted(uow, system, row.id, InteractionTrigger.ENQUEUE)
             queued += 1
         except (IllegalTransition, NotFound):
-            uow.session.rollback()  # moved on meanwhile
+            uow.drop_later(mark)  # moved on meanwhile
     return queued
 
 
@@ -257,7 +282,17 @@ def _target(trigger: OfferTrigger) -> OfferState:
 def apply_timers(
     uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
 ) -> int:
-    """Overflow steps and maximum waits that came due; commit. Returns entries changed."""
+    """Overflow steps and maximum waits that came due; commit. Returns entries changed.
+    Looks read-only first (see `sync_entries`); writes only if a timer is due."""
+    uow.begin_read()
+    due = [
+        entry.id
+        for entry in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
+        if _timer_due(entry, settings.get(entry.queue_id, DEFAULT_SETTINGS), now)
+    ]
+    uow.session.rollback()
+    if not due:
+        return 0
     changed = 0
     for entry in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,)):
         queue_settings = settings.get(entry.queue_id, DEFAULT_SETTINGS)
@@ -268,6 +303,20 @@ def apply_timers(
     if changed:
         uow.commit()
     return changed
+
+
+def _timer_due(entry: RoutingEntryRow, queue_settings: QueueSettings, now: datetime) -> bool:
+    """Whether `_overflow` or `_max_wait` would change this entry at `now`."""
+    waited = (now - entry.queue_entered_at).total_seconds()
+    if overflow_stage(queue_settings.overflow, waited) > entry.overflow_stage:
+        return True
+    limit = queue_settings.max_wait_seconds
+    return (
+        limit is not None
+        and entry.kind == EntryKind.LIVE.value
+        and entry.limit_action is None
+        and now - entry.enqueued_at >= timedelta(seconds=limit)
+    )
 
 
 def _overflow(

@@ -163,7 +163,9 @@ def _step_away(
 
 def settle_agents(uow: UnitOfWork, org_id: str, *, now: datetime) -> int:
     """Close wrap-ups past their team's limit, then bring every logged-in agent's state
-    in line with their work. Commits; returns the number of agents moved."""
+    in line with their work. Commits; returns the number of agents moved. Reads in
+    read-only transactions and writes only what they found (see `UnitOfWork.begin_read`)."""
+    uow.begin_read()
     with_work = set(agent_store.loads(uow.session, org_id))
     presences = [
         p
@@ -175,19 +177,23 @@ def settle_agents(uow: UnitOfWork, org_id: str, *, now: datetime) -> int:
         uow.session.rollback()
         return 0
     rules = rules_of_agents(uow, org_id, ids)
-    _close_expired_wrap_ups(uow, org_id, rules, now)
+    expired = _expired_wrap_ups(uow, org_id, rules, now)
+    if expired:
+        uow.session.rollback()
+        _close_wrap_ups(uow, org_id, expired)
+        uow.begin_read()
     work = workloads(uow, org_id, ids)
     offered = {o.agent_id for o in store.pending_offers(uow.session, org_id)}
-    uow.session.rollback()  # end the read; each move below locks its own row
-    moved = 0
-    system = system_actor(org_id)
     due = {
         p.user_id: facts
         for p in presences
         if _needs_settling(p, facts := work[p.user_id].facts(offered=p.user_id in offered))
     }
+    uow.session.rollback()  # end the read; the moves below lock their rows
     if not due:
         return 0
+    moved = 0
+    system = system_actor(org_id)
     # One transaction for all the moves (one commit, not one per agent); the rows are
     # locked in id order, as the engine's decision locks them, so the two cannot deadlock.
     locked = agent_store.lock_presences(uow.session, org_id, due)
@@ -202,11 +208,11 @@ def _needs_settling(presence: AgentPresenceRow, facts: WorkFacts) -> bool:
     return bool(settle(AgentState(presence.state), facts))
 
 
-def _close_expired_wrap_ups(
+def _expired_wrap_ups(
     uow: UnitOfWork, org_id: str, rules: dict[str, TeamRules], now: datetime
-) -> None:
-    """After-contact work past the agent's team limit is closed by the platform."""
-    system = system_actor(org_id)
+) -> list[str]:
+    """The after-contact work past its agent's team limit (interaction ids)."""
+    expired = []
     for user_id, agent_rules in rules.items():
         limit = agent_rules.wrap_up_seconds
         if limit is None:
@@ -215,10 +221,18 @@ def _close_expired_wrap_ups(
             ended = interaction.ended_at or interaction.updated_at
             if now - ended < timedelta(seconds=limit):
                 break
-            try:
-                transition_interaction(uow, system, interaction.id, InteractionTrigger.CLOSE)
-            except (IllegalTransition, NotFound):
-                uow.session.rollback()
+            expired.append(interaction.id)
+    return expired
+
+
+def _close_wrap_ups(uow: UnitOfWork, org_id: str, interaction_ids: list[str]) -> None:
+    """The platform closes after-contact work past its limit (one commit each)."""
+    system = system_actor(org_id)
+    for interaction_id in interaction_ids:
+        try:
+            transition_interaction(uow, system, interaction_id, InteractionTrigger.CLOSE)
+        except (IllegalTransition, NotFound):
+            uow.session.rollback()
 
 
 def _views(

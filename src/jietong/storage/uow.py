@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Table, event, insert, inspect
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from jietong.core.tenancy import SYSTEM_USER_ID, Actor
 from jietong.events.base import DomainEvent, Envelope
@@ -167,6 +167,22 @@ class UnitOfWork:
                     self.session.execute(insert(table), rows[start:end])
                     start = end
 
+    def begin_read(self) -> None:
+        """Begin a transaction that will only read; the next `session.rollback()` (or
+        `commit()`) ends it, and transactions after it are normal again.
+
+        For work that reads first and writes only if it found something (the routing
+        engine's phases): on SQLite the read begins DEFERRED, so it neither takes nor
+        waits for the one write lock while it scans, and the intake committer is not held
+        up by a scan that finds nothing to do. Writing before the read ends raises
+        `ReadOnlyViolation`: a DEFERRED reader that starts writing can fail with
+        SQLITE_BUSY half-way, so the phase must end first. On PostgreSQL it changes
+        nothing but the check."""
+        if self.session.in_transaction():
+            self.session.rollback()
+        self.session.info[_READ_PHASE] = True
+        self.session.connection(execution_options={READ_ONLY: True})
+
     def commit(self) -> None:
         self.flush_later()
         self.session.commit()
@@ -175,21 +191,33 @@ class UnitOfWork:
         self._emitted = 0
 
     def _check_writable(self) -> None:
-        if self.read_only:
+        if self.read_only or self.session.info.get(_READ_PHASE):
             raise ReadOnlyViolation("this unit of work is read-only")
+
+
+_READ_PHASE = "jietong_read_phase"
+"""Session mark of a transaction begun by `UnitOfWork.begin_read` (cleared at its end)."""
+
+
+def _reading(session: Session) -> bool:
+    return bool(session.info.get(READ_ONLY) or session.info.get(_READ_PHASE))
 
 
 # Registered once for every Session (a per-session listener would cost each unit of
 # work an event registration); sessions without the READ_ONLY mark pay one dict look-up.
 @event.listens_for(Session, "before_flush")
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+    if _reading(session) and (session.new or session.dirty or session.deleted):
         raise ReadOnlyViolation("a read-only unit of work cannot write rows")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_dml(state: ORMExecuteState) -> None:
-    if state.session.info.get(READ_ONLY) and (
-        state.is_insert or state.is_update or state.is_delete
-    ):
+    if _reading(state.session) and (state.is_insert or state.is_update or state.is_delete):
         raise ReadOnlyViolation("a read-only unit of work cannot change rows")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_read_phase(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READ_PHASE, None)
