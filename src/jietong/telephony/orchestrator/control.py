@@ -179,17 +179,27 @@ class CallControl:
         return view_of(call)
 
     async def dtmf(self, actor: Actor, interaction_id: str, digits: str) -> CallView:
-        """Send tones (in band) to the parties other than the agent: an external IVR
-        after a transfer, a conference bridge's PIN."""
+        """Send digits to the parties other than the agent (an external IVR after a
+        transfer, a conference bridge's PIN): as RFC 4733 telephone-events to a leg that
+        negotiated them (a codec cannot blur them), as tones in band to one that did not."""
         if not digits or any(d not in DTMF_HZ for d in digits) or len(digits) > 32:
             raise InvalidInput("digits are 0-9, *, #, A-D (at most 32)")
         call = await self._call(actor, interaction_id, "dtmf", {"count": len(digits)})
         self._require_bridged(call)
-        path = dtmf_wav(self.service.options.media_root, digits)
-        prompt_id = await self.service.prompts.load(call.media, path)
+        prompt_id: str | None = None
         for leg in call.legs():
-            if leg is not call.agent and leg.role is not LegRole.SUPERVISOR and leg.answered:
-                await self._media(call.media.play(leg.leg_id, prompt_id))
+            if leg is call.agent or leg.role is LegRole.SUPERVISOR or not leg.answered:
+                continue
+            try:
+                await call.media.send_dtmf(leg.leg_id, digits)
+                continue
+            except MediaError as exc:
+                if exc.code != "no_telephone_event":
+                    raise Conflict(f"the call's media refused: {exc.code}") from exc
+            if prompt_id is None:
+                path = dtmf_wav(self.service.options.media_root, digits)
+                prompt_id = await self.service.prompts.load(call.media, path)
+            await self._media(call.media.play(leg.leg_id, prompt_id))
         return view_of(call)
 
     async def hangup(self, actor: Actor, interaction_id: str) -> None:
