@@ -9,6 +9,8 @@ Started by the ASGI lifespan when ``voice_enabled`` (the demo turns it on). It
 * watches every media process: one that dies (crash, kill -9, hang) has its calls ended
   by the orchestrator with correct CDRs, and a fresh process takes its place for new
   calls; the web app and calls on the other processes are not touched;
+* closes, before taking a call, the calls a crashed predecessor left open (cause
+  ``media_lost``, disposition ``lost``, ended at its last heartbeat), and beats;
 * sweeps recordings past their retention (the queue's policy, else the site's) once a
   day (audited).
 
@@ -32,6 +34,7 @@ from jietong.telephony.ivr.prompts import PromptLibrary
 from jietong.telephony.ivr.service import materialise_prompt
 from jietong.telephony.media.client import MediaClient
 from jietong.telephony.media.process import MediaProcess, MediaProcessSpec, MediaStartError
+from jietong.telephony.orchestrator import recovery
 from jietong.telephony.orchestrator.cdr_log import CdrLog
 from jietong.telephony.orchestrator.control import CallControl
 from jietong.telephony.orchestrator.flows import FlowIvr
@@ -54,6 +57,7 @@ class VoiceRuntimeOptions:
     heartbeat_s: float = 2.0
     restart_delay_s: float = 1.0
     sweep_every_s: float = 24 * 3600.0
+    heartbeat_every_s: float = 5.0  # bounds the end time of calls left open by a crash
     media_nice: int = 0
     always_open: bool = False  # the demo flow's hours: every day, all day
 
@@ -116,6 +120,10 @@ class VoiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
+        # This voice process, as its calls are stamped: its SIP address (stable across a
+        # restart; unique among the processes behind one Kamailio).
+        self.node = f"{settings.sip_public_host or settings.sip_host}:{settings.sip_port}"
+        self.recovered: list[recovery.ClosedCall] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -140,6 +148,7 @@ class VoiceRuntime:
                 record_calls=settings.voice_record_calls,
                 max_attachment_bytes=settings.max_attachment_bytes,
                 language=settings.default_locale if settings.default_locale == "en" else "zh-CN",
+                node=self.node,
             ),
             phones=PhonesOfSip(directory),
             ivr=FlowIvr(
@@ -153,6 +162,16 @@ class VoiceRuntime:
             uploaded_prompt=self._uploaded_prompt,
         )
         self.control = CallControl(self.service)
+        # Before a call is taken: what a dead predecessor left open is closed.
+        self.recovered = await asyncio.to_thread(
+            recovery.close_left_open, self._new_uow, self.node, self.platform.clock()
+        )
+        if self.recovered:
+            log.warning(
+                "voice: closed %d call(s) left open by a previous process", len(self.recovered)
+            )
+        await self._beat(starting=True)
+        self._tasks.append(asyncio.create_task(self._beat_forever()))
         for index in range(self.options.media_processes):
             await self._start_media(index)
         await self.service.start()
@@ -234,6 +253,23 @@ class VoiceRuntime:
             except (MediaStartError, OSError) as exc:
                 log.error("voice: media process %d did not restart: %s", index, exc)
                 delay = min(delay * 2, 60.0)
+
+    # -- heartbeat --------------------------------------------------------------------
+
+    async def _beat(self, *, starting: bool = False) -> None:
+        def work() -> None:
+            with self._new_uow(self.platform.clock()) as uow:
+                recovery.beat(uow, self.node, starting=starting)
+
+        await asyncio.to_thread(work)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_every_s)
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("voice: heartbeat failed")
 
     # -- retention ------------------------------------------------------------------
 

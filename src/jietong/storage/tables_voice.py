@@ -45,6 +45,10 @@ class VoiceCallRow(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # The voice process (its SIP address) carrying the call: after a crash, the process
+    # that starts in its place closes its calls, and only its own (several share a
+    # database behind Kamailio).
+    node: Mapped[str | None] = mapped_column(String(100))
 
 
 class VoiceLegRow(Base):
@@ -193,3 +197,13 @@ class VoiceQueuePolicyRow(Base):
     retention_days: Mapped[int | None] = mapped_column(Integer)  # None: the site's
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(ID)
+
+
+class VoiceNodeRow(Base):
+    """A voice process's heartbeat: the last moment it is known to have been alive
+    bounds the end of the calls it left open when it died."""
+
+    __tablename__ = "voice_nodes"
+    node: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]

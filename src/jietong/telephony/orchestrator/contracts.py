@@ -95,6 +95,7 @@ class VoiceOptions:
     voicemail_max_s: float = 120.0
     offer_sweep_s: float = 1.0  # how often offers are read in case an event was missed
     max_attachment_bytes: int = 25 * 1024 * 1024
+    node: str | None = None  # this voice process (its SIP address), stamped on its calls
 
 
 @dataclass

@@ -41,6 +41,7 @@ from jietong.storage.tables_routing import RoutingEntryRow
 from jietong.storage.uow import UnitOfWork
 from jietong.telephony.calls import service as calls_service
 from jietong.telephony.calls.model import CallDirection
+from jietong.telephony.orchestrator import recovery
 from jietong.telephony.policy import service as recording_policies
 from jietong.telephony.policy.model import Effective, SiteRecording
 
@@ -86,6 +87,7 @@ def open_inbound(
     region: str,
     media_leg_id: str | None = None,
     trunk_id: str | None = None,
+    node: str | None = None,
 ) -> CallContact:
     """Create the inbound interaction of a call and match (or create) its customer.
 
@@ -107,6 +109,8 @@ def open_inbound(
         trunk_id=trunk_id,
         media_leg_id=media_leg_id,
     )
+    if node is not None:
+        recovery.claim(uow, view.call.id, node)
     return CallContact(
         interaction_id=view.call.interaction_id,
         customer_id=None if customer is None else customer[0],
@@ -127,6 +131,7 @@ def open_outbound(
     phone: str,
     region: str,
     media_leg_id: str | None = None,
+    node: str | None = None,
 ) -> CallContact:
     """An agent's call to `number`: an outbound interaction assigned to them, matched to
     the customer owning the number (none is created for a number merely dialled)."""
@@ -143,6 +148,8 @@ def open_outbound(
         media_leg_id=media_leg_id,
         agent_user_id=agent_id,
     )
+    if node is not None:
+        recovery.claim(uow, view.call.id, node)
     return CallContact(
         interaction_id=view.call.interaction_id,
         customer_id=None if found is None else found.id,

@@ -1,8 +1,10 @@
 """voice queue policies (slot: per-queue recording policy )
 
 Per-queue recording policy (record inherit/always/never, consent announcement and its
-prompt, retention days), and the trunk flag ``trusted_edge`` (a Kamailio in front whose
-``X-Jietong-Phone`` header names the agent phone that placed a call).
+prompt, retention days); the trunk flag ``trusted_edge`` (a Kamailio in front whose
+``X-Jietong-Phone`` header names the agent phone that placed a call); the voice process
+carrying each call (``voice_calls.node``) and the processes' heartbeats
+(``voice_nodes``), so a restarted process closes the calls its predecessor left open.
 
 Revision ID: 0013
 Revises: 0012
@@ -51,9 +53,19 @@ def upgrade() -> None:
         "sip_trunks",
         sa.Column("trusted_edge", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
+    op.add_column("voice_calls", sa.Column("node", sa.String(length=100), nullable=True))
+    op.create_table(
+        "voice_nodes",
+        sa.Column("node", sa.String(length=100), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("node", name=op.f("pk_voice_nodes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("voice_nodes")
+    op.drop_column("voice_calls", "node")
     op.drop_column("sip_trunks", "trusted_edge")
     op.drop_index(op.f("ix_voice_queue_policies_org_id"), table_name="voice_queue_policies")
     op.drop_table("voice_queue_policies")
