@@ -86,10 +86,11 @@ def sync_entries(
     if unqueued:
         # Arrivals become queued and get their entries in one transaction (one commit
         # for a burst of new conversations, not one per arrival).
-        changed += enqueue_arrivals(uow, org_id, settings)
-        for interaction, entry in store.queued_without_entry(uow.session, org_id):
-            if enqueue(uow, interaction, entry, settings, now=now) is not None:
-                changed += 1
+        with uow.deferred_inserts():  # events, audit and transition rows: one INSERT each
+            changed += enqueue_arrivals(uow, org_id, settings)
+            for interaction, entry in store.queued_without_entry(uow.session, org_id):
+                if enqueue(uow, interaction, entry, settings, now=now) is not None:
+                    changed += 1
         uow.commit()
     # Entries and offers in separate transactions: each holds one kind of lock only, so
     # it cannot deadlock with an accept (which locks the offer, then the entry).
@@ -108,20 +109,18 @@ def sync_entries(
 
 def enqueue_arrivals(uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings]) -> int:
     """Queue inbound arrivals that name a queue (the channel intake leaves them
-    'arrived'), uncommitted, each in its own savepoint: one that moved on meanwhile is
-    left out, the others stay. Returns how many were queued."""
+    'arrived'), uncommitted; one that moved on meanwhile is left out (the move refuses
+    before it changes anything). Returns how many were queued."""
     system = system_actor(org_id)
     queued = 0
     for row in store.arrivals(uow.session, org_id):
         if not settings.get(row.queue_id or "", DEFAULT_SETTINGS).auto_enqueue:
             continue
-        mark = uow.later_mark()
         try:
-            with uow.session.begin_nested():
-                transition_interaction_uncommitted(uow, system, row.id, InteractionTrigger.ENQUEUE)
+            transition_interaction_uncommitted(uow, system, row.id, InteractionTrigger.ENQUEUE)
             queued += 1
         except (IllegalTransition, NotFound):
-            uow.drop_later(mark)  # moved on meanwhile
+            pass  # moved on meanwhile
     return queued
 
 
@@ -283,18 +282,27 @@ def apply_timers(
     uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
 ) -> int:
     """Overflow steps and maximum waits that came due; commit. Returns entries changed.
-    Looks read-only first (see `sync_entries`); writes only if a timer is due."""
+    Looks read-only first (see `sync_entries`); writes only if a timer is due. Only
+    queues with overflow steps or a maximum wait have timers (the defaults have none)."""
+    timed = sorted(
+        queue_id
+        for queue_id, queue_settings in settings.items()
+        if queue_settings.overflow or queue_settings.max_wait_seconds is not None
+    )
+    if not timed:
+        return 0
+    waiting = (EntryState.WAITING.value,)
     uow.begin_read()
     due = [
         entry.id
-        for entry in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
-        if _timer_due(entry, settings.get(entry.queue_id, DEFAULT_SETTINGS), now)
+        for entry in store.entries(uow.session, org_id, states=waiting, queue_ids=timed)
+        if _timer_due(entry, settings[entry.queue_id], now)
     ]
     uow.session.rollback()
     if not due:
         return 0
     changed = 0
-    for entry in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,)):
+    for entry in store.entries(uow.session, org_id, states=waiting, queue_ids=timed):
         queue_settings = settings.get(entry.queue_id, DEFAULT_SETTINGS)
         if _overflow(uow, entry, queue_settings, settings, now) or _max_wait(
             uow, entry, queue_settings, now

@@ -38,6 +38,7 @@ from jietong.routing.policies import (
     AgentView,
     Snapshot,
     WorkItem,
+    free_capacity,
 )
 from jietong.storage.tables import QueueRow
 from jietong.storage.tables_routing import AgentPresenceRow, RoutingEntryRow
@@ -61,12 +62,20 @@ class RoutingState:
 def build_state(
     uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings], *, now: datetime
 ) -> RoutingState:
-    """Read the organisation's routing state (agents, waiting work) as of ``now``."""
+    """Read the organisation's routing state (agents, waiting work) as of ``now``.
+    While no agent has room for one more item on any channel, nothing can be offered:
+    the waiting work is not read at all (with hundreds waiting and everyone busy, reading
+    them every cycle was most of the engine's cost)."""
     queues = store.queues(uow.session, org_id)
     agents = agent_views(uow, org_id, now=now)
+    anyone_free = any(free_capacity(a, channel) > 0 for a in agents for channel in a.capacity)
     waiting = [
         e
-        for e in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
+        for e in (
+            store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
+            if anyone_free
+            else []
+        )
         if routable_now(e, settings, now)
     ]
     refusals = store.recent_refusals(uow.session, org_id, now - REOFFER_COOLDOWN)

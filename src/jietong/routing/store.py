@@ -63,12 +63,15 @@ def entries(
     *,
     states: Collection[str] = ACTIVE,
     queue_id: str | None = None,
+    queue_ids: Collection[str] | None = None,
 ) -> list[RoutingEntryRow]:
     query = select(RoutingEntryRow).where(
         RoutingEntryRow.org_id == org_id, RoutingEntryRow.state.in_(sorted(states))
     )
     if queue_id is not None:
         query = query.where(RoutingEntryRow.queue_id == queue_id)
+    if queue_ids is not None:
+        query = query.where(RoutingEntryRow.queue_id.in_(sorted(queue_ids)))
     return list(session.scalars(query.order_by(RoutingEntryRow.enqueued_at, RoutingEntryRow.id)))
 
 
