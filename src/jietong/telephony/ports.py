@@ -55,6 +55,10 @@ class IncomingCall:
     remote_media: MediaEndpoint
     trunk_id: str | None = None  # set when it came in over a trunk
     phone_user: str | None = None  # set when an agent phone placed it (its digest user)
+    # An INVITE without SDP (late offer): `remote_media` has the one codec we will offer
+    # but no address; the far end's address arrives with its answer in the ACK, reported
+    # as `call_answered` of this call.
+    late_offer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

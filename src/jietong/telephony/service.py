@@ -260,6 +260,7 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
                 region=self.db.region,
                 media_leg_id=live.caller.leg_id,
                 trunk_id=call.trunk_id,
+                node=self.options.node,
             )
             self.calls.set_interaction(live)
             await self.call_log.call_event(live, "arrived", {"caller": call.caller.user})
@@ -268,7 +269,7 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
                     live.caller.leg_id,
                     codec=codec[0],
                     payload_type=codec[1],
-                    remote=(call.remote_media.host, call.remote_media.port),
+                    remote=_remote_of(call),
                     call_id=live.key,
                     dtmf_payload_type=call.remote_media.telephone_event_pt,
                 )
@@ -349,6 +350,8 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
         except MediaError:
             await self.finish(live, "media_error", hang_up_caller=True)
             return
+        if leg.answered:
+            return  # a late offer's answer (in the ACK): only the far end's address was missing
         leg.answered = True
         if leg is live.caller and live.outbound and live.agent is not None:
             if live.pending_answer is not None:
@@ -669,6 +672,11 @@ def _ends_offer_of(call: LiveCall, envelope: Envelope) -> bool:
         and not leg.answered
         and leg.offer_id == envelope.payload.get("offer_id")
     )
+
+
+def _remote_of(call: IncomingCall) -> tuple[str, int] | None:
+    """Where the caller's RTP goes; unknown until the ACK for a late offer."""
+    return None if call.late_offer else (call.remote_media.host, call.remote_media.port)
 
 
 def _choose_codec(remote: MediaEndpoint) -> tuple[Codec, int] | None:

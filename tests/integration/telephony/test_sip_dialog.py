@@ -78,8 +78,10 @@ def test_rejects_and_unusable_sdp(tmp_path) -> None:
 
     busy, unusable, no_sdp, recorder = asyncio.run(scenario())
     assert busy == 486
-    assert unusable == 488 and no_sdp == 488  # late offer is not supported: said plainly
-    assert len(recorder.offered) == 1
+    assert unusable == 488
+    # No SDP is a late offer (the handler decides, here busy), not a refusal.
+    assert no_sdp == 486
+    assert [c.late_offer for c in recorder.offered] == [False, True]
 
 
 def test_a_failing_handler_gets_the_caller_a_500_not_endless_ringing() -> None:

@@ -41,11 +41,16 @@ class OutboundMixin(OrchestratorBase):
             live.contact = await self.db.run(
                 records.open_outbound, call.org_id, agent_id=agent_id, number=number,
                 phone=call.phone_user, region=self.db.region, media_leg_id=customer.leg_id,
+                node=self.options.node,
             )  # fmt: skip
             self.calls.set_interaction(live)
+            # A desk phone's late offer: its address comes with the ACK (call_answered).
+            phone_rtp = (
+                None if call.late_offer else (call.remote_media.host, call.remote_media.port)
+            )
             info = await media.create_leg(
                 agent.leg_id, codec=codec[0], payload_type=codec[1], call_id=key,
-                remote=(call.remote_media.host, call.remote_media.port),
+                remote=phone_rtp,
                 dtmf_payload_type=call.remote_media.telephone_event_pt,
             )  # fmt: skip
             live.pending_answer = MediaEndpoint(

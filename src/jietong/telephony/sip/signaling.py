@@ -35,6 +35,7 @@ from sippy.CCEvents import (  # type: ignore[import-untyped]
     CCEventDisconnect,
     CCEventFail,
     CCEventInfo,
+    CCEventPreConnect,
     CCEventRing,
     CCEventTry,
     CCEventUpdate,
@@ -66,6 +67,10 @@ ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER"
 MIN_EXPIRES = 60
 MAX_EXPIRES = 3600
 DEFAULT_EXPIRES = 3600
+# What we offer in the 200 OK to an INVITE without SDP: one codec only, so the media leg
+# made before the answer is right whatever the answer says (a media leg's codec is fixed
+# when it is made), and telephone-event for RFC 4733 keys.
+LATE_OFFER = MediaEndpoint("", 0, (("PCMU", 0),), 101)  # no address until the ACK
 
 
 class UnknownCall(LookupError):
@@ -97,6 +102,7 @@ class _Call:
     session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
     sdp_version: int = 1
     hung_up_by_us: bool = False
+    late_offer: bool = False  # the INVITE had no SDP: our 200 offers, the ACK answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,8 +395,9 @@ class SipSignaling:
         return rval
 
     async def _admit(self, call: _Call, info: RequestInfo) -> None:
+        call.late_offer = not (info.body or "").strip()
         try:
-            offer = sdp.parse(info.body or "")
+            offer = None if call.late_offer else sdp.parse(info.body or "")
         except sdp.SdpError:
             offer = None
         trunk = await self.directory.trunk_admitting(info.source[0])
@@ -405,10 +412,14 @@ class SipSignaling:
             code, reason, headers = refusal
             self._fail(call, code, reason, headers)
             return
-        if offer is None or offer.endpoint.port == 0:
+        if call.late_offer:
+            remote = LATE_OFFER
+        elif offer is None or offer.endpoint.port == 0:
             self._fail(call, 488, "Not Acceptable Here", [])
             return
-        call.remote_media = offer.endpoint
+        else:
+            remote = offer.endpoint
+        call.remote_media = remote
         call.org_id = phone.org_id if phone is not None else trunk.org_id if trunk else ""
         incoming = IncomingCall(
             call_id=call.call_id,
@@ -416,10 +427,11 @@ class SipSignaling:
             org_id=call.org_id,
             caller=SipPeer(info.from_uri, info.from_name, info.from_user, info.source),
             dialled=info.ruri_user or info.to_user or "",
-            remote_media=offer.endpoint,
+            remote_media=remote,
             # A phone's call through the edge is the phone's, not the edge trunk's.
             trunk_id=trunk.id if trunk is not None and phone is None else None,
             phone_user=phone.username if phone is not None else None,
+            late_offer=call.late_offer,
         )
         if call.state == "ended":  # cancelled while we were deciding
             return
@@ -468,11 +480,19 @@ class SipSignaling:
         if call.direction != "in" or call.state not in ("offered", "ringing"):
             raise UnknownCall(call_id)
         assert call.remote_media is not None
-        chosen = sdp.answer_codecs(call.remote_media, local_media)
+        if call.late_offer:
+            # RFC 3261 13.2.1: our 200 carries the offer (what the handler gives, in the
+            # codec of LATE_OFFER it chose); sippy then waits for the ACK (PreConnect:
+            # ack_wait) and hands us its body as a Connect event.
+            chosen = replace(local_media, codecs=local_media.codecs[:1])
+            event_type = CCEventPreConnect
+        else:
+            chosen = sdp.answer_codecs(call.remote_media, local_media)
+            event_type = CCEventConnect
         call.local_media = chosen
         call.state = "answered"
         body = MsgBody(sdp.build(chosen, session_id=call.session_id, version=call.sdp_version))
-        self.reactor.call(call.uas.recvEvent, CCEventConnect((200, "OK", body)))
+        self.reactor.call(call.uas.recvEvent, event_type((200, "OK", body)))
 
     async def reject(self, call_id: str, status: int, reason: str) -> None:
         call = self._call(call_id)
@@ -493,8 +513,28 @@ class SipSignaling:
         elif call.direction == "in":
             if isinstance(event, CCEventDisconnect):
                 self._ended(call, "remote_bye" if call.state == "answered" else "cancelled", None)
+            elif isinstance(event, CCEventConnect) and call.late_offer:
+                self._late_answer(call, ua, event)
         else:
             self._uac_event(call, event, ua)
+
+    def _late_answer(self, call: _Call, ua: Any, event: Any) -> None:
+        """The ACK to our 200 of a late offer: its SDP is the answer. Without a usable one
+        (no SDP, no address, not our codec) there is no media: BYE."""
+        call.late_offer = False  # once: a later ACK (re-INVITE) is no answer to this
+        body = event.getData()[2]
+        try:
+            remote = sdp.parse(str(body)).endpoint if body is not None else None
+        except sdp.SdpError:
+            remote = None
+        ours = call.local_media.codecs[0][0] if call.local_media else None
+        if remote is None or remote.port == 0 or ours not in {c for c, _ in remote.codecs}:
+            log.info("SIP: call %s: the ACK carried no usable answer; BYE", call.call_id)
+            ua.recvEvent(CCEventDisconnect())
+            self._ended(call, "failed", 488)
+            return
+        call.remote_media = remote
+        self._post(self._handler_or_fail().call_answered(call.call_id, remote))
 
     def _answer_reinvite(self, call: _Call, ua: Any, event: Any) -> None:
         """A re-INVITE from the far end (hold, a new address): we answer with our current
