@@ -102,6 +102,10 @@ def create_app(platform: Platform) -> FastAPI:
 
 def _api_router() -> APIRouter:
     router = APIRouter()
+    # Providers' webhooks and the web chat first: requests are matched against the routes
+    # in order (FastAPI scans them), and these are the high-volume, machine-sent ones.
+    for channel_router in channel_routers():
+        router.include_router(channel_router)
     router.include_router(auth_api.router)
     router.include_router(org_api.router)
     router.include_router(identity_api.router)
@@ -118,8 +122,6 @@ def _api_router() -> APIRouter:
     router.include_router(sip_api.router)
     router.include_router(voice_calls_api.router)
     router.include_router(voice_policy_api.router)
-    for channel_router in channel_routers():
-        router.include_router(channel_router)
     return router
 
 
