@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from jietong.storage.tables import ContactPointRow, InteractionRow, MessageRow
@@ -82,30 +82,42 @@ def customers_of_thread(
     session: Session, org_id: str, thread_key: str, references: Sequence[str]
 ) -> set[str | None]:
     """The customers of the email conversations that `thread_key` (a conversation's
-    root Message-ID) or `references` (Message-IDs we received or sent) point to."""
-    refs = list(references)
-    by_key = select(InteractionRow.id).where(
+    root Message-ID) or `references` (Message-IDs we received or sent) point to.
+
+    A UNION of three selects, the references' two reaching their conversations by
+    primary key. (The same UNION inside `interactions.id IN (...)` made SQLite walk
+    every interaction and delivery of the organisation for each received mail. The
+    thread key's select still walks the organisation's interactions: `external_ref`
+    has no index; intake's own thread-key look-up has the same cost.)"""
+    by_key = select(InteractionRow.customer_id).where(
         InteractionRow.org_id == org_id,
         InteractionRow.channel == CHANNEL,
         InteractionRow.external_ref == thread_key,
     )
-    received = select(MessageRow.interaction_id).where(
-        MessageRow.org_id == org_id,
-        MessageRow.channel == CHANNEL,
-        MessageRow.external_id.in_(refs),
-    )
-    sent = select(DeliveryRow.interaction_id).where(
-        DeliveryRow.org_id == org_id,
-        DeliveryRow.channel == CHANNEL,
-        DeliveryRow.provider_message_id.in_(refs),
-    )
-    rows = session.scalars(
-        select(InteractionRow.customer_id).where(
-            InteractionRow.org_id == org_id,
-            InteractionRow.id.in_(by_key.union(received, sent).scalar_subquery()),
+    refs = list(references)
+    if not refs:
+        return set(session.scalars(by_key))
+    received = (
+        select(InteractionRow.customer_id)
+        .join(MessageRow, MessageRow.interaction_id == InteractionRow.id)
+        .where(
+            MessageRow.org_id == org_id,
+            MessageRow.channel == CHANNEL,
+            MessageRow.external_id.in_(refs),
         )
     )
-    return set(rows)
+    sent = (
+        select(InteractionRow.customer_id)
+        .join(DeliveryRow, DeliveryRow.interaction_id == InteractionRow.id)
+        # The organisation is held by the conversation's column: a condition on the
+        # delivery's own org_id made SQLite prefer that index to the provider id's.
+        .where(
+            DeliveryRow.channel == CHANNEL,
+            DeliveryRow.provider_message_id.in_(refs),
+            InteractionRow.org_id == org_id,
+        )
+    )
+    return set(session.scalars(union(by_key, received, sent)))
 
 
 def customer_with_email(session: Session, org_id: str, address: str) -> str | None:
