@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -77,7 +76,7 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Envelope:
-        return cls.model_validate(json.loads(raw))
+        return cls.model_validate_json(raw)
 
     def event(self) -> DomainEvent:
         """Rebuild the typed event; raises KeyError for a type this build does not know."""

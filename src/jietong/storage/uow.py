@@ -17,6 +17,7 @@ waits for the write lock; any attempt to write through it raises `ReadOnlyViolat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -155,7 +156,7 @@ class UnitOfWork:
         if not self._later:
             return
         pending, self._later = self._later, []
-        order = {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
+        order = _table_order(len(Base.metadata.tables))
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for table, values in pending:
             by_table.setdefault(table, []).append(values)
@@ -193,6 +194,14 @@ class UnitOfWork:
     def _check_writable(self) -> None:
         if self.read_only or self.session.info.get(_READ_PHASE):
             raise ReadOnlyViolation("this unit of work is read-only")
+
+
+@functools.cache
+def _table_order(table_count: int) -> dict[Table, int]:
+    """Tables in foreign-key order. `MetaData.sorted_tables` sorts anew on every call
+    (~0.5 ms for our ~50 tables, once per batch of the intake committer); the order is
+    kept per number of tables, so a table added to the metadata later is not missed."""
+    return {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
 
 
 _READ_PHASE = "jietong_read_phase"
