@@ -48,7 +48,13 @@ def _serve(settings: Settings) -> None:
     migrate(platform)
     app = create_app(platform)
     uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower()
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        # Every event goes to every connected desk and wallboard: compressing each small
+        # frame per connection costs more CPU than it saves on an intranet.
+        ws_per_message_deflate=False,
     )
 
 
