@@ -363,3 +363,53 @@ def _org_receiving(platform: Platform) -> _Receiving:
     address = f"support@{org.org_id[-10:]}.example"
     email_account(platform, org, address)
     return _Receiving(org.org_id, recipient_of(platform, address))
+
+
+def test_concurrent_sessions_share_a_commit_and_each_waits_for_it(
+    platform: Platform, gated: GatedUow, receiver: SmtpReceiver, org_a: Org
+) -> None:
+    """Eight sessions deliver while the writer is held on the first mail: the others
+    queue and are committed together, and no session is answered before its commit."""
+    sessions = 8
+    submitted = threading.Semaphore(0)
+    submit = platform.intake.submit
+
+    def counting(request: IntakeRequest) -> Future[IntakeResult]:
+        future = submit(request)
+        submitted.release()
+        return future
+
+    platform.intake.submit = counting  # type: ignore[method-assign]
+    server = SmtpReceiver(
+        PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=256 * 1024
+    )
+    server.start()
+    gated.gate.clear()
+    answered: list[BaseException | None] = []
+
+    def deliver(number: int) -> None:
+        try:
+            send(server, mail(body=f"session {number}")[1], [A_ADDRESS])
+            answered.append(None)
+        except BaseException as exc:
+            answered.append(exc)
+
+    senders = [threading.Thread(target=deliver, args=(n,)) for n in range(sessions)]
+    try:
+        for sender in senders:
+            sender.start()
+        for _ in range(sessions):
+            assert submitted.acquire(timeout=30), "a session's mail never reached intake"
+        assert answered == [] and stored(platform, org_a.org_id) == []
+        gated.gate.set()
+        for sender in senders:
+            sender.join(30)
+    finally:
+        gated.gate.set()
+        server.stop()
+    assert answered == [None] * sessions
+    assert len(stored(platform, org_a.org_id)) == sessions
+    stats = platform.intake.stats()
+    # What the writer took before it was held (the first mail, as a rule), then all
+    # that queued meanwhile: at most two commits for the eight mails.
+    assert stats.messages == sessions and stats.batches <= 2
