@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from jietong.telephony.media import control as c
 from jietong.telephony.media import dtmf, rtcp, rtp
-from jietong.telephony.media.engine import Engine, EngineConfig
+from jietong.telephony.media.engine import Engine, EngineConfig, EngineError
 from jietong.telephony.media.legs import Leg
 from jietong.telephony.media.rtcp import (
     Goodbye,
@@ -315,3 +315,56 @@ def test_more_delay_or_loss_never_raises_the_estimate(d1, l1, d2, l2):
     better = rtcp.mos(rtcp.r_factor(min(d1, d2), min(l1, l2)))
     assert better >= rtcp.mos(rtcp.r_factor(max(d1, d2), max(l1, l2))) - 1e-9
     assert 1.0 <= better <= 4.5
+
+
+# -- port pairs -----------------------------------------------------------------------
+
+
+def _free_block(size: int) -> int:
+    """The first port of ``size`` consecutive free UDP ports on loopback, even."""
+    for base in range(36000, 60000, 64):
+        probes = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in probes:
+                s.close()
+        return base
+    raise RuntimeError("no free port block")
+
+
+def test_legs_get_even_rtp_and_the_odd_port_above_for_rtcp(tmp_path):
+    low = _free_block(6)
+    engine = Engine(EngineConfig(tmp_path, rtp_ports=(low, low + 5)), lambda o, e: None)
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", low + 3))  # someone holds the RTCP port of the 2nd pair
+    try:
+        first = engine.create_leg(c.CreateLeg("a"), 1)
+        second = engine.create_leg(c.CreateLeg("b"), 1)
+        assert (first["local_port"], first["rtcp_port"]) == (low, low + 1)
+        assert (second["local_port"], second["rtcp_port"]) == (low + 4, low + 5)
+        with pytest.raises(EngineError) as full:
+            engine.create_leg(c.CreateLeg("c"), 1)
+        assert full.value.code == "no_ports"
+        # Multiplexed, a leg needs the RTP port alone: the pair with a taken odd port does.
+        muxed = engine.create_leg(c.CreateLeg("d", rtcp_mux=True), 1)
+        assert muxed["local_port"] == muxed["rtcp_port"] == low + 2
+        engine.destroy_leg(c.DestroyLeg("a"))
+        assert engine.create_leg(c.CreateLeg("e"), 1)["local_port"] == low  # freed, reused
+    finally:
+        squatter.close()
+        engine.shutdown()
+
+
+def test_rtcp_goes_to_the_next_port_up_unless_named(engine):
+    leg = make_leg(engine)
+    assert leg.rtcp_remote == ("127.0.0.1", 40001)
+    engine.set_remote(c.SetRemote("a", "127.0.0.1", 40010, rtcp_port=40100))
+    assert leg.rtcp_remote == ("127.0.0.1", 40100)
+    engine.set_remote(c.SetRemote("a", "127.0.0.1", 65535))
+    assert leg.rtcp_remote is None  # no port above: no RTCP rather than a bad address
