@@ -356,21 +356,17 @@ def _qualified_states(
 def queue_stats_events(uow: UnitOfWork, org_id: str) -> list[QueueStatsChanged]:
     """The wallboard figures of every queue, as events (the runtime emits changed ones)."""
     queues = store.queues(uow.session, org_id)
-    by_queue: dict[str, list[RoutingEntryRow]] = {q: [] for q in queues}
-    for e in store.entries(uow.session, org_id):
-        by_queue.setdefault(e.queue_id, []).append(e)
+    figures = store.queue_figures(uow.session, org_id)
     states = _agent_states(uow, org_id)
     events = []
     for queue in queues.values():
-        entries = by_queue[queue.id]
-        oldest = min((e.enqueued_at for e in entries), default=None)
-        waiting = sum(1 for e in entries if e.state == EntryState.WAITING.value)
+        waiting, active, oldest = figures.get(queue.id, (0, 0, None))
         events.append(
             QueueStatsChanged(
                 org_id=org_id,
                 queue_id=queue.id,
                 waiting=waiting,
-                offered=len(entries) - waiting,
+                offered=active - waiting,
                 oldest_enqueued_at=None if oldest is None else oldest.isoformat(),
                 agents=_qualified_states(uow, org_id, queue, states),
             )
