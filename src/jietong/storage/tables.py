@@ -167,7 +167,12 @@ class ContactPointRow(Base):
 
 class InteractionRow(Base):
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_customer_arrived", "customer_id", "arrived_at"),)
+    __table_args__ = (
+        Index("ix_interactions_customer_arrived", "customer_id", "arrived_at"),
+        # Threading by key (a chat visitor, an e-mail thread, an API thread) looks every
+        # inbound message up by it.
+        Index("ix_interactions_thread_key", "org_id", "channel", "external_ref"),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = org_fk()
     customer_id: Mapped[str | None] = mapped_column(ID, ForeignKey("customers.id"))
