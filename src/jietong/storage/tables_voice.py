@@ -68,6 +68,12 @@ class VoiceLegRow(Base):
     last_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     end_cause: Mapped[str | None] = mapped_column(String(32))
+    # End-of-leg quality from the media engine's RTCP (None: not measured).
+    jitter_ms: Mapped[float | None] = mapped_column(Float)  # of what we received
+    loss_in: Mapped[float | None] = mapped_column(Float)  # fraction of what we received
+    loss_out: Mapped[float | None] = mapped_column(Float)  # of what we sent, per the peer
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
+    mos: Mapped[float | None] = mapped_column(Float)  # simplified E-model estimate
 
 
 class VoiceLegEventRow(Base):

@@ -118,6 +118,20 @@ class CallFact:
 
 
 @dataclass(frozen=True, slots=True)
+class LegQuality:
+    """How a leg sounded, as the media engine measured it (RTP and RTCP) when the leg
+    closed. Losses are fractions (0..1) over the whole leg: ``loss_in`` of what we
+    received, ``loss_out`` of what we sent as the peer reported it. None: not measured
+    (no RTP received, or no report from the peer)."""
+
+    jitter_ms: float | None = None
+    loss_in: float | None = None
+    loss_out: float | None = None
+    rtt_ms: float | None = None
+    mos: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LegSnapshot:
     """A leg as the service loads it: its state and when it last moved."""
 

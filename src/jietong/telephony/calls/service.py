@@ -46,6 +46,7 @@ from jietong.telephony.calls.model import (
     EndCause,
     FactKind,
     LegKind,
+    LegQuality,
     LegSnapshot,
     LegState,
     LegTrigger,
@@ -352,6 +353,29 @@ def set_disposition(
     call = _active_call(uow, org_id, call_id, allow_ended=True)
     _append(uow, call, CallFact(uow.now, FactKind.DISPOSITION, data={"disposition": disposition}))
     return _finish(uow, call, policy)
+
+
+def record_quality(
+    uow: UnitOfWork, org_id: str, call_id: str, quality: dict[str, LegQuality]
+) -> int:
+    """Store end-of-leg quality on the legs whose media leg id ``quality`` names (also
+    after the call ended: it is measured as the media is released). Returns the number
+    of legs updated; it is no part of the CDR's projection."""
+    call = _active_call(uow, org_id, call_id, allow_ended=True)
+    updated = 0
+    for leg in _legs(uow, call):
+        figures = quality.get(leg.media_leg_id) if leg.media_leg_id else None
+        if figures is None:
+            continue
+        leg.jitter_ms, leg.loss_in, leg.loss_out = (
+            figures.jitter_ms,
+            figures.loss_in,
+            figures.loss_out,
+        )
+        leg.rtt_ms, leg.mos = figures.rtt_ms, figures.mos
+        updated += 1
+    uow.commit()
+    return updated
 
 
 def close_calls_lost(

@@ -71,6 +71,7 @@ class MediaEngineLost(MediaError):
 
 
 ClientEvent = c.Event | MediaProcessLost
+MAX_FINAL_STATS = 4096  # legs of calls whose end never asked for them (a crash, say)
 
 
 class MediaClient:
@@ -85,6 +86,9 @@ class MediaClient:
         self._legs: dict[str, LostLeg] = {}
         self._bridges: set[str] = set()
         self._recordings: dict[str, str] = {}  # bridge id -> path
+        # Final stats of destroyed legs by leg id, with their call id, until the call's
+        # record takes them (``final_stats``); bounded, oldest dropped first.
+        self._final: dict[str, tuple[str | None, c.LegStats]] = {}
         self.lost: MediaProcessLost | None = None
         self._lost_future: asyncio.Future[MediaProcessLost] = (
             asyncio.get_running_loop().create_future()
@@ -153,8 +157,18 @@ class MediaClient:
 
     async def destroy_leg(self, leg_id: str) -> c.LegStats:
         result = await self._call(c.DestroyLeg(leg_id))
-        self._legs.pop(leg_id, None)
-        return c.from_json(c.LegStats, result["stats"])
+        leg = self._legs.pop(leg_id, None)
+        stats = c.from_json(c.LegStats, result["stats"])
+        self._final[leg_id] = (leg.call_id if leg else None, stats)
+        if len(self._final) > MAX_FINAL_STATS:
+            del self._final[next(iter(self._final))]
+        return stats
+
+    def final_stats(self, call_id: str) -> dict[str, c.LegStats]:
+        """The final stats of the legs of ``call_id`` destroyed so far, by leg id, handed
+        over once (the end of a call collects its legs' quality here)."""
+        mine = [leg_id for leg_id, (owner, _) in self._final.items() if owner == call_id]
+        return {leg_id: self._final.pop(leg_id)[1] for leg_id in mine}
 
     async def create_bridge(self, bridge_id: str, legs: tuple[str, ...] | list[str] = ()) -> None:
         await self._call(c.CreateBridge(bridge_id, tuple(legs)))

@@ -10,8 +10,10 @@ from typing import Any
 
 from jietong.core.errors import IllegalTransition, NotFound
 from jietong.telephony.calls import service as calls
-from jietong.telephony.calls.model import EndCause, LegKind, LegTrigger
+from jietong.telephony.calls.model import EndCause, LegKind, LegQuality, LegTrigger
+from jietong.telephony.media import rtcp
 from jietong.telephony.media.client import MediaProcessLost
+from jietong.telephony.media.control import LegStats
 from jietong.telephony.orchestrator.contracts import Database
 from jietong.telephony.orchestrator.live import Leg, LiveCall
 
@@ -180,6 +182,33 @@ class CdrLog:
     async def _ended(self, call: LiveCall, cdr: str, data: dict[str, Any]) -> None:
         cause = end_cause(str(data.get("cause")))
         await self.db.run(calls.end_call, call.org_id, cdr, cause)
+        quality = {leg: leg_quality(s) for leg, s in call.media.final_stats(call.key).items()}
+        if quality:
+            try:  # after the CDR: a failure here must not keep the call open
+                await self.db.run(calls.record_quality, call.org_id, cdr, quality)
+            except Exception:
+                log.exception("call %s: leg quality not stored", call.key)
+
+
+def leg_quality(stats: LegStats) -> LegQuality:
+    """The media engine's final figures of a leg, as the call record keeps them: losses
+    over the whole leg (not RTCP's last interval), the MOS estimate from those."""
+    loss_in = loss_out = None
+    expected = stats.rx_packets + stats.rx_lost
+    if expected:  # a packet skipped, then arriving late, was not lost after all
+        loss_in = round(max(0, stats.rx_lost - stats.rx_reordered) / expected, 4)
+    if stats.peer_cumulative_lost is not None and stats.tx_packets:
+        loss_out = round(max(0, stats.peer_cumulative_lost) / stats.tx_packets, 4)
+    mos = None
+    if stats.rtt_ms is not None:
+        mos = rtcp.mos_estimate(stats.rtt_ms / 1000, loss_in or 0.0, loss_out or 0.0)
+    return LegQuality(
+        jitter_ms=stats.jitter_ms if stats.rx_packets else None,
+        loss_in=loss_in,
+        loss_out=loss_out,
+        rtt_ms=stats.rtt_ms,
+        mos=mos,
+    )
 
 
 _STEPS = {
