@@ -49,6 +49,9 @@ def create_app(platform: Platform) -> FastAPI:
             # Publish what a previous process committed but did not publish.
             await asyncio.to_thread(platform.relay.relay_all)
             relay_task = asyncio.create_task(_relay_forever(platform))
+            if platform.engine.dialect.name == "sqlite":
+                # One write lock: the intake writer and the relay take turns (see there).
+                platform.intake.publish_after_batch(platform.relay.relay_all)
         delivery_task = None
         if platform.settings.delivery_worker_enabled:
             worker = DeliveryWorker(platform)
@@ -66,6 +69,7 @@ def create_app(platform: Platform) -> FastAPI:
             if platform.routing is not None:
                 await platform.routing.stop()
             await asyncio.to_thread(email.stop)
+            platform.intake.publish_after_batch(None)
             for task in (relay_task, delivery_task):
                 if task is not None:
                     task.cancel()

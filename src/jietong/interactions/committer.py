@@ -105,6 +105,8 @@ class IntakeCommitter:
         self._messages = 0
         self._largest = 0
         self._retried = 0
+        # Run by the writer thread after each committed batch (see `publish_after_batch`).
+        self._after_batch: Callable[[], object] | None = None
 
     # -- callers ----------------------------------------------------------------------
 
@@ -141,6 +143,17 @@ class IntakeCommitter:
         if thread is not None:
             thread.join(timeout)
 
+    def publish_after_batch(self, publish: Callable[[], object] | None) -> None:
+        """Have the writer thread run `publish` (the outbox relay) after each batch it
+        committed, before it takes the next.
+
+        On SQLite the relay needs the same one write lock to mark events published; a
+        writer that commits batch after batch takes the lock again at once, and the relay,
+        waiting in SQLite's busy handler, could go seconds without it: the messages were
+        stored but reached no screen. Taking turns in one thread bounds that. The relay's
+        own task still runs for every other writer's events."""
+        self._after_batch = publish
+
     def stats(self) -> CommitterStats:
         with self._wake:
             return CommitterStats(self._batches, self._messages, self._largest, self._retried)
@@ -169,6 +182,12 @@ class IntakeCommitter:
                 for job in batch:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            publish = self._after_batch
+            if publish is not None:
+                try:
+                    publish()
+                except Exception:  # the relay's task retries; storing must go on
+                    log.exception("publishing after an intake batch failed")
 
     def _commit(self, batch: list[_Job]) -> None:
         """Stage every job in one transaction and commit it; on a failed commit, retry
