@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -99,7 +100,7 @@ def header() -> str:
 
 async def media_phases(args: argparse.Namespace, rates: list[int], workdir: Path) -> Step:
     """Phases 1 and 2 on one media process; returns the per-window steps and the checks."""
-    process, client, _root = await vm.start_media(args.nice)
+    process, client, root = await vm.start_media(args.nice)
     try:
         applied = vm.niceness(process.pid)
         print(f"media process pid {process.pid} runs at nice {applied} (asked {args.nice})")
@@ -122,6 +123,7 @@ async def media_phases(args: argparse.Namespace, rates: list[int], workdir: Path
     finally:
         await client.close()
         process.terminate()
+        shutil.rmtree(root, ignore_errors=True)  # 250 recordings of a minute or two: ~0.5 GB
     media_alone: Step = {
         **result["windows"][0],
         "media_cpu_pct": alone.cpu_pct["media"],
@@ -218,6 +220,7 @@ async def setups_alone(args: argparse.Namespace, rates: list[int], workdir: Path
         if idle:
             await idle[1].close()
             idle[0].terminate()
+            shutil.rmtree(idle[2], ignore_errors=True)
     return alone
 
 

@@ -33,6 +33,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import socket
 import struct
 import subprocess
@@ -383,7 +384,7 @@ async def start_media(nice: int) -> tuple[MediaProcess, MediaClient, Path]:
 
 
 async def run_step(conversations: int, seconds: float, warmup: float, nice: int) -> dict:
-    process, client, _root = await start_media(nice)
+    process, client, root = await start_media(nice)
     try:
         load = await Load.start(client, process, conversations, dtmf_at=warmup,
                                 dtmf_span=seconds, nice=nice)  # fmt: skip
@@ -395,6 +396,7 @@ async def run_step(conversations: int, seconds: float, warmup: float, nice: int)
     finally:
         await client.close()
         process.terminate()
+        shutil.rmtree(root, ignore_errors=True)  # recordings: ~16 kB/s each, checked above
     return {
         "conversations": conversations,
         **result["windows"][0],
