@@ -69,14 +69,15 @@ def test_peer_parses_our_reports_and_we_see_its_figures(media_process):
         await run_peers([peer], 4.5, actions={25: lose_five})
         reports = compounds(read_all(rtcp_sock))
         assert reports, "no RTCP from the media engine"
-        packets, sr_arrival = reports[-1]
+        packets, sr_arrival = reports[0]  # its interval holds the loss (at 0.5 s)
         sr = packets[0]
         assert isinstance(sr, rtcp.SenderReport) and sr.ssrc == leg.ssrc
         assert sr.packets > 50 and sr.octets == 160 * sr.packets
         (block,) = sr.blocks
         assert block.ssrc == PEER_SSRC
         assert block.cumulative_lost == 5
-        assert block.highest_seq >= 100 and block.fraction_lost > 0
+        assert 30 <= block.highest_seq < peer.seq  # past the gap, not past what was sent
+        assert block.fraction_lost == (5 << 8) // (block.highest_seq + 1)
         cname = next(p for p in packets if isinstance(p, rtcp.SourceDescription))
         assert cname.chunks[0][0] == leg.ssrc and cname.chunks[0][1]
 
@@ -187,7 +188,7 @@ def test_a_named_rtcp_port_is_used_and_the_default_is_not(media_process):
             "n-a", remote=peer.address, remote_rtcp_port=elsewhere.getsockname()[1]
         )
         peer.target = (leg.local_host, leg.local_port)
-        await run_peers([peer], 4.0)
+        await run_peers([peer], 4.5)
         reports = compounds(read_all(elsewhere))
         assert reports and reports[0][0][0].ssrc == leg.ssrc  # type: ignore[union-attr]
         await client.close()

@@ -516,6 +516,16 @@ class Engine:
             self._drop_leg(leg)
         return [leg.leg_id for leg in dropped]
 
+    @property
+    def wake_fd(self) -> int:
+        """Readable when the recording writer finished something (see ``on_wake``)."""
+        return self._writer.wake_fd
+
+    def on_wake(self) -> None:
+        """Between ticks: answer what the writer finished now, not at the next tick."""
+        self._writer.drain_wakeups()
+        self._collect_recordings()
+
     def get_stats(self, cmd: c.GetStats) -> dict[str, Any]:
         legs = [self._leg(cmd.leg_id)] if cmd.leg_id else list(self._rows)
         return {"engine": self.engine_stats(), "legs": [leg.stats() for leg in legs]}

@@ -11,7 +11,9 @@ second written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import wave
@@ -66,6 +68,11 @@ class RecordingWriter:
         self._jobs: queue.SimpleQueue[_Open | _Write | _Close | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[RecordingOpened | RecordingClosed] = queue.SimpleQueue()
         self._raw: dict[str, BinaryIO] = {}  # the writer thread's open files
+        # A byte on this pipe wakes the main loop when something completed, so replies
+        # (record_start, record_stop) need not wait for the next tick.
+        self.wake_fd, self._wake_w = os.pipe()
+        os.set_blocking(self.wake_fd, False)
+        os.set_blocking(self._wake_w, False)
         self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
         self._thread.start()
 
@@ -90,6 +97,20 @@ class RecordingWriter:
         """Close every file still open and stop the thread."""
         self._jobs.put(None)
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            os.close(self._wake_w)
+            os.close(self.wake_fd)
+
+    def drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):  # empty: EAGAIN
+            while os.read(self.wake_fd, 4096):
+                pass
+
+    def _report(self, done: RecordingOpened | RecordingClosed) -> None:
+        self._done.put(done)
+        # Full (nobody drains it when the engine runs in-process) or closed: no matter.
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
 
     def _run(self) -> None:
         files: dict[str, tuple[wave.Wave_write, Path]] = {}
@@ -112,7 +133,7 @@ class RecordingWriter:
                     failed[job.recording_id] = (entry[1], str(exc))
                 elif isinstance(job, _Open):
                     failed[job.recording_id] = (job.path, str(exc))
-                    self._done.put(RecordingOpened(job.recording_id, job.path, str(exc)))
+                    self._report(RecordingOpened(job.recording_id, job.path, str(exc)))
 
     def _apply(
         self,
@@ -134,13 +155,13 @@ class RecordingWriter:
             # kernel's hands, which is what survives a kill -9.
             wav.writeframes(b"")
             raw.flush()
-            self._done.put(RecordingOpened(job.recording_id, job.path))
+            self._report(RecordingOpened(job.recording_id, job.path))
         elif isinstance(job, _Write):
             if job.recording_id in files:
                 files[job.recording_id][0].writeframes(job.pcm)
         elif job.recording_id in failed:
             path, error = failed.pop(job.recording_id)
-            self._done.put(RecordingClosed(job.recording_id, path, 0, error))
+            self._report(RecordingClosed(job.recording_id, path, 0, error))
         else:
             self._finish(files, job.recording_id)
 
@@ -152,4 +173,4 @@ class RecordingWriter:
         frames = wav.getnframes()
         wav.close()  # writes the final sizes; the file object is ours to close
         self._raw.pop(recording_id).close()
-        self._done.put(RecordingClosed(recording_id, path, frames))
+        self._report(RecordingClosed(recording_id, path, frames))

@@ -95,6 +95,7 @@ class ControlServer:
         self._listener, self.address = _listen(config.control)
         self._poll = select.epoll()
         self._poll.register(self._listener.fileno(), select.EPOLLIN)
+        self._poll.register(self.engine.wake_fd, select.EPOLLIN)
         self._conns: dict[int, _Connection] = {}  # by fd
         self._by_id: dict[int, _Connection] = {}
         self._next_id = 0
@@ -167,6 +168,9 @@ class ControlServer:
         if fd == self._listener.fileno():
             self._accept()
             return
+        if fd == self.engine.wake_fd:
+            self._on_wake()
+            return
         conn = self._conns.get(fd)
         if conn is None:
             return
@@ -174,6 +178,12 @@ class ControlServer:
             self._flush(conn)
         if mask & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
             self._read(conn)
+
+    def _on_wake(self) -> None:
+        """The recording writer finished something: answer now, not at the next tick."""
+        self.engine.on_wake()
+        for waiting in list(self._conns.values()):
+            self._flush(waiting)
 
     def _accept(self) -> None:
         try:
