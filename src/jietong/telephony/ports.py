@@ -23,13 +23,17 @@ Codec = Literal["PCMU", "PCMA"]
 @dataclass(frozen=True, slots=True)
 class MediaEndpoint:
     """One side of an RTP stream as SDP describes it: an IPv4 literal and a port, the
-    codecs in order of preference (with their payload types) and the RFC 4733
-    telephone-event payload type, if any."""
+    codecs in order of preference (with their payload types), the RFC 4733
+    telephone-event payload type, if any, and where its RTCP goes."""
 
     host: str
     port: int
     codecs: tuple[tuple[Codec, int], ...] = (("PCMU", 0), ("PCMA", 8))
     telephone_event_pt: int | None = 101
+    # RFC 5761 a=rtcp-mux (RTCP on the RTP port) and RFC 3605 a=rtcp: (another RTCP
+    # port); neither: RTCP on the RTP port + 1 (RFC 3550 11).
+    rtcp_mux: bool = False
+    rtcp_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

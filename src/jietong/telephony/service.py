@@ -272,6 +272,9 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
                     remote=_remote_of(call),
                     call_id=live.key,
                     dtmf_payload_type=call.remote_media.telephone_event_pt,
+                    # Answered below with a=rtcp-mux if offered (_endpoint), so mux now.
+                    rtcp_mux=call.remote_media.rtcp_mux,
+                    remote_rtcp_port=call.remote_media.rtcp_port,
                 )
             except asyncio.CancelledError:
                 # Hung up while the leg was being made: the engine makes it anyway (the
@@ -346,7 +349,15 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
             return
         live, leg = found
         try:
-            await live.media.set_remote(leg.leg_id, remote_media.host, remote_media.port)
+            # The answer settles telephone-event (another type, or none) and may name an
+            # RTCP port; we never offer rtcp-mux, so an answer's mux is not ours to take.
+            await live.media.set_remote(
+                leg.leg_id,
+                remote_media.host,
+                remote_media.port,
+                rtcp_port=remote_media.rtcp_port,
+                dtmf_payload_type=remote_media.telephone_event_pt,
+            )
         except MediaError:
             await self.finish(live, "media_error", hang_up_caller=True)
             return
@@ -641,7 +652,11 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
 
     def _endpoint(self, port: int, codec: tuple[Codec, int], call: IncomingCall) -> MediaEndpoint:
         return MediaEndpoint(
-            self.options.media_host, port, (codec,), call.remote_media.telephone_event_pt
+            self.options.media_host,
+            port,
+            (codec,),
+            call.remote_media.telephone_event_pt,
+            rtcp_mux=call.remote_media.rtcp_mux,  # the leg was created muxed if so
         )
 
 

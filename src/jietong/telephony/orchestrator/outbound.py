@@ -52,10 +52,12 @@ class OutboundMixin(OrchestratorBase):
                 agent.leg_id, codec=codec[0], payload_type=codec[1], call_id=key,
                 remote=phone_rtp,
                 dtmf_payload_type=call.remote_media.telephone_event_pt,
+                rtcp_mux=call.remote_media.rtcp_mux,
+                remote_rtcp_port=call.remote_media.rtcp_port,
             )  # fmt: skip
             live.pending_answer = MediaEndpoint(
                 self.options.media_host, info.local_port, (codec,),
-                call.remote_media.telephone_event_pt,
+                call.remote_media.telephone_event_pt, rtcp_mux=call.remote_media.rtcp_mux,
             )  # fmt: skip
             leg = await media.create_leg(customer.leg_id, codec=customer.codec, call_id=key)
             await self.signaling.originate(
