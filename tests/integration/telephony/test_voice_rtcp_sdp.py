@@ -18,9 +18,11 @@ from jietong.telephony.media.client import MediaError
 from jietong.telephony.orchestrator.live import LiveCall
 from jietong.telephony.ports import IncomingCall, MediaEndpoint, SipPeer
 from jietong.telephony.sip import sdp
+from jietong.telephony.sip.model import MemoryDirectory, Trunk
 from tests.integration.routing.world import World
 
 from .peers import RtpPeer
+from .sip_harness import RawPhone, Recorder, running
 from .voice_harness import VoiceWorld, start_voice_world, stop_voice_world, wait_for
 
 pytestmark = pytest.mark.slow
@@ -185,5 +187,62 @@ def test_an_answer_without_telephone_event_leaves_the_leg_without_it(
             await voice.service.call_ended("p1", "remote_bye", None)
         finally:
             await stop_voice_world(voice)
+
+    asyncio.run(scenario())
+
+
+# -- on the wire: real SipSignaling, a hand-written UDP caller -------------------------
+
+
+class MuxingAnswerer(Recorder):
+    """Answers every offer with a muxed endpoint when ``mux`` is "offered" (what the
+    orchestrator does) or always (``mux`` "always", to see signaling refuse it)."""
+
+    def __init__(self, mux: str) -> None:
+        super().__init__(policy="hold")
+        self.mux = mux
+
+    async def call_offered(self, call: IncomingCall) -> None:
+        await super().call_offered(call)
+        assert self.signaling is not None
+        mux = call.remote_media.rtcp_mux or self.mux == "always"
+        await self.signaling.ring(call.call_id)
+        local = MediaEndpoint("127.0.0.1", 40000, (("PCMU", 0),), 101, rtcp_mux=mux)
+        await self.signaling.answer(call.call_id, local)
+
+
+def invite(port: int, *extra: str) -> tuple[int, MediaEndpoint]:
+    phone = RawPhone(port, "+8613800000000")
+    try:
+        reply = phone.request(
+            "INVITE", ruri_user="4008", body=offer_text("127.0.0.1", 7000, *extra)
+        )
+    finally:
+        phone.close()
+    body = reply.text.split("\r\n\r\n", 1)[1]
+    return reply.status, sdp.parse(body).endpoint
+
+
+def test_our_200_answers_rtcp_mux_only_to_an_offer_of_it() -> None:
+    directory = MemoryDirectory(
+        trunks=[Trunk("trunk-1", "org-1", "carrier", "127.0.0.1", allowed_sources=("127.0.0.1",))]
+    )
+
+    async def scenario() -> None:
+        offered = MuxingAnswerer("offered")
+        async with running(directory, offered) as signaling:
+            status, answer = await asyncio.to_thread(invite, signaling.port, "a=rtcp-mux")
+            assert status == 200 and answer.rtcp_mux
+            # Junk RTCP attributes are ignored, not a 488 (or a 500); a good one is read.
+            junk = ("a=rtcp:junk", "a=rtcp:7001 IN IP4 127.0.0.1", "a=rtcp-mux:1")
+            status, answer = await asyncio.to_thread(invite, signaling.port, *junk)
+            assert status == 200 and not answer.rtcp_mux
+            remotes = [call.remote_media for call in offered.offered]
+            assert [(r.rtcp_mux, r.rtcp_port) for r in remotes] == [(True, None), (False, 7001)]
+        always = MuxingAnswerer("always")
+        async with running(directory, always) as signaling:
+            # RFC 5761 5.1.1: no a=rtcp-mux in an answer to an offer without it.
+            status, answer = await asyncio.to_thread(invite, signaling.port)
+            assert status == 200 and not answer.rtcp_mux
 
     asyncio.run(scenario())
