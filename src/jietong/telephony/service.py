@@ -349,14 +349,16 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
             return
         live, leg = found
         try:
-            # The answer settles telephone-event (another type, or none) and may name an
-            # RTCP port; we never offer rtcp-mux, so an answer's mux is not ours to take.
+            # The answer settles telephone-event (another type, or none), rtcp-mux (we
+            # offer it in _local; a late offer's 200, already answered, did not) and may
+            # name an RTCP port.
             await live.media.set_remote(
                 leg.leg_id,
                 remote_media.host,
                 remote_media.port,
                 rtcp_port=remote_media.rtcp_port,
                 dtmf_payload_type=remote_media.telephone_event_pt,
+                rtcp_mux=remote_media.rtcp_mux and not leg.answered,
             )
         except MediaError:
             await self.finish(live, "media_error", hang_up_caller=True)

@@ -107,9 +107,9 @@ async def dial_out(voice: VoiceWorld, world: World) -> tuple[LiveCall, str, str]
         )
     )  # fmt: skip
     out = (await wait_for(lambda: voice.signaling.originated))[0]
-    # Our offer to the number: RTCP on RTP + 1 (we do not offer rtcp-mux, see sdp.py).
+    # Our offer to the number: rtcp-mux proposed, with the RTP+1 pair bound as fallback.
     ours = sdp.parse(sdp.build(out.local, session_id=1, version=1)).endpoint
-    assert not ours.rtcp_mux and ours.telephone_event_pt == 101
+    assert ours.rtcp_mux and ours.telephone_event_pt == 101
     found = voice.service.calls.by_leg_call(out.call_id)
     assert found is not None
     return found[0], out.call_id, found[1].leg_id
@@ -160,6 +160,46 @@ def test_the_answer_to_our_offer_sets_telephone_event_type_and_rtcp_port(
             await voice.service.call_ended("p1", "remote_bye", None)
         finally:
             rtcp_sock.close()
+            await stop_voice_world(voice)
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_accepting_our_rtcp_mux_gets_our_reports_on_its_rtp_port(
+    platform: Platform, tmp_path: Path
+) -> None:
+    world = World(platform, slug="voice-mux-out")
+    world.queue("Calls", channels=("call",))
+    world.agent("ann")
+
+    async def scenario() -> None:
+        voice = await start_voice_world(world, tmp_path / "media")
+        voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
+        try:
+            live, call_id, leg_id = await dial_out(voice, world)
+            customer = RtpPeer(440.0, 0x97)
+            voice.pacer.peers.append(customer)
+            out = voice.signaling.originated[0]
+            customer.target = (out.local.host, out.local.port)
+            answer = sdp.parse(offer_text(*customer.address, "a=rtcp-mux")).endpoint
+            await voice.service.call_answered(call_id, answer)
+            reports = await wait_for(lambda: reports_in(customer.received), timeout=8)
+            audio = [d for d in customer.received if d[1] not in (rtcp.SR, rtcp.RR)]
+            first = reports[0]
+            assert isinstance(first, rtcp.SenderReport | rtcp.ReceiverReport)
+            assert audio and first.ssrc == rtp.parse(audio[0]).header.ssrc
+            # The customer's own report, sent to our RTP port, is taken as RTCP.
+            rr = rtcp.build_compound([rtcp.ReceiverReport(0x97, ())])
+            customer.sock.sendto(rr, customer.target)
+
+            for _ in range(50):  # taken within a tick or two; 5 s before giving up
+                _, (stats,) = await live.media.get_stats(leg_id)
+                if stats.rtcp_rx:
+                    break
+                await asyncio.sleep(0.1)
+            assert stats.rtcp_rx == 1 and stats.rtcp_rx_dropped == 0 and stats.rx_invalid == 0
+            await voice.service.call_ended("p1", "remote_bye", None)
+        finally:
             await stop_voice_world(voice)
 
     asyncio.run(scenario())

@@ -138,14 +138,16 @@ class MediaClient:
 
     async def set_remote(
         self, leg_id: str, host: str, port: int, *, rtcp_port: int | None = None,
-        dtmf_payload_type: int | EllipsisType | None = ...,
+        dtmf_payload_type: int | EllipsisType | None = ..., rtcp_mux: bool = False,
     ) -> None:  # fmt: skip
         """``dtmf_payload_type``: what the peer's answer settled (None: no
-        telephone-event); left out, the leg keeps the type it was created with."""
+        telephone-event); left out, the leg keeps the type it was created with.
+        ``rtcp_mux``: the answer accepted our a=rtcp-mux (the leg switches to it)."""
         if isinstance(dtmf_payload_type, EllipsisType):
-            await self._call(c.SetRemote(leg_id, host, port, rtcp_port))
+            await self._call(c.SetRemote(leg_id, host, port, rtcp_port, rtcp_mux=rtcp_mux))
         else:
-            await self._call(c.SetRemote(leg_id, host, port, rtcp_port, dtmf_payload_type, True))
+            await self._call(c.SetRemote(leg_id, host, port, rtcp_port, dtmf_payload_type, True,
+                                         rtcp_mux))  # fmt: skip
 
     async def send_dtmf(
         self, leg_id: str, digits: str, *, duration_ms: int = 100, gap_ms: int = 60

@@ -78,7 +78,9 @@ class SetRemote:
 
     ``update_dtmf``: the answer to our offer settled telephone-event, so the leg's
     ``dtmf_payload_type`` becomes the one given (None: the peer has none, DTMF we send
-    goes in band). Without it the type set by ``create_leg`` stays.
+    goes in band). Without it the type set by ``create_leg`` stays. ``rtcp_mux``: the
+    answer accepted our offer of ``a=rtcp-mux`` (RFC 5761 5.1.1), so the leg's RTCP
+    moves onto its RTP socket and the RTCP socket is closed; there is no way back.
     """
 
     op: ClassVar[str] = "set_remote"
@@ -88,6 +90,7 @@ class SetRemote:
     rtcp_port: int | None = None  # None: port + 1, or port itself with rtcp_mux
     dtmf_payload_type: int | None = None
     update_dtmf: bool = False
+    rtcp_mux: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,9 @@ class Engine:
     def set_remote(self, cmd: c.SetRemote) -> dict[str, Any]:
         leg = self._leg(cmd.leg_id)
         remote = _peer_address(cmd.host, cmd.port)
-        if leg.rtcp_mux:
+        # The answer took our offer of mux: switched below, once nothing can refuse.
+        mux = leg.rtcp_mux or cmd.rtcp_mux
+        if mux:
             rtcp_remote: tuple[str, int] | None = remote
         elif cmd.rtcp_port is not None:
             rtcp_remote = _peer_address(cmd.host, cmd.rtcp_port)
@@ -196,6 +198,9 @@ class Engine:
             if pt is not None and (not 0 <= pt <= 127 or pt == leg.audio_pt):
                 raise EngineError("bad_payload_type", "payload types must differ and be 0..127")
             leg.dtmf_pt = pt
+        if mux and not leg.rtcp_mux:
+            self._close_rtcp(leg)
+            leg.rtcp_mux = True
         leg.remote, leg.rtcp_remote = remote, rtcp_remote
         leg.expected_seq, leg.last_rx_tick, leg.timed_out = None, self.tick_count, False
         self.arrays.sending[leg.row] = True
@@ -226,11 +231,7 @@ class Engine:
             self._leave(leg)
         self._send_report(leg, time.time(), bye=True)
         self._dtmf_out.pop(leg, None)
-        if leg.rtcp_sock is not None:
-            rtcp_fd = leg.rtcp_sock.fileno()
-            self._poll.unregister(rtcp_fd)
-            del self._rtcp_by_fd[rtcp_fd]
-            leg.rtcp_sock.close()
+        self._close_rtcp(leg)
         fd = leg.sock.fileno()
         self._poll.unregister(fd)
         del self._by_fd[fd]
@@ -291,6 +292,14 @@ class Engine:
             return
         arrival = arrival_s(anc, self._tick_wall)
         leg.rtcp.receive(data, arrival, int(self.arrays.ssrc[leg.row]))
+
+    def _close_rtcp(self, leg: Leg) -> None:
+        if leg.rtcp_sock is not None:
+            rtcp_fd = leg.rtcp_sock.fileno()
+            self._poll.unregister(rtcp_fd)
+            del self._rtcp_by_fd[rtcp_fd]
+            leg.rtcp_sock.close()
+            leg.rtcp_sock = None
 
     def _leg(self, leg_id: str) -> Leg:
         leg = self.legs.get(leg_id)

@@ -44,7 +44,9 @@ class OrchestratorBase:
 
     def _local(self, port: int, codec: Codec) -> MediaEndpoint:
         pt = 0 if codec == "PCMU" else 8
-        return MediaEndpoint(self.options.media_host, port, ((codec, pt),), 101)
+        # Our offers propose rtcp-mux (RFC 5761); the leg has its RTP+1 pair for an
+        # answer without it and switches to mux in set_remote for one with it.
+        return MediaEndpoint(self.options.media_host, port, ((codec, pt),), 101, rtcp_mux=True)
 
     async def _connect(self, live: LiveCall, leg: Leg) -> None:
         raise NotImplementedError
