@@ -45,6 +45,10 @@ ADMIN_SECTIONS = (
     "wrapup",
     "canned",
     "tokens",
+    "ivr",
+    "prompts",
+    "trunks",
+    "phones",
 )
 SUPERVISOR_SECTIONS = ("wrapup", "canned")
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))

@@ -1,5 +1,5 @@
 // The admin console: one section per resource, each a list and a form over the existing
-// APIs (org, routing, channels, desktop, tokens). The server validates; its messages are
+// APIs (org, routing, channels, desktop, tokens, voice). The server validates; its messages are
 // shown next to the fields they name.
 
 import { createApi } from "./api.js";
@@ -249,6 +249,114 @@ const SECTIONS = {
     remove: (x) => api.del(`/api/v1/tokens/${x.id}`),
     afterSave: (issued) => showOnce(issued.token),
   },
+  ivr: {
+    title: "adm.ivr.title",
+    intro: "adm.ivr.intro",
+    list: () => api.get("/api/v1/voice/ivr-flows"),
+    name: (x) => x.name,
+    columns: [
+      { label: "adm.name", value: (x) => x.name },
+      { label: "adm.ivr.numbers", value: (x) => x.numbers.join(", ") },
+      { label: "adm.ivr.version", value: (x) => x.version },
+      { label: "adm.ivr.steps", value: (x) => Object.keys(x.definition.nodes ?? {}).length },
+    ],
+    fields: [
+      { name: "name", label: "adm.name", required: true, maxlength: 100 },
+      { name: "numbers", label: "adm.ivr.numbers", type: "list", help: "adm.ivr.numbers_help", sendEmpty: true },
+      // A new flow starts from the smallest valid one, so the editor shows the shape.
+      { name: "definition", label: "adm.ivr.definition", type: "json", required: true, rows: 18, help: "adm.ivr.definition_help", default: { start: "bye", languages: ["zh-CN", "en"], nodes: { bye: { type: "hangup" } } } },
+    ],
+    create: (b) => api.post("/api/v1/voice/ivr-flows", b),
+    // PUT replaces the flow and saves its previous definition as a version.
+    update: (x, b) => api.put(`/api/v1/voice/ivr-flows/${x.id}`, b),
+    remove: (x) => api.del(`/api/v1/voice/ivr-flows/${x.id}`),
+    extra: (x) => h("button", { type: "button", class: "quiet", dataset: { action: "versions" }, onclick: () => flowVersions(x) }, t("adm.ivr.versions")),
+  },
+  prompts: {
+    title: "adm.prompts.title",
+    intro: "adm.prompts.intro",
+    list: () => api.get("/api/v1/voice/prompts"),
+    name: (x) => x.name,
+    columns: [
+      { label: "adm.name", value: (x) => x.name },
+      { label: "adm.prompts.language", value: (x) => x.language },
+      { label: "adm.prompts.duration", value: (x) => t("adm.prompts.seconds", { seconds: (x.duration_ms / 1000).toFixed(1) }) },
+      { label: "adm.prompts.created", value: (x) => i18n.dateTime(x.created_at) },
+    ],
+    fields: [
+      { name: "name", label: "adm.name", required: true, maxlength: 100, help: "adm.prompts.name_help" },
+      { name: "language", label: "adm.prompts.language", type: "select", required: true, default: "zh-CN", options: options.locales },
+      { name: "file", label: "adm.prompts.file", type: "file", required: true, accept: "audio/wav,audio/x-wav,.wav", help: "adm.prompts.file_help" },
+    ],
+    // The upload is multipart: the WAV itself and its name and language as form fields.
+    create: (b) => {
+      const data = new FormData();
+      for (const [key, value] of Object.entries(b)) data.append(key, value);
+      return api.post("/api/v1/voice/prompts", data);
+    },
+  },
+  trunks: {
+    title: "adm.trunks.title",
+    intro: "adm.trunks.intro",
+    list: () => api.get("/api/v1/voice/trunks"),
+    name: (x) => x.name,
+    columns: [
+      { label: "adm.name", value: (x) => x.name },
+      { label: "adm.trunks.host", value: (x) => `${x.host}:${x.port}` },
+      { label: "adm.trunks.allowed_sources", value: (x) => x.allowed_sources.join(", ") },
+      { label: "adm.trunks.registering", value: (x) => yes(x.registering) },
+      { label: "adm.trunks.is_default", value: (x) => yes(x.is_default) },
+      { label: "adm.trunks.enabled", value: (x) => yes(x.enabled) },
+    ],
+    fields: [
+      { name: "name", label: "adm.name", required: true, maxlength: 100 },
+      { name: "host", label: "adm.trunks.host", required: true, maxlength: 255 },
+      { name: "port", label: "adm.trunks.port", type: "number", min: 1, max: 65535, default: 5060 },
+      { name: "allowed_sources", label: "adm.trunks.allowed_sources", type: "list", help: "adm.trunks.allowed_sources_help", sendEmpty: true },
+      { name: "username", label: "adm.trunks.username", maxlength: 128 },
+      // Write-only: the server says only whether one is set; empty keeps the stored one.
+      { name: "password", label: "adm.trunks.password", type: "password", maxlength: 256, help: "adm.trunks.password_help" },
+      { name: "registering", label: "adm.trunks.registering", type: "checkbox", help: "adm.trunks.registering_help" },
+      { name: "register_expires_s", label: "adm.trunks.register_expires", type: "number", min: 60, max: 86400, default: 3600 },
+      { name: "is_default", label: "adm.trunks.is_default", type: "checkbox" },
+      { name: "enabled", label: "adm.trunks.enabled", type: "checkbox", default: true },
+      { name: "trusted_edge", label: "adm.trunks.trusted_edge", type: "checkbox", help: "adm.trunks.trusted_edge_help" },
+    ],
+    create: (b) => api.post("/api/v1/voice/trunks", b),
+    update: (x, b) => api.patch(`/api/v1/voice/trunks/${x.id}`, b),
+    remove: (x) => api.del(`/api/v1/voice/trunks/${x.id}`),
+  },
+  phones: {
+    title: "adm.phones.title",
+    intro: "adm.phones.intro",
+    list: async () => {
+      // Phones name their user by id: the list shows usernames.
+      const [phones, users] = await Promise.all([api.get("/api/v1/voice/phones"), api.get("/api/v1/users?limit=200")]);
+      cache.users = items(users);
+      return phones;
+    },
+    name: (x) => x.username,
+    columns: [
+      { label: "adm.phones.username", value: (x) => `${x.username}@${x.realm}` },
+      { label: "adm.phones.user", value: (x) => cache.users?.find((u) => u.id === x.user_id)?.username ?? "" },
+      { label: "adm.phones.registered", value: (x) => x.registered_contacts },
+      { label: "adm.phones.enabled", value: (x) => yes(x.enabled) },
+      { label: "adm.phones.rotated", value: (x) => i18n.dateTime(x.rotated_at) },
+    ],
+    fields: [
+      { name: "user_id", label: "adm.phones.user", type: "select", required: true, createOnly: true, options: () => (cache.users ?? []).map((u) => [u.id, `${u.username} (${u.display_name})`]) },
+      { name: "username", label: "adm.phones.username", createOnly: true, maxlength: 64, help: "adm.phones.username_help" },
+      { name: "enabled", label: "adm.phones.enabled", type: "checkbox", default: true },
+    ],
+    // Creating takes the user and the SIP name; an account starts enabled, and editing
+    // changes only that.
+    toBody: (b, editing) => (editing ? { enabled: b.enabled } : { user_id: b.user_id, username: b.username }),
+    create: (b) => api.post("/api/v1/voice/phones", b),
+    update: (x, b) => api.patch(`/api/v1/voice/phones/${x.id}`, b),
+    remove: (x) => api.del(`/api/v1/voice/phones/${x.id}`),
+    afterSave: (saved, editing) => (editing ? null : phonePassword(saved)),
+    extra: (x) => h("button", { type: "button", class: "quiet", dataset: { action: "rotate" }, onclick: () => rotatePhone(x) }, t("adm.phones.rotate")),
+  },
 };
 
 /** Prefill a new account's settings and secrets with what its provider requires, and
@@ -287,6 +395,50 @@ function closeButton(dialog) {
 
 function showOnce(token) {
   const dialog = panel(t("adm.tokens.issued"), h("p", {}, t("adm.tokens.issued_help")), h("pre", { class: "snippet" }, token));
+  dialog.append(closeButton(dialog));
+}
+
+/** A phone's SIP password, shown once like a token: the server keeps only its digest. */
+function phonePassword(issued) {
+  const { phone, password } = issued;
+  const dialog = panel(
+    `${t("adm.phones.password")} · ${phone.username}@${phone.realm}`,
+    h("p", {}, t("adm.phones.password_help")),
+    h("pre", { class: "snippet", "data-password": "" }, password),
+  );
+  dialog.append(closeButton(dialog));
+}
+
+async function rotatePhone(phone) {
+  if (!window.confirm(t("adm.phones.rotate_confirm", { name: phone.username }))) return;
+  try {
+    phonePassword(await api.post(`/api/v1/voice/phones/${phone.id}/rotate`));
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+/** The saved versions of a flow, newest first, each with its definition. */
+async function flowVersions(flow) {
+  let versions;
+  try {
+    cache.users ??= items(await api.get("/api/v1/users?limit=200"));
+    versions = await api.get(`/api/v1/voice/ivr-flows/${flow.id}/versions`);
+  } catch (error) {
+    return toast(error.message);
+  }
+  const who = (id) => cache.users?.find((u) => u.id === id)?.username ?? id ?? "—";
+  const rows = versions.length
+    ? versions.map((v) =>
+        h(
+          "details",
+          { class: "flow-version", dataset: { version: v.version } },
+          h("summary", {}, t("adm.ivr.version_line", { version: v.version, when: i18n.dateTime(v.saved_at), who: who(v.saved_by) })),
+          h("pre", { class: "snippet" }, JSON.stringify(v.definition, null, 2)),
+        ),
+      )
+    : h("p", { class: "muted" }, t("adm.empty"));
+  const dialog = panel(`${t("adm.ivr.versions")} · ${flow.name}`, h("p", { class: "muted" }, t("adm.ivr.current", { version: flow.version })), rows);
   dialog.append(closeButton(dialog));
 }
 

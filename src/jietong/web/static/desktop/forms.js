@@ -20,6 +20,7 @@ export function readForm(form, fields, { editing }) {
     else if (field.type === "number") value = input.value === "" ? null : Number(input.value);
     else if (field.type === "list") value = input.value.split(/[\s,]+/).filter(Boolean);
     else if (field.type === "json") value = input.value.trim() ? parseJson(input.value, field.name) : null;
+    else if (field.type === "file") value = input.files?.[0] ?? null; // a File, for multipart
     else value = input.value;
     if ((value === "" || value === null) && !field.sendEmpty) continue;
     body[field.name] = value;
@@ -49,6 +50,7 @@ function input(field, value, t) {
     );
   }
   if (field.type === "checkbox") return h("input", { ...common, type: "checkbox", checked: value ?? field.default ?? false });
+  if (field.type === "file") return h("input", { ...common, type: "file", accept: field.accept });
   if (field.type === "textarea" || field.type === "json") {
     const text = field.type === "json" && value != null ? JSON.stringify(value, null, 2) : (value ?? "");
     return h("textarea", { ...common, rows: field.rows ?? 4 }, text);
