@@ -331,8 +331,7 @@ const SECTIONS = {
     intro: "adm.phones.intro",
     list: async () => {
       // Phones name their user by id: the list shows usernames.
-      const [phones, users] = await Promise.all([api.get("/api/v1/voice/phones"), api.get("/api/v1/users?limit=200")]);
-      cache.users = items(users);
+      const [phones] = await Promise.all([api.get("/api/v1/voice/phones"), loadUsers()]);
       return phones;
     },
     name: (x) => x.username,
@@ -344,13 +343,20 @@ const SECTIONS = {
       { label: "adm.phones.rotated", value: (x) => i18n.dateTime(x.rotated_at) },
     ],
     fields: [
-      { name: "user_id", label: "adm.phones.user", type: "select", required: true, createOnly: true, options: () => (cache.users ?? []).map((u) => [u.id, `${u.username} (${u.display_name})`]) },
+      { name: "user_id", label: "adm.phones.user", type: "select", required: true, createOnly: true, options: phoneUsers },
       { name: "username", label: "adm.phones.username", createOnly: true, maxlength: 64, help: "adm.phones.username_help" },
       { name: "enabled", label: "adm.phones.enabled", type: "checkbox", default: true },
     ],
     // Creating takes the user and the SIP name; an account starts enabled, and editing
     // changes only that.
     toBody: (b, editing) => (editing ? { enabled: b.enabled } : { user_id: b.user_id, username: b.username }),
+    // The form is drawn before the list has loaded the users: fill the choice when they come.
+    onForm: async (form, editing) => {
+      const select = form.elements.user_id;
+      if (editing || !select || select.options.length) return;
+      await loadUsers().catch((error) => toast(error.message));
+      replace(select, phoneUsers().map(([id, label]) => h("option", { value: id }, label)));
+    },
     create: (b) => api.post("/api/v1/voice/phones", b),
     update: (x, b) => api.patch(`/api/v1/voice/phones/${x.id}`, b),
     remove: (x) => api.del(`/api/v1/voice/phones/${x.id}`),
@@ -398,6 +404,14 @@ function showOnce(token) {
   dialog.append(closeButton(dialog));
 }
 
+async function loadUsers() {
+  cache.users = items(await api.get("/api/v1/users?limit=200"));
+}
+
+function phoneUsers() {
+  return (cache.users ?? []).map((u) => [u.id, `${u.username} (${u.display_name})`]);
+}
+
 /** A phone's SIP password, shown once like a token: the server keeps only its digest. */
 function phonePassword(issued) {
   const { phone, password } = issued;
@@ -422,7 +436,7 @@ async function rotatePhone(phone) {
 async function flowVersions(flow) {
   let versions;
   try {
-    cache.users ??= items(await api.get("/api/v1/users?limit=200"));
+    if (!cache.users) await loadUsers();
     versions = await api.get(`/api/v1/voice/ivr-flows/${flow.id}/versions`);
   } catch (error) {
     return toast(error.message);
