@@ -26,7 +26,7 @@ TITLES = {
     "zh-CN": {"ivr": "语音导航流程", "phones": "SIP 话机", "prompts": "语音提示音"},
 }
 
-VALID = {
+VALID: dict[str, Any] = {
     "start": "welcome",
     "languages": ["zh-CN", "en"],
     "nodes": {
@@ -39,7 +39,11 @@ VALID = {
     },
 }
 # Refused as a whole: the start node names nothing.
-INVALID = {"start": "nowhere", "languages": ["en"], "nodes": {"bye": {"type": "hangup"}}}
+INVALID: dict[str, Any] = {
+    "start": "nowhere",
+    "languages": ["en"],
+    "nodes": {"bye": {"type": "hangup"}},
+}
 
 
 def _tone_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
@@ -102,9 +106,15 @@ def test_admin_edits_ivr_flows(browser: Any, demo: str, locale: str, opened: lis
     form.locator("#f-definition").fill(json.dumps(changed, ensure_ascii=False))
     form.locator("button[type=submit]").click()
     expect(row.locator("td").nth(2)).to_have_text("2")
+    flow_id = stored[name]["id"]
+    assert api.get(f"/api/v1/voice/ivr-flows/{flow_id}").json()["definition"]["nodes"]["welcome"][
+        "interruptible"
+    ]
+    versions = api.get(f"/api/v1/voice/ivr-flows/{flow_id}/versions").json()
     row.locator("button[data-action=versions]").click()
     dialog = admin.locator("dialog")
-    expect(dialog.locator("details.flow-version").first).to_be_visible()
+    expect(dialog.locator("details.flow-version")).to_have_count(len(versions))
+    assert {v["version"] for v in versions} >= {1}
     shot(admin, f"admin-{locale}-ivr-versions")
     admin.keyboard.press("Escape")
     assert not admin.errors, admin.errors
