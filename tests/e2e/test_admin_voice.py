@@ -1,8 +1,8 @@
 """The admin console's voice sections in a real Chromium against a real demo server, in
 English and in Chinese: an IVR flow typed as JSON is stored and listed, one the server
 refuses shows the server's message and stores nothing, a WAV uploaded as a prompt is
-listed with its duration, and a new SIP phone's password is shown once and works as the
-server's digest expects."""
+listed with its duration, a trunk the server refuses shows its message next to the field,
+and a new SIP phone's password is shown once (and again, a new one, when rotated)."""
 
 from __future__ import annotations
 
@@ -174,6 +174,7 @@ def test_admin_creates_a_phone_and_sees_its_password_once(
     section = admin.locator(".admin-section[data-section=phones]")
     expect(section.locator("h2")).to_have_text(TITLES[locale]["phones"])
     form = section.locator("form.admin-form")
+    expect(form.locator("#f-enabled")).to_have_count(0)  # a new account is enabled
     form.locator("#f-user_id").select_option(user.json()["id"])
     form.locator("#f-username").fill(sip_name)
     form.locator("button[type=submit]").click()
@@ -198,4 +199,43 @@ def test_admin_creates_a_phone_and_sees_its_password_once(
     expect(password).to_be_visible()
     assert password.inner_text().strip() not in ("", shown)
     admin.keyboard.press("Escape")
+    assert not admin.errors, admin.errors
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_admin_creates_and_edits_a_trunk(
+    browser: Any, demo: str, locale: str, opened: list[Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    api = _admin_api(demo)
+    name = f"Carrier {locale}"
+    admin = signed_in(browser, demo, "admin", locale, "/admin#trunks", opened)
+    section = admin.locator(".admin-section[data-section=trunks]")
+    form = section.locator("form.admin-form")
+    form.locator("#f-name").fill(name)
+    form.locator("#f-host").fill("sip.carrier.example")
+    form.locator("#f-allowed_sources").fill("203.0.113.0/24 not-an-ip")
+    form.locator("#f-password").fill("s3cret-trunk")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-field-error=allowed_sources]")).to_contain_text("not-an-ip")
+    assert name not in {x["name"] for x in api.get("/api/v1/voice/trunks").json()}
+
+    form.locator("#f-allowed_sources").fill("203.0.113.0/24, 198.51.100.7")
+    form.locator("button[type=submit]").click()
+    row = section.locator(".admin-table tr", has_text=name)
+    expect(row).to_have_count(1)
+    stored = {x["name"]: x for x in api.get("/api/v1/voice/trunks").json()}[name]
+    assert stored["allowed_sources"] == ["203.0.113.0/24", "198.51.100.7"]
+    assert stored["has_password"] and stored["port"] == 5060
+
+    # Editing with the password left empty keeps the stored one.
+    row.locator("button", has_text={"en": "Edit", "zh-CN": "编辑"}[locale]).click()
+    expect(form.locator("#f-password")).to_have_value("")
+    form.locator("#f-port").fill("5080")
+    form.locator("button[type=submit]").click()
+    expect(row).to_contain_text("sip.carrier.example:5080")
+    shot(admin, f"admin-{locale}-trunks")
+    again = api.get(f"/api/v1/voice/trunks/{stored['id']}").json()
+    assert again["port"] == 5080 and again["has_password"]
     assert not admin.errors, admin.errors

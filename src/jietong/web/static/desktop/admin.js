@@ -352,6 +352,8 @@ const SECTIONS = {
     toBody: (b, editing) => (editing ? { enabled: b.enabled } : { user_id: b.user_id, username: b.username }),
     // The form is drawn before the list has loaded the users: fill the choice when they come.
     onForm: async (form, editing) => {
+      // A new account is always enabled: the box is for editing only.
+      if (!editing) form.elements.enabled?.closest(".field").remove();
       const select = form.elements.user_id;
       if (editing || !select || select.options.length) return;
       await loadUsers().catch((error) => toast(error.message));
