@@ -40,7 +40,6 @@ the last backend).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import smtplib
 import socket
@@ -48,14 +47,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from _benchdb import database
+from sqlalchemy import func, select
 
 from jietong.app.email_runtime import PlatformMailSink, mail_context
 from jietong.app.platform import Platform, build_platform
@@ -69,25 +67,6 @@ from jietong.org import service as org_service
 from jietong.storage.migrate import upgrade
 from jietong.storage.tables import MessageRow
 from jietong.storage.tables_channels import ChannelAccountRow
-
-
-@contextlib.contextmanager
-def database(backend: str, postgres_url: str | None, root: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{root / 'bench.db'}"
-        return
-    if not postgres_url:
-        raise SystemExit("PostgreSQL: pass --postgres-url or set JIETONG_TEST_POSTGRES_URL")
-    name = f"jt_bench_{new_id()[-12:]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def free_port() -> int:

@@ -55,8 +55,8 @@ from pathlib import Path
 import aiohttp
 import httpx
 import websockets
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from _benchdb import database
+from sqlalchemy import event, text
 
 from jietong.app.platform import Platform, build_platform
 from jietong.app.settings import Settings
@@ -114,25 +114,6 @@ class Run:
 
 
 # --- the database and the server -----------------------------------------------------------
-
-
-@contextlib.contextmanager
-def database(backend: str, postgres_url: str | None, root: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{root / 'bench.db'}"
-        return
-    if not postgres_url:
-        raise SystemExit("PostgreSQL: pass --postgres-url or set JIETONG_TEST_POSTGRES_URL")
-    name = f"jt_bench_{new_id()[-12:]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(url: str, data_dir: Path, port: int) -> Target:

@@ -23,21 +23,18 @@ RESULT voice_calls <backend>_calls_per_s=... <backend>_step_p50_ms=...
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from _benchdb import database
 
 from jietong.app.platform import Platform, build_platform
 from jietong.app.settings import Settings
-from jietong.core.ids import new_id
 from jietong.core.tenancy import Role, system_actor
 from jietong.org import service as org_service
 from jietong.org.schemas import QueueCreate, TeamCreate, UserCreate
@@ -45,25 +42,6 @@ from jietong.storage.migrate import upgrade
 from jietong.storage.tables_voice import VoiceCallRow, VoiceLegEventRow
 from jietong.telephony.calls import service as calls
 from jietong.telephony.calls.model import CallDirection, EndCause, LegKind, LegTrigger
-
-
-@contextlib.contextmanager
-def database(backend: str, postgres_url: str | None, root: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{root / 'bench.db'}"
-        return
-    if not postgres_url:
-        raise SystemExit("PostgreSQL: pass --postgres-url or set JIETONG_TEST_POSTGRES_URL")
-    name = f"jt_bench_{new_id()[-12:]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepare(url: str, data_dir: Path) -> tuple[Platform, str, str, str]:
