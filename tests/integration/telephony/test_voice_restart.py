@@ -7,7 +7,6 @@ PostgreSQL, through the real app start-up."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,39 +15,27 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from jietong.app.asgi import create_app
-from jietong.app.platform import Platform, build_platform
-from jietong.app.settings import Settings
+from jietong.app.platform import Platform
 from jietong.app.voice_runtime import VoiceRuntime
 from jietong.storage.tables import InteractionRow
 from jietong.storage.tables_voice import VoiceCallRow, VoiceCdrRow, VoiceNodeRow
 from jietong.storage.uow import UnitOfWork
 from jietong.telephony.calls import service as calls_service
-from jietong.telephony.calls.model import LegTrigger
+from jietong.telephony.calls.model import EndCause, LegTrigger
 from jietong.telephony.orchestrator import records, recovery
 from tests.conftest import make_tenant
-
-from .sip_harness import free_udp_port
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def voice_platform(db_url: str, tmp_path: Path):
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret",
-        voice_enabled=True,
-        sip_port=free_udp_port(),
-        smtp_enabled=False,
-    )
-    built = build_platform(settings)
-    yield built
-    built.close()
-
-
 def _uow(platform: Platform, at: datetime) -> UnitOfWork:
     return UnitOfWork(platform.sessions, at)
+
+
+def _node(platform: Platform) -> str:
+    """The voice node this platform's server runs as (its SIP address)."""
+    s = platform.settings
+    return f"{s.sip_public_host or s.sip_host}:{s.sip_port}"
 
 
 def _open_call(platform: Platform, org_id: str, at: datetime, node: str | None) -> tuple[str, str]:
@@ -72,17 +59,14 @@ def test_calls_left_open_by_a_dead_process_are_closed_at_its_last_heartbeat(
 ) -> None:
     platform = voice_platform
     tenant = make_tenant(platform, "voice-restart")
-    s = platform.settings
-    node = f"{s.sip_public_host or s.sip_host}:{s.sip_port}"
+    node = _node(platform)
     t0 = platform.clock() - timedelta(hours=3)  # the crash was hours before the restart
     mine, mine_iid = _open_call(platform, tenant.org_id, t0, node)
     legacy, _ = _open_call(platform, tenant.org_id, t0 + timedelta(seconds=10), None)
     other, _ = _open_call(platform, tenant.org_id, t0 + timedelta(seconds=20), "10.0.0.12:5070")
     ended_before, _ = _open_call(platform, tenant.org_id, t0, node)
     with _uow(platform, t0 + timedelta(seconds=30)) as uow:
-        calls_service.end_call(
-            uow, tenant.org_id, ended_before, calls_service.EndCause.CUSTOMER_HANGUP
-        )
+        calls_service.end_call(uow, tenant.org_id, ended_before, EndCause.CUSTOMER_HANGUP)
     last_beat = t0 + timedelta(seconds=95)
     with _uow(platform, last_beat) as uow:  # the dead process's last heartbeat
         recovery.beat(uow, node)
@@ -124,8 +108,7 @@ def test_calls_left_open_by_a_dead_process_are_closed_at_its_last_heartbeat(
 def test_without_a_heartbeat_the_end_is_the_calls_last_fact(voice_platform: Platform) -> None:
     platform = voice_platform
     tenant = make_tenant(platform, "voice-restart-2")
-    s = platform.settings
-    node = f"{s.sip_public_host or s.sip_host}:{s.sip_port}"
+    node = _node(platform)
     t0 = platform.clock() - timedelta(days=1)
     call_id, _ = _open_call(platform, tenant.org_id, t0, node)
     closed = recovery.close_left_open(lambda at: _uow(platform, at), node, platform.clock())

@@ -7,16 +7,17 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jietong.app.asgi import create_app
-from jietong.app.platform import Platform, build_platform
-from jietong.app.settings import Settings
+from jietong.app.platform import Platform
 from jietong.app.voice_runtime import VoiceRuntime
 from jietong.core.tenancy import Role, system_actor
 from jietong.interactions import service as interactions
@@ -25,28 +26,12 @@ from jietong.storage.tables import AuditRow
 from jietong.telephony import recording
 from tests.conftest import issue_all_scopes, make_tenant, make_user
 
-from .sip_harness import free_udp_port
-
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def voice_platform(db_url: str, tmp_path: Path):
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        secret_key="test-secret",
-        login_attempts_per_minute=1000,
-        voice_enabled=True,
-        sip_port=free_udp_port(),
-        smtp_enabled=False,
-    )
-    built = build_platform(settings)
-    yield built
-    built.close()
+T = TypeVar("T")
 
 
-def _wait(probe, timeout: float = 15.0):
+def _wait(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -56,7 +41,7 @@ def _wait(probe, timeout: float = 15.0):
     raise AssertionError("timed out")
 
 
-def test_app_survives_a_killed_media_process_and_restarts_it(voice_platform: Platform):
+def test_app_survives_a_killed_media_process_and_restarts_it(voice_platform: Platform) -> None:
     tenant = make_tenant(voice_platform, "voice-rt")
     with TestClient(create_app(voice_platform)) as client:
         runtime: VoiceRuntime = client.app.state.voice  # type: ignore[attr-defined]
@@ -73,7 +58,7 @@ def test_app_survives_a_killed_media_process_and_restarts_it(voice_platform: Pla
         assert client.get("/healthz").status_code == 200
 
 
-def test_call_control_without_a_call_is_a_clear_4xx(voice_platform: Platform):
+def test_call_control_without_a_call_is_a_clear_4xx(voice_platform: Platform) -> None:
     tenant = make_tenant(voice_platform, "voice-ctl")
     with voice_platform.uow() as uow:
         iid = interactions.create_interaction(
@@ -98,7 +83,7 @@ def test_call_control_without_a_call_is_a_clear_4xx(voice_platform: Platform):
 
 def test_recordings_are_played_to_authorised_users_only_and_swept(
     voice_platform: Platform, tmp_path: Path
-):
+) -> None:
     tenant = make_tenant(voice_platform, "voice-rec")
     other = make_tenant(voice_platform, "voice-rec-b")
     with voice_platform.uow() as uow:
