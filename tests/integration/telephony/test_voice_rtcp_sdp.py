@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from tests.integration.routing.world import World
 
 from .peers import RtpPeer
 from .sip_harness import RawPhone, Recorder, running
-from .voice_harness import VoiceWorld, start_voice_world, stop_voice_world, wait_for
+from .voice_harness import VoiceWorld, start_voice_world, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +55,18 @@ def reports_in(datagrams: list[bytes]) -> list[rtcp.RtcpPacket]:
     return found
 
 
+async def our_reports_arrive_on_the_rtp_port(peer: RtpPeer) -> None:
+    """Our first RTCP report reaches `peer` among the RTP we send it, on the very same
+    port, and reports on that stream."""
+    # The first report is due 1.25-3.75 s after the leg was made (RFC 3550 6.2).
+    reports = await wait_for(lambda: reports_in(peer.received), timeout=8)
+    audio = [d for d in peer.received if d[1] not in (rtcp.SR, rtcp.RR)]
+    assert audio, "no RTP from us"
+    first = reports[0]
+    assert isinstance(first, rtcp.SenderReport | rtcp.ReceiverReport)
+    assert first.ssrc == rtp.parse(audio[0]).header.ssrc
+
+
 def test_a_caller_offering_rtcp_mux_gets_our_reports_on_its_rtp_port(
     platform: Platform, tmp_path: Path
 ) -> None:
@@ -60,10 +74,9 @@ def test_a_caller_offering_rtcp_mux_gets_our_reports_on_its_rtp_port(
     world.queue("Calls", channels=("call",))
 
     async def scenario() -> None:
-        voice = await start_voice_world(world, tmp_path / "media")
-        caller = RtpPeer(440.0, 0x1234)
-        voice.pacer.peers.append(caller)
-        try:
+        async with await start_voice_world(world, tmp_path / "media") as voice:
+            caller = RtpPeer(440.0, 0x1234)
+            voice.pacer.peers.append(caller)
             remote = sdp.parse(offer_text(*caller.address, "a=rtcp-mux")).endpoint
             await voice.service.call_offered(
                 IncomingCall(
@@ -78,75 +91,95 @@ def test_a_caller_offering_rtcp_mux_gets_our_reports_on_its_rtp_port(
             answer = sdp.parse(answer_text).endpoint
             assert answer.rtcp_mux and "a=rtcp-mux\r\n" in answer_text
             caller.target = (answer.host, answer.port)
-            # The first report is due 1.25-3.75 s after the leg was made (RFC 3550 6.2).
-            reports = await wait_for(lambda: reports_in(caller.received), timeout=8)
-            audio = [d for d in caller.received if d[1] not in (rtcp.SR, rtcp.RR)]
-            assert audio, "no RTP from us"
-            # It reports on the stream we send to the caller, on the very same port.
-            first = reports[0]
-            assert isinstance(first, rtcp.SenderReport | rtcp.ReceiverReport)
-            assert first.ssrc == rtp.parse(audio[0]).header.ssrc
+            await our_reports_arrive_on_the_rtp_port(caller)
             await voice.service.call_ended("m1", "remote_bye", None)
-        finally:
-            await stop_voice_world(voice)
 
     asyncio.run(scenario())
 
 
-async def dial_out(voice: VoiceWorld, world: World) -> tuple[LiveCall, str, str]:
-    """An agent's desk phone dials a number; returns the call, the number's call id and
-    its media leg."""
+@dataclass
+class Dialled:
+    """A number ann's desk phone dialled, not yet answered: the call, the number's call
+    id and media leg, our offer to it, and an RTP peer playing the number (not yet aimed
+    at us)."""
+
+    voice: VoiceWorld
+    live: LiveCall
+    call_id: str
+    leg_id: str
+    offer: MediaEndpoint
+    customer: RtpPeer
+
+    def aim(self) -> None:
+        """The number's RTP goes to our offer's port."""
+        self.customer.target = (self.offer.host, self.offer.port)
+
+    async def answers(self, media: MediaEndpoint) -> None:
+        """The number answers, its SDP read as `media`."""
+        await self.voice.service.call_answered(self.call_id, media)
+
+
+async def dial_out(voice: VoiceWorld, world: World, customer_ssrc: int) -> Dialled:
+    """ann's desk phone (ann-phone) dials a number; we offer it media."""
+    voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
     phone = RtpPeer(1000.0, 0x77)
     voice.pacer.peers.append(phone)
-    await voice.service.call_offered(
-        IncomingCall(
-            call_id="p1", sip_call_id="sip-p1", org_id=world.org_id,
-            caller=SipPeer("sip:ann-phone@x", None, "ann-phone", ("127.0.0.1", 5062)),
-            dialled="13912345678", remote_media=MediaEndpoint(*phone.address),
-            phone_user="ann-phone",
-        )
-    )  # fmt: skip
+    await voice.desk_dials("ann-phone", "13912345678", MediaEndpoint(*phone.address))
     out = (await wait_for(lambda: voice.signaling.originated))[0]
     # Our offer to the number: rtcp-mux proposed, with the RTP+1 pair bound as fallback.
     ours = sdp.parse(sdp.build(out.local, session_id=1, version=1)).endpoint
     assert ours.rtcp_mux and ours.telephone_event_pt == 101
     found = voice.service.calls.by_leg_call(out.call_id)
     assert found is not None
-    return found[0], out.call_id, found[1].leg_id
+    customer = RtpPeer(440.0, customer_ssrc)
+    voice.pacer.peers.append(customer)
+    return Dialled(voice, found[0], out.call_id, found[1].leg_id, out.local, customer)
+
+
+def dial_out_and_play(
+    platform: Platform,
+    media_root: Path,
+    slug: str,
+    customer_ssrc: int,
+    scenario: Callable[[Dialled], Awaitable[None]],
+) -> None:
+    """A contact center with a call queue and one agent, ann, and a real media process:
+    ann's desk phone dials a number, `scenario` plays the number's side, then the desk
+    phone hangs up."""
+    world = World(platform, slug=slug)
+    world.queue("Calls", channels=("call",))
+    world.agent("ann")
+
+    async def run() -> None:
+        async with await start_voice_world(world, media_root) as voice:
+            await scenario(await dial_out(voice, world, customer_ssrc))
+            await voice.service.call_ended("p1", "remote_bye", None)
+
+    asyncio.run(run())
 
 
 def test_the_answer_to_our_offer_sets_telephone_event_type_and_rtcp_port(
     platform: Platform, tmp_path: Path
 ) -> None:
-    world = World(platform, slug="voice-te")
-    world.queue("Calls", channels=("call",))
-    world.agent("ann")
-
-    async def scenario() -> None:
-        voice = await start_voice_world(world, tmp_path / "media")
-        voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
-        rtcp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtcp_sock.bind(("127.0.0.1", 0))
-        rtcp_sock.setblocking(False)
-        try:
-            live, call_id, leg_id = await dial_out(voice, world)
-            customer = RtpPeer(440.0, 0x99)
-            voice.pacer.peers.append(customer)
-            out = voice.signaling.originated[0]
-            customer.target = (out.local.host, out.local.port)
+    async def scenario(number: Dialled) -> None:
+        number.aim()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp_sock:
+            rtcp_sock.bind(("127.0.0.1", 0))
+            rtcp_sock.setblocking(False)
             rtcp_port = rtcp_sock.getsockname()[1]
             answer_text = (
-                offer_text(*customer.address, f"a=rtcp:{rtcp_port} IN IP4 127.0.0.1")
+                offer_text(*number.customer.address, f"a=rtcp:{rtcp_port} IN IP4 127.0.0.1")
                 .replace("0 8 101", "0 97")
                 .replace("a=rtpmap:101 telephone-event", "a=rtpmap:97 telephone-event")
             )
             answer = sdp.parse(answer_text).endpoint
             assert (answer.telephone_event_pt, answer.rtcp_port) == (97, rtcp_port)
-            await voice.service.call_answered(call_id, answer)
-            mark = len(customer.received)
-            await live.media.send_dtmf(leg_id, "5")
+            await number.answers(answer)
+            received = number.customer.received
+            mark = len(received)
+            await number.live.media.send_dtmf(number.leg_id, "5")
             await asyncio.sleep(0.5)
-            types = {rtp.parse(d).header.payload_type for d in customer.received[mark:]}
+            types = {rtp.parse(d).header.payload_type for d in received[mark:]}
             assert 97 in types and 101 not in types
 
             def report() -> bytes | None:
@@ -157,78 +190,42 @@ def test_the_answer_to_our_offer_sets_telephone_event_type_and_rtcp_port(
 
             data = await wait_for(report, timeout=8)  # 1.25-3.75 s for the first one
             assert isinstance(rtcp.parse_compound(data)[0], rtcp.SenderReport)
-            await voice.service.call_ended("p1", "remote_bye", None)
-        finally:
-            rtcp_sock.close()
-            await stop_voice_world(voice)
 
-    asyncio.run(scenario())
+    dial_out_and_play(platform, tmp_path / "media", "voice-te", 0x99, scenario)
 
 
 def test_an_answer_accepting_our_rtcp_mux_gets_our_reports_on_its_rtp_port(
     platform: Platform, tmp_path: Path
 ) -> None:
-    world = World(platform, slug="voice-mux-out")
-    world.queue("Calls", channels=("call",))
-    world.agent("ann")
+    async def scenario(number: Dialled) -> None:
+        number.aim()
+        customer = number.customer
+        await number.answers(sdp.parse(offer_text(*customer.address, "a=rtcp-mux")).endpoint)
+        await our_reports_arrive_on_the_rtp_port(customer)
+        # The customer's own report, sent to our RTP port, is taken as RTCP.
+        rr = rtcp.build_compound([rtcp.ReceiverReport(0x97, ())])
+        customer.sock.sendto(rr, (number.offer.host, number.offer.port))
 
-    async def scenario() -> None:
-        voice = await start_voice_world(world, tmp_path / "media")
-        voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
-        try:
-            live, call_id, leg_id = await dial_out(voice, world)
-            customer = RtpPeer(440.0, 0x97)
-            voice.pacer.peers.append(customer)
-            out = voice.signaling.originated[0]
-            customer.target = (out.local.host, out.local.port)
-            answer = sdp.parse(offer_text(*customer.address, "a=rtcp-mux")).endpoint
-            await voice.service.call_answered(call_id, answer)
-            reports = await wait_for(lambda: reports_in(customer.received), timeout=8)
-            audio = [d for d in customer.received if d[1] not in (rtcp.SR, rtcp.RR)]
-            first = reports[0]
-            assert isinstance(first, rtcp.SenderReport | rtcp.ReceiverReport)
-            assert audio and first.ssrc == rtp.parse(audio[0]).header.ssrc
-            # The customer's own report, sent to our RTP port, is taken as RTCP.
-            rr = rtcp.build_compound([rtcp.ReceiverReport(0x97, ())])
-            customer.sock.sendto(rr, customer.target)
+        for _ in range(50):  # taken within a tick or two; 5 s before giving up
+            _, (stats,) = await number.live.media.get_stats(number.leg_id)
+            if stats.rtcp_rx:
+                break
+            await asyncio.sleep(0.1)
+        assert stats.rtcp_rx == 1 and stats.rtcp_rx_dropped == 0 and stats.rx_invalid == 0
 
-            for _ in range(50):  # taken within a tick or two; 5 s before giving up
-                _, (stats,) = await live.media.get_stats(leg_id)
-                if stats.rtcp_rx:
-                    break
-                await asyncio.sleep(0.1)
-            assert stats.rtcp_rx == 1 and stats.rtcp_rx_dropped == 0 and stats.rx_invalid == 0
-            await voice.service.call_ended("p1", "remote_bye", None)
-        finally:
-            await stop_voice_world(voice)
-
-    asyncio.run(scenario())
+    dial_out_and_play(platform, tmp_path / "media", "voice-mux-out", 0x97, scenario)
 
 
 def test_an_answer_without_telephone_event_leaves_the_leg_without_it(
     platform: Platform, tmp_path: Path
 ) -> None:
-    world = World(platform, slug="voice-note")
-    world.queue("Calls", channels=("call",))
-    world.agent("ann")
+    async def scenario(number: Dialled) -> None:
+        await number.answers(MediaEndpoint(*number.customer.address, (("PCMU", 0),), None))
+        with pytest.raises(MediaError) as refused:
+            await number.live.media.send_dtmf(number.leg_id, "5")
+        assert refused.value.code == "no_telephone_event"
 
-    async def scenario() -> None:
-        voice = await start_voice_world(world, tmp_path / "media")
-        voice.phones.by_agent[world.agents["ann"].user_id] = "ann-phone"
-        try:
-            live, call_id, leg_id = await dial_out(voice, world)
-            customer = RtpPeer(440.0, 0x98)
-            voice.pacer.peers.append(customer)
-            answer = MediaEndpoint(*customer.address, (("PCMU", 0),), None)
-            await voice.service.call_answered(call_id, answer)
-            with pytest.raises(MediaError) as refused:
-                await live.media.send_dtmf(leg_id, "5")
-            assert refused.value.code == "no_telephone_event"
-            await voice.service.call_ended("p1", "remote_bye", None)
-        finally:
-            await stop_voice_world(voice)
-
-    asyncio.run(scenario())
+    dial_out_and_play(platform, tmp_path / "media", "voice-note", 0x98, scenario)
 
 
 # -- on the wire: real SipSignaling, a hand-written UDP caller -------------------------

@@ -12,6 +12,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
 
 import numpy as np
@@ -153,6 +154,19 @@ class VoiceWorld:
     def org_id(self) -> str:
         return self.world.org_id
 
+    async def __aenter__(self) -> VoiceWorld:
+        """`async with await start_voice_world(...) as voice:` stops it however the block
+        ends."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await stop_voice_world(self)
+
     async def route(self) -> None:
         """One routing cycle, then publish what it committed (as the server would)."""
         await asyncio.to_thread(self.world.cycle)
@@ -194,6 +208,18 @@ class VoiceWorld:
         assert live is not None and live.contact is not None
         self.contacts[call_id] = live.contact
         return peer
+
+    async def desk_dials(
+        self, phone_user: str, number: str, remote_media: MediaEndpoint, *, call_id: str = "p1"
+    ) -> None:
+        """An agent's desk phone (registered as `phone_user`) sends its INVITE to `number`."""
+        await self.service.call_offered(
+            IncomingCall(
+                call_id=call_id, sip_call_id=f"sip-{call_id}", org_id=self.org_id,
+                caller=SipPeer(f"sip:{phone_user}@x", None, phone_user, ("127.0.0.1", 5062)),
+                dialled=number, remote_media=remote_media, phone_user=phone_user,
+            )
+        )  # fmt: skip
 
     async def phone_answers(self, originated: Originated, freq: float = 1000.0) -> RtpPeer:
         peer = RtpPeer(freq, abs(hash(originated.call_id)) % 100000 + 1)
