@@ -1,5 +1,6 @@
 """A real HTTP server on 127.0.0.1 that plays a provider (Twilio, WeChat, an API-channel
-client): it records every request and answers with what the test's handler returns."""
+client): it records every request and answers with what the test's handler returns.
+And `HeldUow`, a stalled or broken database behind the intake committer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy.exc import OperationalError
+
+from jietong.app.platform import Platform
+from jietong.storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -75,3 +81,25 @@ class FakeProvider:
             self._server.shutdown()
             self._server.server_close()
             thread.join(timeout=5)
+
+
+class HeldUow:
+    """The intake committer's `new_uow`: marks `entered`, holds the writer before its
+    transaction begins until `gate` is set (clear at first unless `held` is False), then
+    fails `failures` times: a stalled, then broken, database."""
+
+    def __init__(self, platform: Platform, *, held: bool = True) -> None:
+        self._platform = platform
+        self.gate = threading.Event()
+        if not held:
+            self.gate.set()
+        self.entered = threading.Event()
+        self.failures = 0
+
+    def __call__(self) -> UnitOfWork:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        if self.failures > 0:
+            self.failures -= 1
+            raise OperationalError("BEGIN", {}, Exception("database unavailable"))
+        return self._platform.uow()

@@ -1,15 +1,18 @@
-"""Factories for email tests: email accounts of a tenant, a free port, test mail."""
+"""Factories for email tests: email accounts of a tenant, a free port, test mail, an SMTP
+receiver on a free port."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Protocol
 
 from jietong.app.platform import Platform
+from jietong.channels.email.smtp_in import MailSink, SmtpReceiver
 from jietong.core.ids import new_id
 from jietong.core.tenancy import Actor, system_actor
 from jietong.org import service as org_service
@@ -52,6 +55,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def smtp_receiver(sink: MailSink, *, max_bytes: int = 256 * 1024) -> Iterator[SmtpReceiver]:
+    """Our SMTP receiver on a free loopback port, storing through `sink`, for the block."""
+    server = SmtpReceiver(sink, host="127.0.0.1", port=free_port(), max_bytes=max_bytes)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def mail(

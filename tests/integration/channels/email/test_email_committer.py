@@ -26,44 +26,25 @@ from jietong.interactions.committer import IntakeCommitter, IntakeRequest
 from jietong.interactions.intake import IntakeResult
 from jietong.storage.tables import MessageRow
 from jietong.storage.tables_email import EmailQuarantineRow
-from jietong.storage.uow import UnitOfWork
 from tests.integration.channels.email.emailfactories import (
     Org,
     email_account,
-    free_port,
     mail,
     make_org,
+    smtp_receiver,
 )
+from tests.integration.channels.fakes import HeldUow
 
 A_ADDRESS = "support@a.example"
 B_ADDRESS = "help@b.example"
 
 
-class GatedUow:
-    """The committer's `new_uow`, able to hold the writer before its transaction begins
-    (`gate` cleared) or to fail it (`failures` left): a stalled or broken database."""
-
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-        self.gate = threading.Event()
-        self.gate.set()
-        self.entered = threading.Event()
-        self.failures = 0
-
-    def __call__(self) -> UnitOfWork:
-        self.entered.set()
-        assert self.gate.wait(30), "the test never opened the gate"
-        if self.failures > 0:
-            self.failures -= 1
-            raise OperationalError("BEGIN", {}, Exception("database unavailable"))
-        return self._platform.uow()
-
-
 @pytest.fixture
-def gated(platform: Platform) -> Iterator[GatedUow]:
-    """The platform's committer replaced by one writing through a `GatedUow` (built
-    before any sink or context, which take `platform.intake.submit`)."""
-    gate = GatedUow(platform)
+def gated(platform: Platform) -> Iterator[HeldUow]:
+    """The platform's committer replaced by one writing through a `HeldUow`, open until
+    a test holds it (built before any sink or context, which take
+    `platform.intake.submit`)."""
+    gate = HeldUow(platform, held=False)
     platform.intake.close()
     platform.intake = IntakeCommitter(gate)
     yield gate
@@ -71,15 +52,11 @@ def gated(platform: Platform) -> Iterator[GatedUow]:
 
 
 @pytest.fixture
-def receiver(platform: Platform, gated: GatedUow, org_a: Org, org_b: Org) -> Iterator[SmtpReceiver]:
+def receiver(platform: Platform, gated: HeldUow, org_a: Org, org_b: Org) -> Iterator[SmtpReceiver]:
     email_account(platform, org_a, A_ADDRESS)
     email_account(platform, org_b, B_ADDRESS)
-    server = SmtpReceiver(
-        PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=256 * 1024
-    )
-    server.start()
-    yield server
-    server.stop()
+    with smtp_receiver(PlatformMailSink(platform)) as server:
+        yield server
 
 
 def send(receiver: SmtpReceiver, raw: bytes, to: list[str]) -> None:
@@ -104,7 +81,7 @@ def recipient_of(platform: Platform, address: str) -> service.Recipient:
 
 
 def test_250_waits_for_the_commit_holding_the_mail(
-    platform: Platform, gated: GatedUow, receiver: SmtpReceiver, org_a: Org
+    platform: Platform, gated: HeldUow, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     gated.gate.clear()
     answered = threading.Event()
@@ -130,7 +107,7 @@ def test_250_waits_for_the_commit_holding_the_mail(
 
 
 def test_a_failed_commit_answers_451_and_the_retry_stores_the_mail_once(
-    platform: Platform, gated: GatedUow, receiver: SmtpReceiver, org_a: Org
+    platform: Platform, gated: HeldUow, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     _mid, raw = mail()
     gated.failures = 1
@@ -144,7 +121,7 @@ def test_a_failed_commit_answers_451_and_the_retry_stores_the_mail_once(
 
 
 def test_a_delivery_to_two_organisations_stores_one_message_for_each(
-    platform: Platform, gated: GatedUow, receiver: SmtpReceiver, org_a: Org, org_b: Org
+    platform: Platform, gated: HeldUow, receiver: SmtpReceiver, org_a: Org, org_b: Org
 ) -> None:
     mid, raw = mail(to=f"{A_ADDRESS}, {B_ADDRESS}")
     send(receiver, raw, [A_ADDRESS, B_ADDRESS])
@@ -182,14 +159,7 @@ def test_a_delivery_failing_for_one_recipient_is_retried_whole_and_stored_once_e
 ) -> None:
     email_account(platform, org_a, A_ADDRESS)
     email_account(platform, org_b, B_ADDRESS)
-    server = SmtpReceiver(
-        FailingOnceFor(platform, org_b.org_id),
-        host="127.0.0.1",
-        port=free_port(),
-        max_bytes=256 * 1024,
-    )
-    server.start()
-    try:
+    with smtp_receiver(FailingOnceFor(platform, org_b.org_id)) as server:
         _mid, raw = mail(to=f"{A_ADDRESS}, {B_ADDRESS}")
         with pytest.raises(smtplib.SMTPDataError) as refused:
             send(server, raw, [A_ADDRESS, B_ADDRESS])
@@ -197,14 +167,12 @@ def test_a_delivery_failing_for_one_recipient_is_retried_whole_and_stored_once_e
         assert len(stored(platform, org_a.org_id)) == 1  # stored, but not acknowledged
         assert stored(platform, org_b.org_id) == []
         send(server, raw, [A_ADDRESS, B_ADDRESS])  # the sending server's retry
-    finally:
-        server.stop()
     assert len(stored(platform, org_a.org_id)) == 1
     assert len(stored(platform, org_b.org_id)) == 1
 
 
 def test_in_a_group_a_bad_mail_is_quarantined_alone(
-    platform: Platform, gated: GatedUow, org_a: Org
+    platform: Platform, gated: HeldUow, org_a: Org
 ) -> None:
     email_account(platform, org_a, A_ADDRESS)
     recipient = recipient_of(platform, A_ADDRESS)
@@ -230,7 +198,7 @@ def test_in_a_group_a_bad_mail_is_quarantined_alone(
 
 
 def test_a_failed_mail_in_a_group_is_reported_and_the_others_stand(
-    platform: Platform, gated: GatedUow, org_a: Org
+    platform: Platform, gated: HeldUow, org_a: Org
 ) -> None:
     email_account(platform, org_a, A_ADDRESS)
     recipient = recipient_of(platform, A_ADDRESS)
@@ -254,7 +222,7 @@ def test_a_failed_mail_in_a_group_is_reported_and_the_others_stand(
 
 
 def test_a_foreign_reference_to_a_mail_of_the_same_group_does_not_join_it(
-    platform: Platform, gated: GatedUow, org_a: Org
+    platform: Platform, gated: HeldUow, org_a: Org
 ) -> None:
     """The victim's mail and a stranger's quoting its Message-ID arrive in one group;
     the stranger's is decided only after the victim's commit (else the guard would find
@@ -366,7 +334,7 @@ def _org_receiving(platform: Platform) -> _Receiving:
 
 
 def test_concurrent_sessions_share_a_commit_and_each_waits_for_it(
-    platform: Platform, gated: GatedUow, receiver: SmtpReceiver, org_a: Org
+    platform: Platform, gated: HeldUow, receiver: SmtpReceiver, org_a: Org
 ) -> None:
     """Eight sessions deliver while the writer is held on the first mail: the others
     queue and are committed together, and no session is answered before its commit."""
@@ -380,33 +348,29 @@ def test_concurrent_sessions_share_a_commit_and_each_waits_for_it(
         return future
 
     platform.intake.submit = counting  # type: ignore[method-assign]
-    server = SmtpReceiver(
-        PlatformMailSink(platform), host="127.0.0.1", port=free_port(), max_bytes=256 * 1024
-    )
-    server.start()
-    gated.gate.clear()
     answered: list[BaseException | None] = []
+    with smtp_receiver(PlatformMailSink(platform)) as server:
+        gated.gate.clear()
 
-    def deliver(number: int) -> None:
+        def deliver(number: int) -> None:
+            try:
+                send(server, mail(body=f"session {number}")[1], [A_ADDRESS])
+                answered.append(None)
+            except BaseException as exc:
+                answered.append(exc)
+
+        senders = [threading.Thread(target=deliver, args=(n,)) for n in range(sessions)]
         try:
-            send(server, mail(body=f"session {number}")[1], [A_ADDRESS])
-            answered.append(None)
-        except BaseException as exc:
-            answered.append(exc)
-
-    senders = [threading.Thread(target=deliver, args=(n,)) for n in range(sessions)]
-    try:
-        for sender in senders:
-            sender.start()
-        for _ in range(sessions):
-            assert submitted.acquire(timeout=30), "a session's mail never reached intake"
-        assert answered == [] and stored(platform, org_a.org_id) == []
-        gated.gate.set()
-        for sender in senders:
-            sender.join(30)
-    finally:
-        gated.gate.set()
-        server.stop()
+            for sender in senders:
+                sender.start()
+            for _ in range(sessions):
+                assert submitted.acquire(timeout=30), "a session's mail never reached intake"
+            assert answered == [] and stored(platform, org_a.org_id) == []
+            gated.gate.set()
+            for sender in senders:
+                sender.join(30)
+        finally:
+            gated.gate.set()
     assert answered == [None] * sessions
     assert len(stored(platform, org_a.org_id)) == sessions
     stats = platform.intake.stats()

@@ -12,13 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocketDisconnect
 
 from jietong.app.platform import Platform
 from jietong.channels.webchat.runtime import ChatRuntime
 from jietong.interactions.committer import IntakeCommitter
-from jietong.storage.uow import UnitOfWork
+from tests.integration.channels.fakes import HeldUow
 from tests.integration.channels.webchat.chat import (
     CHAT,
     count_messages,
@@ -28,25 +27,6 @@ from tests.integration.channels.webchat.chat import (
     visitor,
 )
 from tests.integration.channels.webchat.conftest import Org, use_runtime
-
-
-class HeldUow:
-    """The committer's `new_uow`: holds the writer until `gate` is set, then fails
-    `failures` times (a stalled, then broken, database)."""
-
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-        self.failures = 0
-
-    def __call__(self) -> UnitOfWork:
-        self.entered.set()
-        assert self.gate.wait(30), "the test never opened the gate"
-        if self.failures > 0:
-            self.failures -= 1
-            raise OperationalError("BEGIN", {}, Exception("database unavailable"))
-        return self._platform.uow()
 
 
 @pytest.fixture
