@@ -1,10 +1,16 @@
-"""Fixtures of the email tests: organisations without users (fast)."""
+"""Fixtures of the email tests: organisations without users (fast), and a private
+Dovecot with the clients on it (dovecot.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from jietong.app.platform import Platform
+from tests.integration.channels.email.dovecot import (  # noqa: F401 (fixtures: pytest finds them here)
+    dovecot,
+    imap_server,
+    mailbox,
+)
 from tests.integration.channels.email.emailfactories import Org, make_org
 
 

@@ -4,6 +4,11 @@ in a temporary directory, on a free loopback port, started and stopped by the te
 Needs Debian's `dovecot-imapd` (the `dovecot` binary) and root (Dovecot drops to its
 own users). Without it the tests skip, unless JIETONG_REQUIRE_SERVICES=1 (CI), where a
 missing Dovecot fails the run.
+
+Beside it, what the IMAP tests use with it: a client playing the mail server that
+delivers into the mailbox (`imap_server`), the poller's view of the mailbox (`mailbox`),
+an in-memory position store, numbered test mail, and readers of the folder's flags.
+The email package's conftest makes the fixtures available to every test there.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from imapclient import IMAPClient  # type: ignore[import-untyped]
+
+from jietong.channels.email.imap_in import Mailbox, Position
+from jietong.channels.email.smtp_out import Security
 
 REQUIRE_SERVICES = os.environ.get("JIETONG_REQUIRE_SERVICES") == "1"
 DOVECOT = shutil.which("dovecot") or (
@@ -128,3 +137,62 @@ def dovecot() -> Iterator[Dovecot]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_server(dovecot: Dovecot) -> Iterator[IMAPClient]:
+    """A second client, playing the mail server that delivers into the mailbox."""
+    client = IMAPClient(dovecot.host, port=dovecot.port, ssl=False)
+    client.login(dovecot.username, dovecot.password)
+    yield client
+    client.logout()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Mailbox:
+    """The Dovecot mailbox as the poller is configured to read it."""
+    return Mailbox(
+        host=dovecot.host,
+        port=dovecot.port,
+        username=dovecot.username,
+        password=dovecot.password,
+        security=Security.NONE,
+        timeout=10,
+    )
+
+
+class MemoryPositions:
+    """The poller's position store, in memory; `saves` lists every position saved."""
+
+    def __init__(self, start: Position | None = None) -> None:
+        self.position = start
+        self.saves: list[Position] = []
+
+    def load(self) -> Position | None:
+        return self.position
+
+    def save(self, position: Position) -> None:
+        self.position = position
+        self.saves.append(position)
+
+
+def numbered_mail(number: int, message_id: str | None = None) -> bytes:
+    """Mail number `number` to the mailbox, its body "body <number>" (Message-ID
+    q<number>@example.org unless given)."""
+    return (
+        f"From: Customer {number} <c{number}@example.org>\r\nTo: {USER}\r\n"
+        f"Subject: question {number}\r\n"
+        f"Message-ID: <{message_id or f'q{number}@example.org'}>\r\n\r\nbody {number}\r\n"
+    ).encode()
+
+
+def seen(client: IMAPClient) -> list[bool]:
+    """Whether each mail in INBOX, in UID order, is flagged \\Seen."""
+    client.select_folder("INBOX", readonly=True)
+    found = client.fetch(client.search("ALL"), ["FLAGS"])
+    return [b"\\Seen" in found[uid][b"FLAGS"] for uid in sorted(found)]
+
+
+def bodies(raws: Sequence[bytes]) -> list[str]:
+    """The numbers in the bodies of `numbered_mail`s."""
+    return [raw.rsplit(b"body ", 1)[1].strip().decode() for raw in raws]

@@ -6,7 +6,7 @@ is stored once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from imapclient import IMAPClient  # type: ignore[import-untyped]
@@ -15,71 +15,25 @@ from sqlalchemy import select
 from jietong.app.email_runtime import mail_context
 from jietong.app.platform import Platform
 from jietong.channels.email import imap_in, service
-from jietong.channels.email.imap_in import AllAtOnce, Mailbox, Position
-from jietong.channels.email.smtp_out import Security
+from jietong.channels.email.imap_in import AllAtOnce, Mailbox
 from jietong.interactions.committer import IntakeCommitter
 from jietong.storage.tables import MessageRow
-from jietong.storage.uow import UnitOfWork
-from tests.integration.channels.email.dovecot import USER, Dovecot, dovecot  # noqa: F401
+from tests.integration.channels.email.dovecot import (
+    USER,
+    MemoryPositions,
+    bodies,
+    numbered_mail,
+    seen,
+)
 from tests.integration.channels.email.emailfactories import Org, email_account
-
-
-class MemoryPositions:
-    def __init__(self) -> None:
-        self.position: Position | None = None
-        self.saves: list[Position] = []
-
-    def load(self) -> Position | None:
-        return self.position
-
-    def save(self, position: Position) -> None:
-        self.position = position
-        self.saves.append(position)
-
-
-def mail(number: int, message_id: str | None = None) -> bytes:
-    return (
-        f"From: Customer {number} <c{number}@example.org>\r\nTo: {USER}\r\n"
-        f"Subject: question {number}\r\n"
-        f"Message-ID: <{message_id or f'q{number}@example.org'}>\r\n\r\nbody {number}\r\n"
-    ).encode()
-
-
-@pytest.fixture
-def server(dovecot: Dovecot) -> Iterator[IMAPClient]:  # noqa: F811
-    client = IMAPClient(dovecot.host, port=dovecot.port, ssl=False)
-    client.login(dovecot.username, dovecot.password)
-    yield client
-    client.logout()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Mailbox:  # noqa: F811
-    return Mailbox(
-        host=dovecot.host,
-        port=dovecot.port,
-        username=dovecot.username,
-        password=dovecot.password,
-        security=Security.NONE,
-        timeout=10,
-    )
-
-
-def seen(client: IMAPClient) -> list[bool]:
-    client.select_folder("INBOX", readonly=True)
-    found = client.fetch(client.search("ALL"), ["FLAGS"])
-    return [b"\\Seen" in found[uid][b"FLAGS"] for uid in sorted(found)]
-
-
-def bodies(raws: Sequence[bytes]) -> list[str]:
-    return [raw.rsplit(b"body ", 1)[1].strip().decode() for raw in raws]
+from tests.integration.channels.fakes import HeldUow
 
 
 def test_a_group_moves_the_position_past_its_stored_prefix_only(
-    server: IMAPClient, mailbox: Mailbox
+    imap_server: IMAPClient, mailbox: Mailbox
 ) -> None:
     for number in range(4):
-        server.append("INBOX", mail(number))
+        imap_server.append("INBOX", numbered_mail(number))
     positions = MemoryPositions()
     offered: list[list[str]] = []
 
@@ -91,7 +45,7 @@ def test_a_group_moves_the_position_past_its_stored_prefix_only(
         imap_in.catch_up(client, mailbox, positions, AllAtOnce(second_fails))
     assert offered == [["0", "1", "2", "3"]]  # one group: they share the commits
     assert [p.last_uid for p in positions.saves] == [1]
-    assert seen(server) == [True, False, False, False]
+    assert seen(imap_server) == [True, False, False, False]
 
     def all_stored(raws: Sequence[bytes]) -> list[Exception | None]:
         offered.append(bodies(raws))
@@ -101,36 +55,22 @@ def test_a_group_moves_the_position_past_its_stored_prefix_only(
         assert imap_in.catch_up(client, mailbox, positions, AllAtOnce(all_stored)) == 3
     assert offered[1] == ["1", "2", "3"]  # mail 2 and 3 again: intake finds them stored
     assert [p.last_uid for p in positions.saves] == [1, 4]
-    assert seen(server) == [True, True, True, True]
+    assert seen(imap_server) == [True, True, True, True]
 
 
 def test_a_delivery_answering_for_the_wrong_number_of_mails_marks_nothing(
-    server: IMAPClient, mailbox: Mailbox
+    imap_server: IMAPClient, mailbox: Mailbox
 ) -> None:
-    server.append("INBOX", mail(1))
-    server.append("INBOX", mail(2))
+    imap_server.append("INBOX", numbered_mail(1))
+    imap_server.append("INBOX", numbered_mail(2))
     positions = MemoryPositions()
     with imap_in._session(mailbox) as client, pytest.raises(RuntimeError, match="answered 1"):
         imap_in.catch_up(client, mailbox, positions, AllAtOnce(lambda raws: [None]))
-    assert positions.saves == [] and seen(server) == [False, False]
-
-
-class HeldUow:
-    """The committer's `new_uow`, holding the writer until `gate` is set."""
-
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-
-    def __call__(self) -> UnitOfWork:
-        self.entered.set()
-        assert self.gate.wait(30), "the test never opened the gate"
-        return self._platform.uow()
+    assert positions.saves == [] and seen(imap_server) == [False, False]
 
 
 def test_polled_mail_is_flagged_only_after_its_commit_and_stored_once(
-    platform: Platform, org_a: Org, server: IMAPClient, mailbox: Mailbox
+    platform: Platform, org_a: Org, imap_server: IMAPClient, mailbox: Mailbox
 ) -> None:
     held = HeldUow(platform)
     platform.intake.close()
@@ -139,8 +79,9 @@ def test_polled_mail_is_flagged_only_after_its_commit_and_stored_once(
     recipient = service.Recipient(USER, account.id, org_a.org_id, None)
     deliver = service.mailbox_delivery(mail_context(platform), recipient)
     for number in range(3):
-        server.append("INBOX", mail(number))
-    server.append("INBOX", mail(9, message_id="q1@example.org"))  # mail 1 delivered again
+        imap_server.append("INBOX", numbered_mail(number))
+    # Mail 1 delivered again.
+    imap_server.append("INBOX", numbered_mail(9, message_id="q1@example.org"))
     positions = MemoryPositions()
     result: list[int | BaseException] = []
 
@@ -155,12 +96,12 @@ def test_polled_mail_is_flagged_only_after_its_commit_and_stored_once(
     poller.start()
     try:
         assert held.entered.wait(15), "no mail reached the committer"
-        assert seen(server) == [False] * 4 and positions.saves == []
+        assert seen(imap_server) == [False] * 4 and positions.saves == []
     finally:
         held.gate.set()
         poller.join(30)
     assert result == [4]
-    assert seen(server) == [True] * 4
+    assert seen(imap_server) == [True] * 4
     assert [p.last_uid for p in positions.saves] == [4]
     with platform.read_uow() as uow:
         texts = uow.session.scalars(
