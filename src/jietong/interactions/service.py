@@ -229,6 +229,27 @@ def transition_interaction_uncommitted(
     PermissionDenied) before changing anything. Returns the changed row."""
     require(actor, Permission.INTERACTIONS_WRITE)
     row = require_interaction(uow, actor, interaction_id, for_update=True)
+    return transition_locked_uncommitted(
+        uow, actor, row, trigger, assigned_user_id=assigned_user_id
+    )
+
+
+def transition_locked_uncommitted(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: InteractionRow,
+    trigger: str,
+    *,
+    assigned_user_id: str | None = None,
+) -> InteractionRow:
+    """`transition_interaction_uncommitted` for a row the caller has already loaded and
+    locked (`FOR UPDATE`) in this transaction — the routing engine locks a burst of
+    arrivals with one query instead of one query each."""
+    require(actor, Permission.INTERACTIONS_WRITE)
+    if row.org_id != actor.org_id or not within_reach(
+        reach_of(actor), row.team_id, row.assigned_user_id
+    ):
+        raise InteractionNotFound(f"interaction {row.id} not found")
     move = lifecycle_for(Direction(row.direction)).fire(InteractionState(row.state), trigger)
     _check_offeree(actor, row, move)
     assignee = _assignee_after(uow, actor, row, move, assigned_user_id)

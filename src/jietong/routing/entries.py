@@ -10,7 +10,7 @@ engine loses and duplicates nothing: the UNIQUE interaction id allows one entry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -36,7 +36,7 @@ from jietong.interactions import store as interaction_store
 from jietong.interactions.model import InteractionTrigger
 from jietong.interactions.service import (
     record_transition,
-    transition_interaction_uncommitted,
+    transition_locked_uncommitted,
 )
 from jietong.routing import store
 from jietong.routing.hours import calendar_for, is_open
@@ -62,6 +62,7 @@ OFFER_ENTITY = "offer"
 _ADDRESS_KINDS = {"call": "phone", "sms": "phone", "wechat": "wechat_openid", "email": "email"}
 """Where a callback on each channel reaches the customer (their contact point kind)."""
 _SERVED_STATES = frozenset({"connected", "wrap_up", "closed"})
+_VIP_TIERS = frozenset(tier.value for tier in VipTier)
 
 
 def sync_entries(
@@ -88,9 +89,8 @@ def sync_entries(
         # for a burst of new conversations, not one per arrival).
         with uow.deferred_inserts():  # events, audit and transition rows: one INSERT each
             changed += enqueue_arrivals(uow, org_id, settings)
-            for interaction, entry in store.queued_without_entry(uow.session, org_id):
-                if enqueue(uow, interaction, entry, settings, now=now) is not None:
-                    changed += 1
+            waiting = store.queued_without_entry(uow.session, org_id)
+            changed += enqueue(uow, org_id, waiting, settings, now=now)
         uow.commit()
     # Entries and offers in separate transactions: each holds one kind of lock only, so
     # it cannot deadlock with an accept (which locks the offer, then the entry).
@@ -109,15 +109,15 @@ def sync_entries(
 
 def enqueue_arrivals(uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueSettings]) -> int:
     """Queue inbound arrivals that name a queue (the channel intake leaves them
-    'arrived'), uncommitted; one that moved on meanwhile is left out (the move refuses
-    before it changes anything). Returns how many were queued."""
+    'arrived'), uncommitted, locked with one query; one that moved on meanwhile is left
+    out (the move refuses before it changes anything). Returns how many were queued."""
     system = system_actor(org_id)
     queued = 0
-    for row in store.arrivals(uow.session, org_id):
+    for row in store.arrivals(uow.session, org_id, for_update=True):
         if not settings.get(row.queue_id or "", DEFAULT_SETTINGS).auto_enqueue:
             continue
         try:
-            transition_interaction_uncommitted(uow, system, row.id, InteractionTrigger.ENQUEUE)
+            transition_locked_uncommitted(uow, system, row, InteractionTrigger.ENQUEUE)
             queued += 1
         except (IllegalTransition, NotFound):
             pass  # moved on meanwhile
@@ -126,55 +126,102 @@ def enqueue_arrivals(uow: UnitOfWork, org_id: str, settings: Mapping[str, QueueS
 
 def enqueue(
     uow: UnitOfWork,
-    interaction: InteractionRow,
-    entry: RoutingEntryRow | None,
+    org_id: str,
+    waiting: Sequence[tuple[InteractionRow, RoutingEntryRow | None]],
     settings: Mapping[str, QueueSettings],
     *,
     now: datetime,
-) -> RoutingEntryRow | None:
-    """Give a queued interaction its place: a new entry at its queueing time, or, for an
-    entry that was served (a transfer), a new wait from now. None if another engine
-    process gave it its entry a moment ago."""
-    assert interaction.queue_id is not None
-    priority = base_priority(uow, interaction)
-    if entry is None:
-        since = interaction.queued_at or now
-        entry = RoutingEntryRow(
-            id=new_id(),
-            org_id=interaction.org_id,
-            interaction_id=interaction.id,
-            queue_id=interaction.queue_id,
-            channel=interaction.channel,
-            kind=EntryKind.LIVE.value,
-            state=EntryState.WAITING.value,
-            priority=priority,
-            enqueued_at=since,
-            queue_entered_at=since,
-            available_at=None,
-            overflow_stage=0,
-            offers=0,
-            updated_at=now,
+) -> int:
+    """Give queued interactions their place: a new entry at its queueing time, or, for an
+    entry that was served (a transfer), a new wait from now. Their priorities are read
+    with three queries and the new entries inserted together, whatever the burst's size.
+    Returns how many got their place (one that another engine process queued a moment
+    ago is left out)."""
+    if not waiting:
+        return 0
+    priorities = base_priorities(uow, org_id, [interaction for interaction, _ in waiting])
+    fresh = [interaction for interaction, entry in waiting if entry is None]
+    inserted = _insert_entries(uow, fresh, priorities, now)
+    # A queue's length limit counts the entries ahead of each arrival: those of this
+    # burst behind it are already inserted, so they are left out of its count.
+    behind = {entry.id for entry in inserted.values()}
+    placed = 0
+    for interaction, entry in waiting:
+        assert interaction.queue_id is not None
+        if entry is None:
+            entry = inserted.get(interaction.id)
+            if entry is None:
+                continue  # another engine process queued it a moment ago
+            behind.discard(entry.id)
+        else:
+            _restart(entry, interaction.queue_id, priorities[interaction.id], now)
+        uow.emit(
+            WorkQueued(
+                org_id=entry.org_id,
+                entry_id=entry.id,
+                interaction_id=entry.interaction_id,
+                queue_id=entry.queue_id,
+                channel=entry.channel,
+                kind=entry.kind,
+                priority=entry.priority,
+            )
         )
+        queue_settings = settings.get(entry.queue_id, DEFAULT_SETTINGS)
+        _check_arrival(uow, entry, interaction, queue_settings, now, behind)
+        placed += 1
+    return placed
+
+
+def _insert_entries(
+    uow: UnitOfWork,
+    interactions: Sequence[InteractionRow],
+    priorities: Mapping[str, int],
+    now: datetime,
+) -> dict[str, RoutingEntryRow]:
+    """New waiting entries for these interactions, by interaction id: inserted together
+    in one savepoint; if another engine process (a lease changing hands) inserted one of
+    them meanwhile, the UNIQUE interaction id refuses the lot and they go one savepoint
+    each, leaving out those already there."""
+    if not interactions:
+        return {}
+    try:
+        with uow.session.begin_nested():
+            batch = {i.id: _new_entry(i, priorities[i.id], now) for i in interactions}
+            uow.session.add_all(batch.values())
+        return batch
+    except IntegrityError:
+        pass
+    placed: dict[str, RoutingEntryRow] = {}
+    for interaction in interactions:
         try:
             with uow.session.begin_nested():
+                entry = _new_entry(interaction, priorities[interaction.id], now)
                 uow.session.add(entry)
+            placed[interaction.id] = entry
         except IntegrityError:
-            return None  # another engine process queued it a moment ago
-    else:
-        _restart(entry, interaction.queue_id, priority, now)
-    uow.emit(
-        WorkQueued(
-            org_id=entry.org_id,
-            entry_id=entry.id,
-            interaction_id=entry.interaction_id,
-            queue_id=entry.queue_id,
-            channel=entry.channel,
-            kind=entry.kind,
-            priority=entry.priority,
-        )
+            pass
+    return placed
+
+
+def _new_entry(interaction: InteractionRow, priority: int, now: datetime) -> RoutingEntryRow:
+    assert interaction.queue_id is not None
+    since = interaction.queued_at or now
+    return RoutingEntryRow(
+        id=new_id(),
+        org_id=interaction.org_id,
+        interaction_id=interaction.id,
+        queue_id=interaction.queue_id,
+        channel=interaction.channel,
+        kind=EntryKind.LIVE.value,
+        state=EntryState.WAITING.value,
+        priority=priority,
+        enqueued_at=since,
+        queue_entered_at=since,
+        available_at=None,
+        overflow_stage=0,
+        offers=0,
+        updated_at=now,
     )
-    _check_arrival(uow, entry, interaction, settings.get(entry.queue_id, DEFAULT_SETTINGS), now)
-    return entry
 
 
 def _restart(entry: RoutingEntryRow, queue_id: str, priority: int, now: datetime) -> None:
@@ -196,11 +243,27 @@ def _restart(entry: RoutingEntryRow, queue_id: str, priority: int, now: datetime
 
 def base_priority(uow: UnitOfWork, interaction: InteractionRow) -> int:
     """Queue priority + VIP tier + most urgent open linked case."""
-    queue = store.find_queue(uow.session, interaction.org_id, interaction.queue_id or "")
-    tier = store.vip_tier(uow.session, interaction.org_id, interaction.customer_id)
-    vip = VipTier(tier).routing_priority if tier in set(VipTier) else 0
-    cases = store.case_priorities(uow.session, interaction.org_id, interaction.id)
-    return entry_priority(queue.priority if queue is not None else 0, vip, cases)
+    return base_priorities(uow, interaction.org_id, [interaction])[interaction.id]
+
+
+def base_priorities(
+    uow: UnitOfWork, org_id: str, interactions: Sequence[InteractionRow]
+) -> dict[str, int]:
+    """`base_priority` of each interaction, by id, with three queries for all of them."""
+    queues = store.queues(uow.session, org_id)
+    tiers = store.vip_tiers(
+        uow.session, org_id, {i.customer_id for i in interactions if i.customer_id is not None}
+    )
+    cases = store.open_case_priorities(uow.session, org_id, [i.id for i in interactions])
+    result: dict[str, int] = {}
+    for interaction in interactions:
+        queue = queues.get(interaction.queue_id or "")
+        tier = tiers.get(interaction.customer_id or "")
+        vip = VipTier(tier).routing_priority if tier in _VIP_TIERS else 0
+        result[interaction.id] = entry_priority(
+            queue.priority if queue is not None else 0, vip, cases.get(interaction.id, [])
+        )
+    return result
 
 
 def _check_arrival(
@@ -209,8 +272,10 @@ def _check_arrival(
     interaction: InteractionRow,
     settings: QueueSettings,
     now: datetime,
+    behind: Collection[str] = (),
 ) -> None:
-    """A live arrival at a closed or full queue gets the queue's action."""
+    """A live arrival at a closed or full queue gets the queue's action; `behind` are
+    entries already inserted that arrived after it (not counted as ahead of it)."""
     if settings.hours is not None and settings.closed_action is not None:
         calendar = calendar_for(settings.hours, range(now.year - 1, now.year + 2))
         if not is_open(settings.hours, calendar, now):
@@ -218,7 +283,7 @@ def _check_arrival(
             return
     limit = settings.max_queue_length
     if limit is not None:
-        others = store.count_live_waiting(uow.session, entry.org_id, entry.queue_id) - 1
+        others = store.count_live_waiting(uow.session, entry.org_id, entry.queue_id, behind) - 1
         if others >= limit:
             take_limit_action(uow, entry, settings, LimitReason.QUEUE_LENGTH, now=now)
 

@@ -64,27 +64,27 @@ def build_state(
 ) -> RoutingState:
     """Read the organisation's routing state (agents, waiting work) as of ``now``.
     While no agent has room for one more item on any channel, nothing can be offered:
-    the waiting work is not read at all (with hundreds waiting and everyone busy, reading
-    them every cycle was most of the engine's cost)."""
+    the waiting work (nor its refusals and cursors) is not read at all (with hundreds
+    waiting and everyone busy, reading them every cycle was most of the engine's cost)."""
     queues = store.queues(uow.session, org_id)
     agents = agent_views(uow, org_id, now=now)
     anyone_free = any(free_capacity(a, channel) > 0 for a in agents for channel in a.capacity)
-    waiting = [
-        e
-        for e in (
-            store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
-            if anyone_free
-            else []
-        )
-        if routable_now(e, settings, now)
-    ]
-    refusals = store.recent_refusals(uow.session, org_id, now - REOFFER_COOLDOWN)
-    items = [work_item(e, queues.get(e.queue_id), settings, refusals, now) for e in waiting]
-    cursors = {
-        q: row.rr_cursor
-        for q, row in store.queue_settings(uow.session, org_id).items()
-        if row.rr_cursor is not None
-    }
+    waiting: list[RoutingEntryRow] = []
+    items: list[WorkItem] = []
+    cursors: dict[str, str] = {}
+    if anyone_free:
+        waiting = [
+            e
+            for e in store.entries(uow.session, org_id, states=(EntryState.WAITING.value,))
+            if routable_now(e, settings, now)
+        ]
+        refusals = store.recent_refusals(uow.session, org_id, now - REOFFER_COOLDOWN)
+        items = [work_item(e, queues.get(e.queue_id), settings, refusals, now) for e in waiting]
+        cursors = {
+            q: row.rr_cursor
+            for q, row in store.queue_settings(uow.session, org_id).items()
+            if row.rr_cursor is not None
+        }
     snapshot = Snapshot(
         agents=agents,
         items=items,
@@ -103,6 +103,8 @@ def agent_views(uow: UnitOfWork, org_id: str, *, now: datetime) -> list[AgentVie
         for p in agent_store.presences(uow.session, org_id, states={s.value for s in ROUTABLE})
         if p.user_id not in offered
     ]
+    if not rows:
+        return []
     users = agent_store.users(uow.session, org_id, [r.user_id for r in rows])
     rows = [r for r in rows if r.user_id in users and users[r.user_id].active]
     ids = [r.user_id for r in rows]

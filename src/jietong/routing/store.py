@@ -103,12 +103,18 @@ def _aware(moment: datetime | str | None) -> datetime | None:
 
 
 def arrivals(
-    session: Session, org_id: str, live_channels: Collection[str] = LIVE_CHANNELS
+    session: Session,
+    org_id: str,
+    live_channels: Collection[str] = LIVE_CHANNELS,
+    *,
+    for_update: bool = False,
 ) -> list[InteractionRow]:
     """Inbound interactions with a queue, not queued yet, in which the customer has
     written (what the channel intake creates), or on a live channel (a call is there
     from its first moment: one created naming a queue waits in it). A call still in the
-    IVR has no queue yet; voice names it when the caller chose."""
+    IVR has no queue yet; voice names it when the caller chose. `for_update` locks them
+    (PostgreSQL re-checks the conditions under the lock, so one that moved on meanwhile
+    is left out)."""
     spoke = (
         select(MessageRow.id)
         .where(
@@ -118,19 +124,20 @@ def arrivals(
         )
         .exists()
     )
-    return list(
-        session.scalars(
-            select(InteractionRow)
-            .where(
-                InteractionRow.org_id == org_id,
-                InteractionRow.state == "arrived",
-                InteractionRow.direction == "inbound",
-                InteractionRow.queue_id.is_not(None),
-                or_(spoke, InteractionRow.channel.in_(sorted(live_channels))),
-            )
-            .order_by(InteractionRow.arrived_at, InteractionRow.id)
+    query = (
+        select(InteractionRow)
+        .where(
+            InteractionRow.org_id == org_id,
+            InteractionRow.state == "arrived",
+            InteractionRow.direction == "inbound",
+            InteractionRow.queue_id.is_not(None),
+            or_(spoke, InteractionRow.channel.in_(sorted(live_channels))),
         )
+        .order_by(InteractionRow.arrived_at, InteractionRow.id)
     )
+    if for_update:
+        query = query.with_for_update(of=InteractionRow)
+    return list(session.scalars(query))
 
 
 def queued_without_entry(
@@ -174,18 +181,19 @@ def entries_out_of_step(
     return [(e, state, assignee) for e, state, assignee in rows]
 
 
-def count_live_waiting(session: Session, org_id: str, queue_id: str) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                RoutingEntryRow.org_id == org_id,
-                RoutingEntryRow.queue_id == queue_id,
-                RoutingEntryRow.state.in_(ACTIVE),
-                RoutingEntryRow.kind == "live",
-            )
-        )
-        or 0
+def count_live_waiting(
+    session: Session, org_id: str, queue_id: str, excluding: Collection[str] = ()
+) -> int:
+    """Active live entries of the queue, but for the entry ids `excluding`."""
+    query = select(func.count()).where(
+        RoutingEntryRow.org_id == org_id,
+        RoutingEntryRow.queue_id == queue_id,
+        RoutingEntryRow.state.in_(ACTIVE),
+        RoutingEntryRow.kind == "live",
     )
+    if excluding:
+        query = query.where(RoutingEntryRow.id.not_in(sorted(excluding)))
+    return session.scalar(query) or 0
 
 
 def finished_entries(
@@ -391,6 +399,41 @@ def vip_tier(session: Session, org_id: str, customer_id: str | None) -> str | No
             CustomerRow.org_id == org_id, CustomerRow.id == customer_id
         )
     )
+
+
+def vip_tiers(session: Session, org_id: str, customer_ids: Collection[str]) -> dict[str, str]:
+    """The VIP tier of each of these customers."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(CustomerRow.id, CustomerRow.vip_tier).where(
+            CustomerRow.org_id == org_id,
+            CustomerRow.id.in_(sorted(customer_ids)),
+        )
+    )
+    return {customer_id: tier for customer_id, tier in rows}
+
+
+def open_case_priorities(
+    session: Session, org_id: str, interaction_ids: Collection[str]
+) -> dict[str, list[str]]:
+    """Priorities of the open cases linked to each of these interactions (those linked
+    to none are absent)."""
+    if not interaction_ids:
+        return {}
+    rows = session.execute(
+        select(CaseInteractionRow.interaction_id, CaseRow.priority)
+        .join(CaseRow, CaseInteractionRow.case_id == CaseRow.id)
+        .where(
+            CaseInteractionRow.org_id == org_id,
+            CaseInteractionRow.interaction_id.in_(sorted(interaction_ids)),
+            CaseRow.status.not_in(("resolved", "closed", "cancelled")),
+        )
+    )
+    result: dict[str, list[str]] = {}
+    for interaction_id, priority in rows:
+        result.setdefault(interaction_id, []).append(priority)
+    return result
 
 
 def case_priorities(session: Session, org_id: str, interaction_id: str) -> list[str]:

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jietong.agents.model import AgentState, NotReadyReason, TeamRules
 from jietong.app.platform import Platform
 from jietong.core.errors import Conflict
 from jietong.identity.model import VipTier
-from jietong.routing import offers
+from jietong.routing import entries, offers
 from jietong.routing.model import LimitAction, OverflowStep, QueueSettings
-from jietong.storage.tables import TransitionRow
-from jietong.storage.tables_routing import RoutingOfferRow
+from jietong.storage.tables import InteractionRow, TransitionRow
+from jietong.storage.tables_routing import RoutingEntryRow, RoutingOfferRow
 from tests.integration.routing.world import World
 
 
@@ -280,6 +280,32 @@ def test_max_queue_length_diverts_new_arrivals(world: World) -> None:
     world.cycle()
     assert world.entry(first).queue_id == world.queues["small"]
     assert world.entry(second).queue_id == overflow
+
+
+def test_a_burst_partly_queued_by_another_engine_gets_one_entry_each(world: World) -> None:
+    """Two engine processes (a lease changing hands) may place the same burst: the
+    batched insert meets the UNIQUE interaction id, and the burst goes one by one,
+    leaving out the ones already placed."""
+    world.queue("sales")
+    early = [world.arrive("sales"), world.arrive("sales")]
+    world.cycle()  # the other engine placed these two
+    late = world.arrive("sales")
+    with world.uow() as uow:
+        # What this engine read before the other one committed: all three unplaced.
+        rows = [uow.session.get(InteractionRow, iid) for iid in [*early, late]]
+        stale = [(row, None) for row in rows if row is not None]
+        placed = entries.enqueue(uow, world.org_id, stale, {}, now=world.now)
+        uow.commit()
+    assert placed == 1
+    with world.uow() as uow:
+        counts = {
+            iid: uow.session.scalar(
+                select(func.count()).where(RoutingEntryRow.interaction_id == iid)
+            )
+            for iid in [*early, late]
+        }
+    assert counts == {early[0]: 1, early[1]: 1, late: 1}
+    assert world.entry(late).state == "waiting"
 
 
 def test_inbound_arrivals_with_a_queue_are_queued_and_routed_by_the_engine(
