@@ -77,15 +77,16 @@ class UnitOfWork:
         has right now (see storage.audience)."""
         self._check_writable()
         envelope = Envelope.wrap(event, self.now, resolve_audience(self.session, event))
-        self.add_later(
-            OutboxRow(
-                event_id=envelope.event_id,
-                org_id=envelope.org_id,
-                event_type=envelope.event_type,
-                payload=envelope.payload,
-                audience=envelope.audience.model_dump(mode="json"),
-                occurred_at=envelope.occurred_at,
-            )
+        self._add_values(
+            OutboxRow,
+            {
+                "event_id": envelope.event_id,
+                "org_id": envelope.org_id,
+                "event_type": envelope.event_type,
+                "payload": envelope.payload,
+                "audience": envelope.audience.model_dump(mode="json"),
+                "occurred_at": envelope.occurred_at,
+            },
         )
         self._emitted += 1
 
@@ -98,17 +99,18 @@ class UnitOfWork:
         changes: dict[str, Any] | None = None,
     ) -> None:
         self._check_writable()
-        self.add_later(
-            AuditRow(
-                org_id=actor.org_id,
-                actor_user_id=None if actor.user_id == SYSTEM_USER_ID else actor.user_id,
-                actor_token_id=actor.token_id,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                changes=changes or {},
-                at=self.now,
-            )
+        self._add_values(
+            AuditRow,
+            {
+                "org_id": actor.org_id,
+                "actor_user_id": None if actor.user_id == SYSTEM_USER_ID else actor.user_id,
+                "actor_token_id": actor.token_id,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "changes": changes or {},
+                "at": self.now,
+            },
         )
 
     @contextmanager
@@ -132,13 +134,20 @@ class UnitOfWork:
             self.session.add(row)
             return
         self._check_writable()
-        mapper = inspect(type(row))
-        values = {
-            prop.columns[0].name: row.__dict__[prop.key]
-            for prop in mapper.column_attrs
-            if prop.key in row.__dict__
-        }
-        self._later.append((mapper.local_table, values))  # type: ignore[arg-type]
+        table, columns = _columns_of(type(row))
+        state = row.__dict__
+        values = {name: state[key] for key, name in columns if key in state}
+        self._later.append((table, values))
+
+    def _add_values(self, row_type: type[OutboxRow | AuditRow], values: dict[str, Any]) -> None:
+        """`add_later` of a new `row_type` row given as its column values (for tables whose
+        attribute names are their column names). Deferred, no mapped object is built at
+        all: the intake emits several events per message, and building and taking apart
+        those objects showed in its profile."""
+        if self._later is None:
+            self.session.add(row_type(**values))
+        else:
+            self._later.append((row_type.__table__, values))  # type: ignore[arg-type]
 
     def later_mark(self) -> int:
         """A position in the deferred rows, for `drop_later` (undoing one part's rows)."""
@@ -194,6 +203,14 @@ class UnitOfWork:
     def _check_writable(self) -> None:
         if self.read_only or self.session.info.get(_READ_PHASE):
             raise ReadOnlyViolation("this unit of work is read-only")
+
+
+@functools.cache
+def _columns_of(row_type: type[Base]) -> tuple[Table, tuple[tuple[str, str], ...]]:
+    """A mapped class's table and its (attribute, column name) pairs."""
+    mapper = inspect(row_type)
+    columns = tuple((prop.key, prop.columns[0].name) for prop in mapper.column_attrs)
+    return mapper.local_table, columns  # type: ignore[return-value]
 
 
 @functools.cache
