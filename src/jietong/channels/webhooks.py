@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,7 +18,6 @@ from jietong.app.platform import Platform
 from jietong.channels.accounts import (
     ChannelAccountNotFound,
     WebhookAccount,
-    WebhookAccountCache,
     find_webhook_account,
 )
 from jietong.channels.base import InboundMessage, ProviderStatus
@@ -44,15 +43,12 @@ async def account_for(request: Request, account_id: str, channel: str) -> Webhoo
 
     def find() -> WebhookAccount | None:
         with platform.read_uow() as uow:  # a read: never queue for SQLite's write lock
-            found = find_webhook_account(uow, account_id, channel)
-        platform.webhook_accounts.remember(account_id, channel, found)
-        return found
+            return find_webhook_account(uow, account_id, channel)
 
-    cached = platform.webhook_accounts.cached(account_id, channel)
-    if cached is WebhookAccountCache.MISS:
-        found = await run_in_threadpool(find)
-    else:
-        found = cast(WebhookAccount | None, cached)
+    async def load() -> WebhookAccount | None:
+        return await run_in_threadpool(find)
+
+    found = await platform.webhook_accounts.get(account_id, channel, load)
     if found is None:
         raise ChannelAccountNotFound(f"no {channel} account {account_id}")
     return found
