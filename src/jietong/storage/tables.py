@@ -172,6 +172,8 @@ class InteractionRow(Base):
         # Threading by key (a chat visitor, an e-mail thread, an API thread) looks every
         # inbound message up by it.
         Index("ix_interactions_thread_key", "org_id", "channel", "external_ref"),
+        # Whether an organisation has work waiting (the routing engine, every cycle).
+        Index("ix_interactions_org_state", "org_id", "state"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = org_fk()
