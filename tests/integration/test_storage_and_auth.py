@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from jietong.app.platform import Platform
@@ -15,6 +15,7 @@ from jietong.core.errors import RateLimited
 from jietong.core.tenancy import Role
 from jietong.events.base import Envelope
 from jietong.storage.migrate import current_revision
+from jietong.storage.tables import OutboxRow
 from tests.conftest import Tenant, issue_all_scopes, make_user
 
 
@@ -273,6 +274,16 @@ def test_concurrent_relays_publish_each_event_once_in_one_order(
     assert len(ids) == len(set(ids)) and len(ids) >= 30
     seqs = sorted(e.seq for e in seen if e.seq is not None)
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # The marks stored are the numbers published (streams resume from the stored ones).
+    with platform.sessions() as session:
+        stored = dict(
+            session.execute(
+                select(OutboxRow.event_id, OutboxRow.published_seq).where(
+                    OutboxRow.event_id.in_(ids)
+                )
+            ).all()
+        )
+    assert stored == {e.event_id: e.seq for e in seen}
 
 
 def test_migrations_build_exactly_the_schema_the_tables_describe(platform: Platform) -> None:

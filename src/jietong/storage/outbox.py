@@ -57,24 +57,22 @@ class OutboxRelay:
             if not rows:
                 return 0
             last = session.scalar(select(func.max(OutboxRow.published_seq))) or 0
-            at = self._clock()
-            session.execute(
-                update(OutboxRow.__table__)  # type: ignore[arg-type]
-                .where(OutboxRow.__table__.c.seq == bindparam("row_seq"))
-                .values(published_seq=bindparam("new_seq"), published_at=at),
-                [{"row_seq": row.seq, "new_seq": last + n} for n, row in enumerate(rows, 1)],
-            )
+            _mark(session, [row.seq for row in rows], last, self._clock())
             # Publish before the marks commit: a crash in between re-publishes (at least
             # once), never loses. Consumers dedupe on event_id.
             self._bus.publish([_envelope(row, last + n) for n, row in enumerate(rows, 1)])
         return len(rows)
 
     def relay_all(self) -> int:
-        """Publish until nothing is pending; return the total."""
+        """Publish until nothing is pending; return the total. A batch smaller than the
+        limit took everything pending: no second look (an empty transaction per wake);
+        anything committed since has woken the relay again."""
         total = 0
-        while (count := self.relay_once()) > 0:
+        while True:
+            count = self.relay_once()
             total += count
-        return total
+            if count < self._batch_size:
+                return total
 
 
 def envelope_of(row: OutboxRow) -> Envelope:
@@ -110,6 +108,31 @@ def _envelope(row: Row[Any], seq: int) -> Envelope:
         payload=row.payload,
         seq=seq,
         audience=Audience.model_validate(row.audience),
+    )
+
+
+def _mark(session: Session, seqs: list[int], last: int, at: datetime) -> None:
+    """Number the rows `seqs` (in this order) last+1, last+2, … and date them `at`.
+
+    On PostgreSQL one statement for the batch: an executemany is one UPDATE per event
+    there (two or three per inbound message), and those updates were the database's
+    most frequent statement. SQLite's executemany loops in C over one prepared statement.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "UPDATE event_outbox SET published_seq = :last + batch.n, published_at = :at "
+                "FROM unnest(CAST(:seqs AS BIGINT[])) WITH ORDINALITY AS batch(seq, n) "
+                "WHERE event_outbox.seq = batch.seq"
+            ),
+            {"last": last, "at": at, "seqs": seqs},
+        )
+        return
+    session.execute(
+        update(OutboxRow.__table__)  # type: ignore[arg-type]
+        .where(OutboxRow.__table__.c.seq == bindparam("row_seq"))
+        .values(published_seq=bindparam("new_seq"), published_at=at),
+        [{"row_seq": seq, "new_seq": last + n} for n, seq in enumerate(seqs, 1)],
     )
 
 
