@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,9 @@ from jietong.auth.ratelimit import InProcessRateLimiter
 from jietong.core.errors import RateLimited
 from jietong.core.tenancy import Role
 from jietong.events.base import Envelope
+from jietong.org import service as org_service
 from jietong.storage.migrate import current_revision
+from jietong.storage.outbox import RELAY_LOCK_KEY
 from jietong.storage.tables import OutboxRow
 from tests.conftest import Tenant, issue_all_scopes, make_user
 
@@ -297,3 +300,40 @@ def test_migrations_build_exactly_the_schema_the_tables_describe(platform: Platf
     with platform.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_relay_pending_finds_nothing_without_waiting_for_the_relays_lock(
+    platform: Platform,
+) -> None:
+    """The relay task's look (`relay_pending`) takes neither SQLite's write lock nor the
+    relays' advisory lock when nothing waits: while another writer holds the lock it
+    answers at once instead of queueing behind it; with an event pending it relays."""
+    platform.relay.relay_all()
+    holder = platform.engine.connect()
+    try:
+        if platform.engine.dialect.name == "sqlite":
+            holder.exec_driver_sql("SELECT 1")  # began IMMEDIATE: the one write lock, held
+        else:
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": RELAY_LOCK_KEY})
+        done = threading.Event()
+        found: list[int] = []
+
+        def look() -> None:
+            found.append(platform.relay.relay_pending())
+            done.set()
+
+        threading.Thread(target=look, daemon=True).start()
+        assert done.wait(10), "relay_pending queued behind the lock"
+        assert found == [0]
+    finally:
+        if platform.engine.dialect.name == "sqlite":
+            holder.rollback()
+        else:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": RELAY_LOCK_KEY})
+            holder.commit()
+        holder.close()
+    received: list[Envelope] = []
+    platform.bus.subscribe(received.append)
+    with platform.uow() as uow:
+        org_service.create_organisation(uow, slug="relay-pending", name="Relay pending")
+    assert platform.relay.relay_pending() >= 1 and received

@@ -42,21 +42,15 @@ class OutboxRelay:
         self._bus = bus
         self._clock = clock
         self._batch_size = batch_size
-        self._sqlite = session_factory.kw["bind"].dialect.name == "sqlite"
 
     def relay_once(self) -> int:
         """Publish one batch of unpublished events; return how many were published."""
-        with self._sessions() as session:
-            if self._sqlite and not _pending(session):
-                # Most wakes find the intake writer has published its own batch (it runs
-                # the relay after each one): a look that takes no write lock first.
-                return 0
-            with session.begin():
-                envelopes = self._claim(session)
-                # Publish before the marks commit: a crash in between re-publishes (at
-                # least once), never loses. Consumers dedupe on event_id.
-                if envelopes:
-                    self._bus.publish(envelopes)
+        with self._sessions() as session, session.begin():
+            envelopes = self._claim(session)
+            # Publish before the marks commit: a crash in between re-publishes (at least
+            # once), never loses. Consumers dedupe on event_id.
+            if envelopes:
+                self._bus.publish(envelopes)
         return len(envelopes)
 
     def _claim(self, session: Session) -> list[Envelope]:
@@ -76,6 +70,16 @@ class OutboxRelay:
         last = session.scalar(select(func.max(OutboxRow.published_seq))) or 0
         _mark(session, [row.seq for row in rows], last, self._clock())
         return [_envelope(row, last + n) for n, row in enumerate(rows, 1)]
+
+    def relay_pending(self) -> int:
+        """`relay_all` after a look for pending events that takes no lock (on SQLite a
+        DEFERRED read, on PostgreSQL no advisory lock): for the relay task, whose wakes
+        mostly come after the intake writer published its own batch (it runs the relay
+        after each one) and would otherwise take the lock to find nothing."""
+        with self._sessions() as session:
+            if not _pending(session):
+                return 0
+        return self.relay_all()
 
     def relay_all(self) -> int:
         """Publish until nothing is pending; return the total. A batch smaller than the
