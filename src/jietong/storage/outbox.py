@@ -1,7 +1,9 @@
 """The outbox relay: publishes committed events in commit order, then marks them.
 
-Runs in the server (an asyncio task calling `relay_once` in a thread) and at start-up,
-so events committed just before a crash are published when the process comes back.
+Runs in the server — after each batch of the intake writer, in its thread, and as an
+asyncio task (`relay_pending` in a thread) for every other writer's events — and at
+start-up, so events committed just before a crash are published when the process comes
+back.
 
 Each published event gets the next `published_seq`: the one total order every consumer
 sees, and the position a reconnecting client resumes after. Only one relay may assign it at
