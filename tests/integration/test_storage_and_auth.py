@@ -287,6 +287,17 @@ def test_concurrent_relays_publish_each_event_once_in_one_order(
             ).all()
         )
     assert stored == {e.event_id: e.seq for e in seen}
+    # Numbered in the order the events were written (the outbox's own sequence).
+    with platform.sessions() as session:
+        written = session.scalars(
+            select(OutboxRow.event_id)
+            .where(OutboxRow.event_id.in_(ids))
+            .order_by(OutboxRow.published_seq)
+        ).all()
+        by_seq = session.scalars(
+            select(OutboxRow.event_id).where(OutboxRow.event_id.in_(ids)).order_by(OutboxRow.seq)
+        ).all()
+    assert written == by_seq
 
 
 def test_migrations_build_exactly_the_schema_the_tables_describe(platform: Platform) -> None:
