@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from jietong.core.ids import new_id
 from jietong.events.base import Envelope
 from jietong.events.routing import QueueStatsChanged
+from jietong.interactions.model import InteractionState
 from jietong.routing import store
 from jietong.routing.engine import CycleReport, run_all
 from jietong.routing.stats import queue_stats_events
@@ -44,8 +45,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "routing-engine"
-QUIET_EVENTS = frozenset({"QueueStatsChanged", "OfferCreated", "WorkQueued"})
-"""Events the engine emits itself and need not wake it again."""
+QUIET_EVENTS = frozenset(
+    {"QueueStatsChanged", "OfferCreated", "WorkQueued", "InboundMessageReceived"}
+)
+"""Events that need not wake the engine: those it emits itself, and a customer's message
+(its `MessageAdded` says whether it matters, see `wakes_routing`)."""
+
+
+def wakes_routing(envelope: Envelope) -> bool:
+    """Whether `envelope` may change what the engine decides.
+
+    Messages are most of the events under load, and a message in a conversation that is
+    already queued, offered or being handled changes nothing for routing; waking for
+    each cost a loaded server a cycle every 0.1 s (intake benchmark, PostgreSQL:
+    ~10% more messages/s without them). A customer's message in an interaction still
+    'arrived' is what makes it routable (`store.arrivals`), so that one wakes it, as
+    does one whose state the event does not tell. New interactions announce themselves
+    (`InteractionCreated`); the tick covers anything else."""
+    if envelope.event_type in QUIET_EVENTS:
+        return False
+    if envelope.event_type == "MessageAdded":
+        payload = envelope.payload
+        return (
+            payload.get("direction") == "inbound"
+            and not payload.get("internal")
+            and payload.get("interaction_state") in (None, InteractionState.ARRIVED.value)
+        )
+    return True
 
 
 @dataclass(frozen=True)
@@ -122,7 +148,7 @@ class RoutingRuntime:
 
     def on_event(self, envelope: Envelope) -> None:
         """Bus handler (any thread): wake the loop for anything that may change routing."""
-        if self._stopping or envelope.event_type in QUIET_EVENTS:
+        if self._stopping or not wakes_routing(envelope):
             return
         loop, wake = self._loop, self._wake
         # Already woken: a burst of events need not queue a wake-up each (reading the

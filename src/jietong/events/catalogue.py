@@ -124,12 +124,16 @@ class InteractionStateChanged(DomainEvent):
 
 
 class MessageAdded(DomainEvent):
-    """A message was stored in an interaction (inbound, outbound, or an internal note)."""
+    """A message was stored in an interaction (inbound, outbound, or an internal note).
+    `interaction_state` is the interaction's state after it (None: not told): a
+    customer's message makes an interaction still 'arrived' routable, one in any other
+    state changes nothing for routing."""
 
     interaction_id: str
     message_id: str
     direction: str
     internal: bool
+    interaction_state: str | None = None
 
 
 class AttachmentStored(DomainEvent):

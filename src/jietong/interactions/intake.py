@@ -858,6 +858,7 @@ def _emit(
             message_id=row.id,
             direction=row.direction,
             internal=False,
+            interaction_state=interaction.state,
         )
     )
     uow.emit(

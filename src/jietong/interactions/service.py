@@ -316,6 +316,7 @@ def add_message(
             message_id=message.id,
             direction=message.direction,
             internal=message.internal,
+            interaction_state=interaction.state,
         )
     )
     uow.audit(

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from jietong.app.asgi import create_app
 from jietong.app.platform import Platform
+from jietong.app.routing_runtime import RoutingRuntime, RoutingRuntimeOptions, wakes_routing
 from jietong.core.tenancy import Role
+from jietong.events.base import Envelope
 from jietong.storage.tables import AuditRow
 from tests.conftest import Tenant, issue_all_scopes, make_user
 
@@ -83,6 +87,66 @@ def test_login_offer_accept_through_http_with_the_engine_running(
     assert me["state"] == "busy" and me["load"] == {"call": 1} and me["free"]["chat"] == 0
     interaction = client.get(f"/api/v1/interactions/{iid}", headers=tenant_a.headers).json()
     assert interaction["state"] == "connected" and interaction["assigned_user_id"] == agent_id
+
+
+def test_a_customers_first_message_wakes_the_engine_without_the_tick(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    """A chat interaction becomes routable with the customer's first message; that
+    message's event wakes the engine (a tick of two minutes cannot be what offers it).
+    Messages in conversations already queued do not wake it (`wakes_routing`)."""
+    platform.routing = RoutingRuntime(RoutingRuntimeOptions(tick_seconds=120))
+    with TestClient(create_app(platform)) as client:
+        queue_id = make_queue(client, tenant_a)
+        _agent_id, agent = headers_of(platform, tenant_a, "woken-agent", Role.AGENT)
+        r = client.put("/api/v1/agents/me/presence", headers=agent, json={"state": "available"})
+        assert r.status_code == 200, r.text
+        created = client.post(
+            "/api/v1/interactions",
+            headers=tenant_a.headers,
+            json={"channel": "chat", "queue_id": queue_id},
+        )
+        assert created.status_code == 201, created.text
+        iid = created.json()["id"]
+        time.sleep(1.0)  # the cycles its creation woke have run and found nothing to route
+        assert client.get("/api/v1/offers", headers=agent).json() == []
+        said = client.post(
+            f"/api/v1/interactions/{iid}/messages",
+            headers=tenant_a.headers,
+            json={"body_text": "在吗", "direction": "inbound", "author_kind": "customer"},
+        )
+        assert said.status_code == 201, said.text
+        offered = wait_for(lambda: client.get("/api/v1/offers", headers=agent).json(), 5.0)
+        assert offered[0]["interaction_id"] == iid
+
+
+def test_which_events_wake_the_engine() -> None:
+    def envelope(event_type: str, **payload: object) -> Envelope:
+        return Envelope(
+            event_id="e",
+            event_type=event_type,
+            org_id="o",
+            occurred_at=datetime.now(UTC),
+            payload=payload,
+        )
+
+    def message(**fields: object) -> Envelope:
+        return envelope("MessageAdded", direction="inbound", internal=False, **fields)
+
+    assert wakes_routing(envelope("InteractionCreated"))
+    assert wakes_routing(envelope("AgentStateChanged"))
+    assert wakes_routing(message(interaction_state="arrived"))
+    assert wakes_routing(message())  # state not told: wake, to be safe
+    assert not wakes_routing(message(interaction_state="queued"))
+    assert not wakes_routing(message(interaction_state="connected"))
+    assert not wakes_routing(
+        envelope("MessageAdded", direction="outbound", internal=False, interaction_state="arrived")
+    )
+    assert not wakes_routing(
+        envelope("MessageAdded", direction="inbound", internal=True, interaction_state="arrived")
+    )
+    assert not wakes_routing(envelope("InboundMessageReceived", opened_interaction=False))
+    assert not wakes_routing(envelope("OfferCreated"))
 
 
 def test_queue_status_position_and_estimated_wait(
