@@ -152,7 +152,10 @@ class IntakeCommitter:
         waiting in SQLite's busy handler, could go seconds without it: the messages were
         stored but reached no screen. Taking turns in one thread bounds that. On
         PostgreSQL it measured faster than the relay's own thread woken by every commit
-        (ADR 0012 §6). The relay's own task still runs for every other writer's events."""
+        (ADR 0012 §6). The relay's own task still runs for every other writer's events;
+        a batch published here does not wake it (its commit is not announced), since it
+        would only look for events already published. If `publish` fails, the task's
+        poll (`outbox_poll_seconds`) finds them."""
         self._after_batch = publish
 
     def stats(self) -> CommitterStats:
@@ -176,23 +179,26 @@ class IntakeCommitter:
             batch = [job for job in taken if job.future.set_running_or_notify_cancel()]
             if not batch:
                 continue
+            # Read once: the batch whose commit does not wake the relay is the one this
+            # thread then publishes.
+            publish = self._after_batch
             try:
-                self._commit(batch)
+                self._commit(batch, announce=publish is None)
             except BaseException as exc:  # never leave a caller waiting forever
                 log.exception("intake committer failed a batch")
                 for job in batch:
                     if not job.future.done():
                         job.future.set_exception(exc)
-            publish = self._after_batch
             if publish is not None:
                 try:
                     publish()
                 except Exception:  # the relay's task retries; storing must go on
                     log.exception("publishing after an intake batch failed")
 
-    def _commit(self, batch: list[_Job]) -> None:
+    def _commit(self, batch: list[_Job], *, announce: bool = True) -> None:
         """Stage every job in one transaction and commit it; on a failed commit, retry
-        each job alone (see the module docstring)."""
+        each job alone (see the module docstring). `announce`: wake the relay after the
+        commit (not when this thread publishes the batch itself)."""
         outcomes: list[IntakeResult | Exception] = []
         batched = len(batch) > 1
         try:
@@ -215,7 +221,7 @@ class IntakeCommitter:
                         staged.add(key)
                     outcomes.append(outcome)
                 if any(isinstance(o, IntakeResult) and not o.duplicate for o in outcomes):
-                    uow.commit()
+                    uow.commit(announce=announce)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].future.set_exception(exc)
@@ -224,7 +230,7 @@ class IntakeCommitter:
             with self._wake:
                 self._retried += len(batch)
             for job in batch:
-                self._commit([job])
+                self._commit([job], announce=announce)
             return
         with self._wake:
             self._batches += 1

@@ -200,10 +200,13 @@ class UnitOfWork:
         self.session.info[_READ_PHASE] = True
         self.session.connection(execution_options={READ_ONLY: True})
 
-    def commit(self) -> None:
+    def commit(self, *, announce: bool = True) -> None:
+        """Commit; then, if events were emitted, call `after_commit` (the platform wakes
+        the relay with it). `announce=False` is for a caller that publishes its events
+        itself right after (the intake writer): the relay would only look for them."""
         self.flush_later()
         self.session.commit()
-        if self._emitted and self._after_commit is not None:
+        if announce and self._emitted and self._after_commit is not None:
             self._after_commit()
         self._emitted = 0
 

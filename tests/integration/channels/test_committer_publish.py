@@ -60,3 +60,27 @@ def test_a_failing_publisher_does_not_stop_storing(platform: Platform, tenant_a:
     assert all(calls.acquire(timeout=10) for _ in range(3))
     assert received == []  # nothing was published, yet everything was stored
     assert platform.relay.relay_all() >= 3  # and the relay's own pass publishes it
+
+
+def test_a_batch_the_writer_publishes_does_not_wake_the_relay_task(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    """The relay task would only look for events the writer is about to publish; without
+    a publisher, a commit wakes it as every other writer's does."""
+    platform.events_pending.clear()
+    publishing = IntakeCommitter(platform.uow)
+    publishing.publish_after_batch(platform.relay.relay_all)
+    try:
+        publishing.receive(request(tenant_a, "quiet-1"))
+    finally:
+        publishing.close()
+    assert not platform.events_pending.is_set()
+    assert platform.relay.relay_all() == 0  # published by the writer, not left behind
+
+    plain = IntakeCommitter(platform.uow)
+    try:
+        plain.receive(request(tenant_a, "announced-1"))
+    finally:
+        plain.close()
+    assert platform.events_pending.is_set()
+    assert platform.relay.relay_all() >= 1
