@@ -70,3 +70,54 @@ def test_changes_to_loaded_rows_are_written_before_the_deferred_rows(platform: P
             == "renamed"
         )
         assert uow.session.scalar(select(func.count()).where(TeamRow.org_id == org_id)) == 1
+
+
+def test_deferred_updates_reach_the_database_at_commit_and_the_later_values_win(
+    platform: Platform,
+) -> None:
+    slugs = [f"upd-{new_id()[-8:]}", f"upd-{new_id()[-8:]}"]
+    with platform.uow() as uow:
+        orgs = [_org(uow.now, slug) for slug in slugs]
+        uow.session.add_all(orgs)
+        uow.commit()
+        ids = [org.id for org in orgs]
+    with platform.uow() as uow, uow.deferred_inserts():
+        first, second = (uow.session.get(OrganisationRow, i) for i in ids)
+        assert first is not None and second is not None
+        uow.update_later(first, name="first, once")
+        uow.update_later(second, name="second, before")
+        uow.update_later(second, name="second, after")
+        # Read as set, yet not an ORM change (the session would flush it on its own).
+        assert (first.name, second.name) == ("first, once", "second, after")
+        assert not uow.session.dirty
+        # A row inserted in the same batch takes the other statement of the pipeline.
+        uow.add_later(
+            TeamRow(id=new_id(), org_id=ids[0], name="t", kind="team", created_at=uow.now)
+        )
+        uow.commit()
+    with platform.read_uow() as uow:
+        names = dict(
+            uow.session.execute(
+                select(OrganisationRow.id, OrganisationRow.name).where(OrganisationRow.id.in_(ids))
+            ).all()
+        )
+        teams = uow.session.scalar(select(func.count()).where(TeamRow.org_id == ids[0]))
+    assert names == {ids[0]: "first, once", ids[1]: "second, after"}
+    assert teams == 1
+
+
+def test_an_update_outside_deferred_inserts_is_an_ordinary_orm_change(platform: Platform) -> None:
+    with platform.uow() as uow:
+        org = _org(uow.now, f"orm-{new_id()[-8:]}")
+        uow.session.add(org)
+        uow.commit()
+        org_id = org.id
+    with platform.uow() as uow:
+        loaded = uow.session.get(OrganisationRow, org_id)
+        assert loaded is not None
+        uow.update_later(loaded, name="changed")
+        assert loaded in uow.session.dirty
+        uow.commit()
+    with platform.read_uow() as uow:
+        name = uow.session.scalar(select(OrganisationRow.name).where(OrganisationRow.id == org_id))
+    assert name == "changed"

@@ -638,7 +638,7 @@ def _conversation(
 ) -> tuple[InteractionRow, bool]:
     """The interaction to store into, and whether it was created for this message."""
     if thread.interaction is not None:
-        thread.interaction.updated_at = now
+        uow.update_later(thread.interaction, updated_at=now)
         row, created = thread.interaction, False
     else:
         row, created = _open(uow, message, customer, now, lookups), True

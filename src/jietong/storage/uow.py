@@ -8,7 +8,9 @@ Inside `with uow.deferred_inserts():` the rows given to `add_later` (and the out
 audit rows of `emit` and `audit`) are not flushed one by one: they are inserted at
 `flush_later` or `commit`, one executemany per table. Queries do not see them before;
 code that needs them visible calls `flush_later` first. The intake committer uses this
-to insert the rows of many messages in a few statements.
+to insert the rows of many messages in a few statements. `update_later` does the same
+for changes to rows already loaded: one UPDATE by primary key per table, after the
+inserts.
 
 `UnitOfWork(..., read_only=True)` is for work that only reads (account look-ups, stream
 replay, snapshots): on SQLite its transaction begins DEFERRED, so it neither takes nor
@@ -24,9 +26,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, event, insert, inspect
+from sqlalchemy import Table, bindparam, event, insert, inspect, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from jietong.core.tenancy import SYSTEM_USER_ID, Actor
 from jietong.events.base import DomainEvent, Envelope
@@ -58,7 +61,9 @@ class UnitOfWork:
         self.now = now
         self._after_commit = after_commit
         self._emitted = 0
-        self._later: list[tuple[Table, dict[str, Any]]] | None = None  # None: not deferring
+        # None: not deferring. Each entry is a row to INSERT (key None) or the changes to
+        # UPDATE in the row whose primary key is `key`.
+        self._later: list[tuple[Table, dict[str, Any], Any]] | None = None
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -138,7 +143,28 @@ class UnitOfWork:
         table, columns = _columns_of(type(row))
         state = row.__dict__
         values = {name: state[key] for key, name in columns if key in state}
-        self._later.append((table, values))
+        self._later.append((table, values, None))
+
+    def update_later(self, row: Base, **values: Any) -> None:
+        """Set `values` on the loaded `row`: through the session normally; inside
+        `deferred_inserts`, as an UPDATE by primary key at the next `flush_later` (after
+        its inserts), the attributes reading as set meanwhile without the row becoming
+        dirty. The intake touches one conversation per message, and the ORM's flush of
+        those was a round trip of its own in every batch. Only for columns no query of
+        the same transaction reads before `flush_later`."""
+        if self._later is None:
+            for name, value in values.items():
+                setattr(row, name, value)
+            return
+        self._check_writable()
+        table, columns = _columns_of(type(row))
+        names = dict(columns)
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+        key = inspect(row).identity
+        if key is None or len(key) != 1:
+            raise ValueError("update_later needs a loaded row with a one-column primary key")
+        self._later.append((table, {names[n]: v for n, v in values.items()}, key[0]))
 
     def _add_values(self, row_type: type[OutboxRow | AuditRow], values: dict[str, Any]) -> None:
         """`add_later` of a new `row_type` row given as its column values (for tables whose
@@ -148,7 +174,7 @@ class UnitOfWork:
         if self._later is None:
             self.session.add(row_type(**values))
         else:
-            self._later.append((row_type.__table__, values))  # type: ignore[arg-type]
+            self._later.append((row_type.__table__, values, None))  # type: ignore[arg-type]
 
     def later_mark(self) -> int:
         """A position in the deferred rows, for `drop_later` (undoing one part's rows)."""
@@ -160,22 +186,27 @@ class UnitOfWork:
             del self._later[mark:]
 
     def flush_later(self) -> None:
-        """Insert the deferred rows: tables in foreign-key order, rows in the order given
-        (an outbox's seq follows emission), one executemany per run of rows of one table
-        with the same columns."""
+        """Write the deferred rows: inserts in foreign-key order of tables, rows in the
+        order given (an outbox's seq follows emission), one executemany per run of rows
+        of one table with the same columns; then the updates, one executemany per table
+        and set of columns (a row changed twice: the later values win)."""
         if not self._later:
             return
         pending, self._later = self._later, []
         order = _table_order(len(Base.metadata.tables))
-        by_table: dict[Table, list[dict[str, Any]]] = {}
-        for table, values in pending:
-            by_table.setdefault(table, []).append(values)
+        inserts: dict[Table, list[dict[str, Any]]] = {}
+        updates: dict[tuple[Table, Any], dict[str, Any]] = {}
+        for table, values, key in pending:
+            if key is None:
+                inserts.setdefault(table, []).append(values)
+            else:
+                updates.setdefault((table, key), {}).update(values)
         # The session's own changes first, as the first INSERT's autoflush did: inside a
         # pipeline no statement reports its row count, which the ORM's UPDATEs check.
         self.session.flush()
         with self.session.no_autoflush, _pipelined(self.session):
-            for table in sorted(by_table, key=order.__getitem__):
-                rows = by_table[table]
+            for table in sorted(inserts, key=order.__getitem__):
+                rows = inserts[table]
                 start = 0
                 for end in range(1, len(rows) + 1):
                     if end == len(rows) or rows[end].keys() != rows[start].keys():
@@ -183,6 +214,15 @@ class UnitOfWork:
                         # single row also rides the pipeline without a round trip.
                         self.session.execute(insert(table).inline(), rows[start:end])
                         start = end
+            by_statement: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+            for (table, key), values in updates.items():
+                by_statement.setdefault((table, tuple(values)), []).append(
+                    {**values, _KEY_PARAM: key}
+                )
+            for (table, _names), rows in by_statement.items():
+                (primary_key,) = table.primary_key.columns
+                statement = update(table).where(primary_key == bindparam(_KEY_PARAM))
+                self.session.execute(statement, rows)
 
     def begin_read(self) -> None:
         """Begin a transaction that will only read; the next `session.rollback()` (or
@@ -255,6 +295,9 @@ def _table_order(table_count: int) -> dict[Table, int]:
     kept per number of tables, so a table added to the metadata later is not missed."""
     return {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
 
+
+_KEY_PARAM = "jietong_key"
+"""The bound parameter of `flush_later`'s UPDATEs naming the row (not a column name)."""
 
 _READ_PHASE = "jietong_read_phase"
 """Session mark of a transaction begun by `UnitOfWork.begin_read` (cleared at its end)."""
