@@ -171,7 +171,9 @@ def prepare(url: str, data_dir: Path, port: int) -> Target:
 
 
 @contextlib.contextmanager
-def server(url: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    url: str, data_dir: Path, port: int, writer: str = "thread"
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIETONG_")}
     env.update(
         JIETONG_DATA_DIR=str(data_dir),
@@ -179,6 +181,7 @@ def server(url: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[byt
         JIETONG_SECRET_KEY="bench",
         JIETONG_LOG_LEVEL="WARNING",
         JIETONG_SMTP_ENABLED="false",
+        JIETONG_INTAKE_WRITER=writer,
     )
     # The server's log goes to a file: a pipe nobody reads fills up (64 KiB) and then
     # blocks every thread that logs, which would stall the server mid-run.
@@ -374,9 +377,17 @@ class Figures:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process `pid` so far (Linux /proc), all threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU so far (Linux /proc), all threads, of process `pid` and its
+    running children (the intake writer process, with `--writer process`)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or ppid
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measured(
@@ -550,7 +561,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
             port = free_port()
             target = prepare(url, root / "data", port)
             raw = raw_insert_rate(url, args.raw_rows)
-            with server(url, root / "data", port) as proc:
+            with server(url, root / "data", port, args.writer) as proc:
                 closed = measured(proc, target, "closed", args.seconds, args.concurrency)
                 rate = min(args.rate, 0.9 * closed.per_second)
                 paced = measured(proc, target, "open", args.seconds, rate)
@@ -581,7 +592,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> str:
         f"RESULT intake backend={backend} msgs_per_s={closed.per_second:.0f} "
         f"p50_ms={paced.p50_ms:.1f} p99_ms={paced.p99_ms:.1f} "
         f"raw_insert_per_s={raw:.0f} ratio={ratio:.2f} rate={rate:.0f} "
-        f"server_cpu_ms={closed.server_cpu_ms:.2f}"
+        f"server_cpu_ms={closed.server_cpu_ms:.2f} writer={args.writer}"
     )
 
 
@@ -596,6 +607,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--raw-rows", type=int, default=2000)
     parser.add_argument("--explain", type=int, default=200, help="Messages for the split.")
+    parser.add_argument(
+        "--writer",
+        choices=("thread", "process"),
+        default="thread",
+        help="The server's intake writer (JIETONG_INTAKE_WRITER).",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("JIETONG_TEST_POSTGRES_URL"),

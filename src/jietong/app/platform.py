@@ -18,6 +18,7 @@ from jietong.channels.registry import ChannelRegistry
 from jietong.core.clock import utcnow
 from jietong.events.bus import EventBus, create_bus
 from jietong.interactions.committer import IntakeCommitter
+from jietong.interactions.writer_process import ProcessCommitter
 from jietong.storage.blobs import BlobStore, FileBlobStore
 from jietong.storage.engine import create_db_engine
 from jietong.storage.outbox import OutboxRelay
@@ -41,11 +42,17 @@ class Platform:
     routing: RoutingRuntime | None = field(default_factory=RoutingRuntime)
     # Webhooks' account look-ups of the last seconds (channels.accounts.WebhookAccountCache).
     webhook_accounts: WebhookAccountCache = field(default_factory=WebhookAccountCache)
-    # Group commit of inbound messages (interactions.committer); its thread starts lazily.
-    intake: IntakeCommitter = field(init=False)
+    # Group commit of inbound messages (interactions.committer); its thread (or, with
+    # `intake_writer=process`, its process) starts with the first message.
+    intake: IntakeCommitter | ProcessCommitter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = IntakeCommitter(self.uow)
+        if self.settings.intake_writer == "process":
+            self.intake = ProcessCommitter(
+                self.settings.effective_database_url, after_commit=self.events_pending.set
+            )
+        else:
+            self.intake = IntakeCommitter(self.uow)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.clock(), after_commit=self.events_pending.set)

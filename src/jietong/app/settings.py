@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         default=True, description="Relay committed events to the bus (off only for tests)."
     )
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    intake_writer: Literal["thread", "process"] = Field(
+        default="thread",
+        description="Where the intake writer runs: a thread of the server, or a process "
+        "of its own (no interpreter lock shared with the event loop; ADR 0012 §8).",
+    )
     log_level: str = "INFO"
     # Channels (issue 3): conversation threading and the outbound delivery worker.
     conversation_open_hours: float = Field(
