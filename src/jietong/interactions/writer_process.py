@@ -10,9 +10,9 @@ messages over a pipe and resolves each caller's future when the child answers, a
 commit — a 2xx still means committed.
 
 What stays in the server: `intake.prepare` (checks, blob files) runs in the caller's
-thread as before; events are published by the server's own outbox relay, run after each
-group of answers (`publish_after_batch`) or woken as after any commit, so publication
-order and the in-process bus are unchanged.
+thread as before; events are published by the server's own outbox relay, run after
+answers (`publish_after_batch`, in a thread of its own) or woken as after any commit, so
+publication order and the in-process bus are unchanged.
 
 If the child exits, every message it had not answered fails with `CommitterClosed`
 (its sender retries: nothing unanswered was acknowledged, and a message it did store is
@@ -82,6 +82,8 @@ class ProcessCommitter:
         self._child: _Child | None = None
         self._closed = False
         self._after_batch: Callable[[], object] | None = None
+        self._to_publish = threading.Event()
+        self._publisher: threading.Thread | None = None
         self._groups = 0
         self._messages = 0
         self._largest = 0
@@ -117,9 +119,16 @@ class ProcessCommitter:
         return self.submit(request).result()
 
     def publish_after_batch(self, publish: Callable[[], object] | None) -> None:
-        """Run `publish` (the outbox relay) in the answer-reading thread after each group
-        of answers that stored something, before the next group is read."""
-        self._after_batch = publish
+        """Run `publish` (the outbox relay) after answers that stored something, in a
+        thread of its own (the next answers are not held up by it; answers arriving
+        while it runs are published by its next run)."""
+        with self._state:
+            self._after_batch = publish
+            if publish is not None and self._publisher is None:
+                self._publisher = threading.Thread(
+                    target=self._publish_forever, name="intake-publisher", daemon=True
+                )
+                self._publisher.start()
 
     def stats(self) -> CommitterStats:
         """Answers received (a group: the answers read together; `retried_alone` is not
@@ -132,8 +141,13 @@ class ProcessCommitter:
         with self._state:
             self._closed = True
             child = self._child
-        if child is None:
-            return
+        if child is not None:
+            self._stop(child, timeout)
+        self._to_publish.set()  # the publisher sees `_closed` and stops
+        if self._publisher is not None:
+            self._publisher.join(timeout)
+
+    def _stop(self, child: _Child, timeout: float) -> None:
         try:
             with self._send:
                 child.conn.send(None)
@@ -206,14 +220,25 @@ class ProcessCommitter:
         return stored
 
     def _after_answers(self) -> None:
-        publish = self._after_batch
-        try:
-            if publish is not None:
+        if self._after_batch is not None:
+            self._to_publish.set()
+        elif self._after_commit is not None:
+            self._after_commit()
+
+    def _publish_forever(self) -> None:
+        while True:
+            self._to_publish.wait()
+            self._to_publish.clear()
+            with self._state:
+                publish = None if self._closed else self._after_batch
+            if publish is None:
+                if self._closed:
+                    return
+                continue
+            try:
                 publish()
-            elif self._after_commit is not None:
-                self._after_commit()
-        except Exception:  # the relay's task retries; answering must go on
-            log.exception("publishing after intake answers failed")
+            except Exception:  # the relay's task retries; storing must go on
+                log.exception("publishing after intake answers failed")
 
     def _fail_pending(self) -> None:
         with self._state:
