@@ -16,6 +16,8 @@ command -v sipp >/dev/null || need+=(sip-tester)
 command -v baresip >/dev/null || need+=(baresip)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+# Kamailio in front of Jietong, with the HA1 view in PostgreSQL (docs/howto/kamailio.md).
+command -v kamailio >/dev/null || need+=(kamailio kamailio-postgres-modules)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
