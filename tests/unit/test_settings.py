@@ -46,3 +46,16 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path).secret()
     assert len(first) == 64 and Settings(data_dir=tmp_path).secret() == first
     assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_writer_process_is_refused_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("JIETONG_DATABASE_URL", "JIETONG_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIETONG_INTAKE_WRITER", "process")
+    with pytest.raises(ValidationError, match="needs PostgreSQL"):
+        Settings()
+    monkeypatch.setenv("JIETONG_DATABASE_URL", "postgresql+psycopg://u:p@db/jt")
+    assert Settings().intake_writer == "process"

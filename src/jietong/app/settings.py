@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     intake_writer: Literal["thread", "process"] = Field(
         default="thread",
-        description="Where the intake writer runs: a thread of the server, or a process "
-        "of its own (no interpreter lock shared with the event loop; ADR 0012 §8).",
+        description="Where the intake writer runs: a thread of the server, or (PostgreSQL "
+        "only) a process of its own, which shares no interpreter lock with the event loop "
+        "(ADR 0012 §8).",
     )
     log_level: str = "INFO"
     # Channels (issue 3): conversation threading and the outbound delivery worker.
@@ -117,6 +118,14 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_region(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _writer_process_needs_postgresql(self) -> Settings:
+        # On SQLite a writer process and the server's relay contend for the one write
+        # lock across processes: measured, messages reached agents' screens seconds late.
+        if self.intake_writer == "process" and self.effective_database_url.startswith("sqlite"):
+            raise ValueError("intake_writer=process needs PostgreSQL (database_url)")
+        return self
 
     @classmethod
     def settings_customise_sources(
