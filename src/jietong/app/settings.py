@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         default="thread",
         description="Where the intake writer runs: a thread of the server, or (PostgreSQL "
         "only) a process of its own, which shares no interpreter lock with the event loop "
-        "(ADR 0012 §8).",
+        "(ADR 0012 §9).",
     )
     log_level: str = "INFO"
     # Channels (issue 3): conversation threading and the outbound delivery worker.
