@@ -26,6 +26,7 @@ from jietong.channels.email import api as email_api
 from jietong.desktop import api as stream_api
 from jietong.identity import api as identity_api
 from jietong.interactions import api as interactions_api
+from jietong.interactions.writer_process import ProcessCommitter
 from jietong.org import api as org_api
 from jietong.routing import api as routing_api
 from jietong.telephony.calls import api as voice_cdrs_api
@@ -142,11 +143,19 @@ def _api_router() -> APIRouter:
 
 async def _relay_forever(platform: Platform) -> None:
     interval = platform.settings.outbox_poll_seconds
+    # With the intake writer in a process of its own, that process is the one relay (one
+    # publisher keeps the publication order): this task only wakes it.
+    intake = platform.intake
+    relay = (
+        intake.wake_relay
+        if isinstance(intake, ProcessCommitter) and intake.relays
+        else platform.relay.relay_pending
+    )
     while True:
         try:
             await asyncio.to_thread(platform.events_pending.wait, interval)
             platform.events_pending.clear()
-            await asyncio.to_thread(platform.relay.relay_pending)
+            await asyncio.to_thread(relay)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -48,8 +48,13 @@ class Platform:
 
     def __post_init__(self) -> None:
         if self.settings.intake_writer == "process":
+            relaying = self.settings.outbox_relay_enabled
             self.intake = ProcessCommitter(
-                self.settings.effective_database_url, after_commit=self.events_pending.set
+                self.settings.effective_database_url,
+                after_commit=self.events_pending.set,
+                publish_to=self.bus if relaying else None,
+                redis_url=self.settings.redis_url,
+                stream=self.settings.event_stream,
             )
         else:
             self.intake = IntakeCommitter(self.uow)

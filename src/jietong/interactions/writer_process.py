@@ -10,9 +10,13 @@ messages over a pipe and resolves each caller's future when the child answers, a
 commit — a 2xx still means committed.
 
 What stays in the server: `intake.prepare` (checks, blob files) runs in the caller's
-thread as before; events are published by the server's own outbox relay, run after
-answers (`publish_after_batch`, in a thread of its own) or woken as after any commit, so
-publication order and the in-process bus are unchanged.
+thread as before, and the bus its streams subscribe to. Given that bus (`publish_to`),
+the child is also the one outbox relay: after each batch, once its answers are sent, and
+when the server's relay task wakes it for other writers' events (`wake_relay`). It sends
+the envelopes over the same pipe while holding the relays' lock, so the server publishes
+them in publication order (on Redis the child publishes there itself). One publisher: a
+second one in the server could put a later number on the bus before an earlier one still
+in the pipe, and a stream resuming after the later one would miss it.
 
 If the child exits, every message it had not answered fails with `CommitterClosed`
 (its sender retries: nothing unanswered was acknowledged, and a message it did store is
@@ -26,7 +30,7 @@ import logging
 import multiprocessing
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -36,6 +40,8 @@ from sqlalchemy.orm import sessionmaker
 
 from jietong.core.clock import utcnow
 from jietong.core.errors import RateLimited
+from jietong.events.base import Envelope
+from jietong.events.bus import STREAM_KEY, EventBus, create_bus
 from jietong.interactions.committer import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -46,26 +52,36 @@ from jietong.interactions.committer import (
 )
 from jietong.interactions.intake import IntakeResult
 from jietong.storage.engine import create_db_engine
+from jietong.storage.outbox import OutboxRelay
 from jietong.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# An answer from the child: (job id, True, IntakeResult) or (job id, False, exception);
-# the child sends them as a list per batch.
+# An answer from the child: (job id, True, IntakeResult) or (job id, False, exception).
+# The child sends (_ANSWERS, [answers of a batch]) and (_EVENTS, [envelopes]); the
+# server sends (job id, IntakeRequest), _RELAY, or None to stop.
 _Answer = tuple[int, bool, Any]
+_ANSWERS = "answers"
+_EVENTS = "events"
+_RELAY = "relay"
 
 
 class ProcessCommitter:
     """`IntakeCommitter`'s interface, its writer in a child process (module docstring).
 
-    `after_commit` is called (in the answer-reading thread) after answers that stored
-    something, unless a publisher was set with `publish_after_batch`."""
+    `publish_to`: the server's bus; the child then relays the outbox (after each batch,
+    and when `wake_relay` asks) and publishes there. Without it, `after_commit` is called
+    (in the answer-reading thread) after answers that stored something, or the publisher
+    set with `publish_after_batch` runs."""
 
     def __init__(
         self,
         database_url: str,
         *,
         after_commit: Callable[[], object] | None = None,
+        publish_to: EventBus | None = None,
+        redis_url: str | None = None,
+        stream: str = STREAM_KEY,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_pending: int = DEFAULT_MAX_PENDING,
     ) -> None:
@@ -73,6 +89,11 @@ class ProcessCommitter:
             raise ValueError("max_batch and max_pending must be positive")
         self._database_url = database_url
         self._after_commit = after_commit
+        # With a bus, the child is the relay (module docstring): on Redis it publishes
+        # there itself, otherwise it sends the envelopes over the pipe to `publish_to`.
+        self._bus = publish_to
+        self._relay_in_child = "redis" if publish_to and redis_url else "pipe" if publish_to else ""
+        self._redis = (redis_url, stream)
         self._max_batch = max_batch
         self._max_pending = max_pending
         self._state = threading.Lock()  # the fields below
@@ -118,10 +139,30 @@ class ProcessCommitter:
         """Send `request` and wait for its commit (for callers in a thread)."""
         return self.submit(request).result()
 
+    @property
+    def relays(self) -> bool:
+        """Whether the child is the outbox relay (then `wake_relay`, not the server's)."""
+        return bool(self._relay_in_child)
+
+    def wake_relay(self) -> None:
+        """Have the child publish what other writers committed (the server's relay task
+        calls this instead of relaying itself: one publisher keeps the order)."""
+        with self._state:
+            if self._closed:
+                return
+            child = self._running_child()
+        try:
+            with self._send:
+                child.conn.send(_RELAY)
+        except (OSError, ValueError):
+            log.warning("the intake writer process is not running; it relays when restarted")
+
     def publish_after_batch(self, publish: Callable[[], object] | None) -> None:
         """Run `publish` (the outbox relay) after answers that stored something, in a
         thread of its own (the next answers are not held up by it; answers arriving
-        while it runs are published by its next run)."""
+        while it runs are published by its next run). Ignored when the child relays."""
+        if self._relay_in_child:
+            return
         with self._state:
             self._after_batch = publish
             if publish is not None and self._publisher is None:
@@ -178,7 +219,7 @@ class ProcessCommitter:
         ours, theirs = context.Pipe()
         process = context.Process(
             target=serve,
-            args=(self._database_url, theirs, self._max_batch),
+            args=(self._database_url, theirs, self._max_batch, self._relay_in_child, self._redis),
             name="jietong-intake-writer",
             daemon=True,
         )
@@ -194,11 +235,12 @@ class ProcessCommitter:
     def _read_answers(self, conn: Connection) -> None:
         while True:
             try:
-                answers: list[_Answer] = conn.recv()  # one batch's
+                kind, items = conn.recv()  # a batch's answers, or a relay's envelopes
             except (EOFError, OSError):
                 break
-            stored = self._resolve(answers)
-            if stored:
+            if kind == _EVENTS:
+                self._publish(items)
+            elif self._resolve(items) and not self._relay_in_child:
                 self._after_answers()
         self._fail_pending()
 
@@ -218,6 +260,13 @@ class ProcessCommitter:
             else:
                 future.set_exception(value)
         return stored
+
+    def _publish(self, envelopes: list[Envelope]) -> None:
+        try:
+            if self._bus is not None:
+                self._bus.publish(envelopes)
+        except Exception:  # marked published by the child: streams replay them by seq
+            log.exception("publishing %d relayed events failed", len(envelopes))
 
     def _after_answers(self) -> None:
         if self._after_batch is not None:
@@ -260,9 +309,17 @@ class _Child:
 # -- in the child ----------------------------------------------------------------------
 
 
-def serve(database_url: str, conn: Connection, max_batch: int) -> None:
+def serve(
+    database_url: str,
+    conn: Connection,
+    max_batch: int,
+    relay_mode: str = "",
+    redis: tuple[str | None, str] = (None, STREAM_KEY),
+) -> None:
     """The child's main: store what arrives on `conn` through an `IntakeCommitter`,
-    answering each message after its commit, until `None` or the pipe closes."""
+    answering each batch after its commit, until `None` or the pipe closes. With a
+    `relay_mode` it is also the outbox relay: after each batch and when asked (`_RELAY`),
+    publishing on Redis itself (`redis`) or sending the envelopes back (`pipe`)."""
     logging.basicConfig(level=logging.WARNING)
     engine = create_db_engine(database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
@@ -272,30 +329,41 @@ def serve(database_url: str, conn: Connection, max_batch: int) -> None:
     sending = threading.Lock()
     answered: list[_Answer] = []  # by the writer thread, sent after its batch
 
-    def send(answers: list[_Answer]) -> None:
+    def send(kind: str, items: list[Any]) -> None:
         try:
             with sending:
-                conn.send(answers)
+                conn.send((kind, items))
         except (OSError, ValueError):
-            log.warning("the server went away before %d messages were answered", len(answers))
+            log.warning("the server went away; %d %s not delivered", len(items), kind)
+            if kind == _EVENTS:
+                raise  # the relay's transaction rolls back: published again later
+
+    bus: EventBus | None = None
+    if relay_mode == "redis":
+        bus = create_bus(*redis)
+    elif relay_mode == "pipe":
+        bus = _PipeBus(functools.partial(send, _EVENTS))
+    relay = OutboxRelay(sessions, bus, utcnow) if bus is not None else None
 
     def answer(job: int, future: Future[IntakeResult]) -> None:
         error = future.exception()
         item = (job, True, future.result()) if error is None else (job, False, portable(error))
         if threading.current_thread() is threading.main_thread():
-            send([item])  # done before its callback was added: no batch will send it
+            send(_ANSWERS, [item])  # done before its callback was added: no batch sends it
         else:
             answered.append(item)
 
-    def send_batch() -> None:
+    def after_batch() -> None:
         # One message per batch: each receive costs the server's reading thread a wait
         # for the interpreter lock, as each database answer cost the writer.
         if answered:
             batch = answered.copy()
             answered.clear()
-            send(batch)
+            send(_ANSWERS, batch)
+        if relay is not None:
+            relay.relay_all()  # after the answers: acknowledging does not wait for it
 
-    committer.publish_after_batch(send_batch)
+    committer.publish_after_batch(after_batch)
 
     try:
         while True:
@@ -305,11 +373,37 @@ def serve(database_url: str, conn: Connection, max_batch: int) -> None:
                 break
             if item is None:
                 break
+            if item == _RELAY:
+                if relay is not None:
+                    try:
+                        relay.relay_pending()
+                    except Exception:  # the next wake or batch retries
+                        log.exception("relaying the outbox failed")
+                continue
             job, request = item
             committer.submit(request).add_done_callback(functools.partial(answer, job))
     finally:
         committer.close()  # stores and answers what was sent, then stops
+        if bus is not None:
+            bus.close()
         engine.dispose()
+
+
+class _PipeBus:
+    """The child's bus: envelopes go over the pipe to the server's bus. Sent while the
+    relay holds its lock, so the server receives them in publication order."""
+
+    def __init__(self, send: Callable[[list[Any]], None]) -> None:
+        self._send = send
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        self._send(list(envelopes))
+
+    def subscribe(self, handler: Callable[[Envelope], None]) -> Callable[[], None]:
+        raise NotImplementedError("the writer process only publishes")
+
+    def close(self) -> None:
+        pass
 
 
 def portable(error: BaseException) -> BaseException:

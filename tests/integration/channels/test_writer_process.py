@@ -14,7 +14,9 @@ import pytest
 
 from jietong.app.platform import Platform
 from jietong.core.errors import InvalidInput
+from jietong.core.ids import new_id
 from jietong.events.base import Envelope
+from jietong.events.catalogue import CustomerCreated
 from jietong.interactions.committer import CommitterClosed
 from jietong.interactions.intake import IntakeResult
 from jietong.interactions.writer_process import ProcessCommitter
@@ -91,3 +93,48 @@ def test_a_dead_writer_leaves_no_caller_waiting_and_is_replaced(
     stored = {e for _i, e in stored_ids(platform, "d-")}
     answered = {f"d-{i + 1}" for i, o in enumerate(outcomes) if isinstance(o, IntakeResult)}
     assert answered | {"d-0", "d-after"} <= stored
+
+
+def test_the_child_relays_its_batches_and_other_writers_events_in_order(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    """Given the server's bus, the child is the one relay: what it stored and, when woken,
+    what other writers committed reach the bus once each, in publication order."""
+    platform.relay.relay_all()  # an empty outbox to start from
+    seen: list[Envelope] = []
+    arrived = threading.Condition()
+
+    def collect(envelope: Envelope) -> None:
+        with arrived:
+            seen.append(envelope)
+            arrived.notify_all()
+
+    def wait_for(event_type: str) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: any(e.event_type == event_type for e in seen), 10)
+
+    platform.bus.subscribe(collect)
+    writer = ProcessCommitter(platform.settings.effective_database_url, publish_to=platform.bus)
+    try:
+        assert writer.relays
+        writer.receive(request(tenant_a, sender="13900135000", external_id="rel-1"))
+        wait_for("InboundMessageReceived")
+        with platform.uow() as uow:  # another writer (an agent's request, say)
+            uow.emit(
+                CustomerCreated(org_id=tenant_a.org_id, customer_id=new_id(), display_name="乙")
+            )
+            uow.commit(announce=False)
+        writer.wake_relay()
+        wait_for("CustomerCreated")
+        writer.receive(request(tenant_a, sender="13900135001", external_id="rel-2"))
+        with arrived:
+            assert arrived.wait_for(
+                lambda: sum(e.event_type == "InboundMessageReceived" for e in seen) == 2, 10
+            )
+    finally:
+        writer.close()
+    ids = [e.event_id for e in seen]
+    assert len(ids) == len(set(ids))
+    seqs = [e.seq for e in seen]
+    assert all(seq is not None for seq in seqs) and seqs == sorted(seqs)  # type: ignore[type-var]
+    assert platform.relay.relay_all() == 0  # nothing left unpublished
