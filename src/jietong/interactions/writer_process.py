@@ -103,8 +103,6 @@ class ProcessCommitter:
         self._child: _Child | None = None
         self._closed = False
         self._after_batch: Callable[[], object] | None = None
-        self._to_publish = threading.Event()
-        self._publisher: threading.Thread | None = None
         self._groups = 0
         self._messages = 0
         self._largest = 0
@@ -158,18 +156,10 @@ class ProcessCommitter:
             log.warning("the intake writer process is not running; it relays when restarted")
 
     def publish_after_batch(self, publish: Callable[[], object] | None) -> None:
-        """Run `publish` (the outbox relay) after answers that stored something, in a
-        thread of its own (the next answers are not held up by it; answers arriving
-        while it runs are published by its next run). Ignored when the child relays."""
-        if self._relay_in_child:
-            return
-        with self._state:
+        """Run `publish` (the outbox relay) in the answer-reading thread after answers
+        that stored something. Ignored when the child relays (`publish_to`)."""
+        if not self._relay_in_child:
             self._after_batch = publish
-            if publish is not None and self._publisher is None:
-                self._publisher = threading.Thread(
-                    target=self._publish_forever, name="intake-publisher", daemon=True
-                )
-                self._publisher.start()
 
     def stats(self) -> CommitterStats:
         """Answers received (a group: the answers read together; `retried_alone` is not
@@ -184,9 +174,6 @@ class ProcessCommitter:
             child = self._child
         if child is not None:
             self._stop(child, timeout)
-        self._to_publish.set()  # the publisher sees `_closed` and stops
-        if self._publisher is not None:
-            self._publisher.join(timeout)
 
     def _stop(self, child: _Child, timeout: float) -> None:
         try:
@@ -269,25 +256,14 @@ class ProcessCommitter:
             log.exception("publishing %d relayed events failed", len(envelopes))
 
     def _after_answers(self) -> None:
-        if self._after_batch is not None:
-            self._to_publish.set()
-        elif self._after_commit is not None:
-            self._after_commit()
-
-    def _publish_forever(self) -> None:
-        while True:
-            self._to_publish.wait()
-            self._to_publish.clear()
-            with self._state:
-                publish = None if self._closed else self._after_batch
-            if publish is None:
-                if self._closed:
-                    return
-                continue
-            try:
+        publish = self._after_batch
+        try:
+            if publish is not None:
                 publish()
-            except Exception:  # the relay's task retries; storing must go on
-                log.exception("publishing after intake answers failed")
+            elif self._after_commit is not None:
+                self._after_commit()
+        except Exception:  # the relay's task retries; answering must go on
+            log.exception("publishing after intake answers failed")
 
     def _fail_pending(self) -> None:
         with self._state:
