@@ -32,6 +32,7 @@ import pickle
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -275,11 +276,14 @@ class ProcessCommitter:
             future.set_exception(CommitterClosed("the intake writer process exited"))
 
 
+@dataclass(frozen=True)
 class _Child:
-    def __init__(self, process: BaseProcess, conn: Connection, reader: threading.Thread) -> None:
-        self.process = process
-        self.conn = conn
-        self.reader = reader
+    """A running writer process, the server's end of its pipe, and the thread reading
+    its answers."""
+
+    process: BaseProcess
+    conn: Connection
+    reader: threading.Thread
 
 
 # -- in the child ----------------------------------------------------------------------
