@@ -22,7 +22,7 @@ from jietong.web.desktop.transfer import transfer as desk_transfer
 from tests.conftest import make_tenant
 from tests.integration.routing.world import World
 
-from .peers import band_level, rms
+from .peers import RtpPeer, band_level, dominant_hz, rms
 from .voice_harness import read_wav, start_voice_world, stop_voice_world, wait_db, wait_for
 
 pytestmark = pytest.mark.slow
@@ -38,6 +38,18 @@ async def _bridged(voice, world: World, key: str):
     agent = await voice.phone_answers(rung)
     await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=30)
     return live, iid, caller, agent
+
+
+def _what_is_heard(peer: RtpPeer, since: int, live) -> str:
+    """For a failed 'hears the agent' check (seen twice on loaded CI machines): what the
+    caller got in their last half second, and where the call stood."""
+    heard = peer.heard(25)
+    return (
+        f"last 25 packets: dominant {dominant_hz(heard):.0f} Hz, 1500 Hz level "
+        f"{band_level(heard, 1500):.2f}, rms {rms(heard):.0f}; {len(peer.received) - since} "
+        f"packets since the bridge; phase {live.phase}, caller held {live.caller.held}, "
+        f"bridge {live.bridge_id}"
+    )
 
 
 def test_hold_mute_pause_transfer_and_listen(platform, tmp_path):
@@ -184,9 +196,14 @@ def test_transfer_through_routing_rings_the_next_agent(platform, tmp_path):
             await voice.phone_answers(second, freq=1500.0)
             await wait_for(lambda: live.phase is Phase.BRIDGED, timeout=30)
             assert world.interaction(iid).assigned_user_id == bob.user_id
+            since = len(caller.received)
             # Bob is heard: the last half second the caller received is his tone (polled;
             # on a loaded machine the frames right after the bridge may still be music).
-            await wait_for(lambda: band_level(caller.heard(25), 1500) > 0.5, timeout=15)
+            await wait_for(
+                lambda: band_level(caller.heard(25), 1500) > 0.5,
+                timeout=15,
+                state=lambda: _what_is_heard(caller, since, live),
+            )
             await voice.service.call_ended("t1", "remote_bye", None)
             assert second.call_id in voice.signaling.hangups
             assert voice.cdr("t1").agent_user_id in (ann.user_id, bob.user_id)

@@ -305,15 +305,22 @@ async def stop_voice_world(voice: VoiceWorld) -> None:
         await asyncio.to_thread(process.terminate, 5)
 
 
-async def wait_for(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    """Poll until `probe` returns something truthy (the orchestrator works in tasks)."""
+async def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float = 10.0,
+    *,
+    state: Callable[[], str] | None = None,
+) -> T:
+    """Poll until `probe` returns something truthy (the orchestrator works in tasks).
+    On a timeout the error carries `state()`: what a rare failure saw, for the CI log."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {probe}")
+            seen = f": {state()}" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {probe}{seen}")
         await asyncio.sleep(0.02)
 
 
