@@ -372,7 +372,7 @@ def _job(
     account = None
     if row.account_id is not None:
         found = store.find_account(uow.session, row.account_id, org_id=row.org_id)
-        account = None if found is None else to_channel_account(found)
+        account = None if found is None else to_channel_account(found, uow.secrets)
     sender = None
     if message is not None and message.author_user_id is not None:
         user = uow.session.get(UserRow, message.author_user_id)
