@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,15 +21,17 @@ from typer.testing import CliRunner
 
 from jietong.app import secrets_at_rest
 from jietong.app.bootstrap import migrate
+from jietong.app.channels_runtime import retry_policy
 from jietong.app.cli import secrets as secrets_cli
 from jietong.app.platform import Platform, build_platform
 from jietong.app.settings import Settings
+from jietong.channels import deliveries
 from jietong.channels import store as channels_store
 from jietong.channels.accounts import find_webhook_account, to_channel_account
 from jietong.core.ids import new_id
-from jietong.storage.secretbox import SEALED_PREFIX, UndecryptableSecret
+from jietong.storage.secretbox import SEALED_PREFIX, SecretBox, UndecryptableSecret
 from jietong.storage.tables import AuditRow
-from jietong.storage.tables_channels import ChannelAccountRow
+from jietong.storage.tables_channels import ChannelAccountRow, DeliveryRow
 from jietong.storage.tables_sip import SipTrunkRow
 from jietong.telephony.sip.store import SqlSipDirectory
 from tests.conftest import Tenant
@@ -39,11 +42,12 @@ TRUNK_PASSWORD = "carrier-pass-7788"
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
-def _api_account(client: TestClient, tenant: Tenant) -> dict[str, Any]:
+def _api_account(client: TestClient, tenant: Tenant, name: str = "pos") -> dict[str, Any]:
     r = client.post(
         "/api/v1/channel-accounts",
         headers=tenant.headers,
         json={
+            "name": name,
             "channel": "api",
             "provider": "app",
             "settings": {"webhook_url": "http://127.0.0.1:9/hook"},
@@ -286,3 +290,75 @@ def test_the_rotate_command_counts_rows_and_a_missing_key_is_named_not_shown(
     assert "re-sealed 2 rows" in rotated.output and _raw(keyed) != before
     for secret in (INBOUND, HOOK, TRUNK_PASSWORD, NEW, OLD):
         assert secret not in failed.output + rotated.output + caplog.text
+
+
+def _sealed_with_another_key(platform: Platform, account_id: str) -> None:
+    """The account's secrets as a key this platform lacks sealed them (a key removed
+    from JIETONG_SECRETS_KEYS too early)."""
+    other = SecretBox([Fernet.generate_key()])
+    with platform.uow() as uow:
+        row = channels_store.find_account(uow.session, account_id)
+        assert row is not None
+        row.secrets = other.seal_values({"inbound_token": INBOUND, "webhook_secret": HOOK})
+        uow.commit()
+    platform.webhook_accounts.invalidate()
+
+
+def test_an_unopenable_secret_is_a_503_problem_naming_nothing_secret(
+    client: TestClient, platform: Platform, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    account_id = _api_account(client, tenant_a)["id"]
+    _sealed_with_another_key(platform, account_id)
+    caplog.set_level(logging.ERROR)
+    got = client.get(f"/api/v1/channel-accounts/{account_id}", headers=tenant_a.headers)
+    posted = client.post(  # a webhook: 5xx, so the sender retries once the key is back
+        f"/api/v1/channels/api/{account_id}/messages",
+        json={"external_id": "k1", "sender": {"id": "u1"}, "text": "hi"},
+        headers={"Authorization": f"Bearer {INBOUND}"},
+    )
+    for response in (got, posted):
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "restore the key" in response.json()["detail"]
+        assert account_id not in response.text  # outsiders are not told which row
+    assert f"channel account {account_id}" in caplog.text  # the operator is
+    for secret in (INBOUND, HOOK):
+        assert secret not in got.text + posted.text + caplog.text
+
+
+def test_a_delivery_whose_account_cannot_be_opened_fails_visibly_and_blocks_none(
+    platform: Platform, tenant_a: Tenant
+) -> None:
+    client = TestClient(_app(platform))  # no lifespan: no delivery worker claims meanwhile
+    accounts = [_api_account(client, tenant_a, f"pos-{n}")["id"] for n in range(2)]
+    for n, account_id in enumerate(accounts):
+        r = client.post(
+            f"/api/v1/channels/api/{account_id}/messages",
+            json={"external_id": f"m{n}", "sender": {"id": f"user-{n}"}, "text": "hi"},
+            headers={"Authorization": f"Bearer {INBOUND}"},
+        )
+        assert r.status_code == 201, r.text
+    interactions = client.get("/api/v1/interactions", headers=tenant_a.headers).json()["items"]
+    for item in interactions:
+        r = client.post(
+            f"/api/v1/interactions/{item['id']}/replies", headers=tenant_a.headers,
+            json={"text": "ok"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    with platform.read_uow() as uow:
+        rows = uow.session.scalars(select(DeliveryRow)).all()
+        replies = {row.account_id: row.id for row in rows}
+    assert sorted(replies) == sorted(accounts)  # type: ignore[type-var]
+    broken, fine = accounts
+    _sealed_with_another_key(platform, broken)
+    with platform.uow() as uow:
+        jobs = deliveries.claim_due(
+            uow, platform.channels, now=platform.clock() + timedelta(minutes=1),
+            policy=retry_policy(platform.settings), limit=10,
+        )  # fmt: skip
+    assert [job.delivery_id for job in jobs] == [replies[fine]]
+    with platform.read_uow() as uow:
+        failed = uow.session.get(DeliveryRow, replies[broken])
+        assert failed is not None and failed.status == "failed"
+        assert f"channel account {broken}" in (failed.last_error or "")
+        assert INBOUND not in (failed.last_error or "")

@@ -45,6 +45,7 @@ from jietong.identity.contact_points import ContactKind
 from jietong.interactions.model import AuthorKind, Direction, reach_of
 from jietong.interactions.service import acting_user_id, bounded, require_interaction
 from jietong.storage.blobs import BlobStore
+from jietong.storage.secretbox import UndecryptableSecret
 from jietong.storage.tables import InteractionRow, MessageRow, UserRow
 from jietong.storage.tables_channels import DeliveryRow
 from jietong.storage.uow import UnitOfWork
@@ -178,7 +179,9 @@ def claim_due(
         row.updated_at = now
         try:
             jobs.append(_job(uow, registry, row, blobs))
-        except ContentGone as exc:
+        except (ContentGone, UndecryptableSecret) as exc:
+            # Failed visibly (an admin can requeue it once the key is back), rather than
+            # aborting the claim and blocking every delivery due after it.
             _mark_failed(uow, row, str(exc))
     uow.commit()
     return jobs
