@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jietong.app.demo_history import add_demo_history
 from jietong.app.email_runtime import add_demo_email_account
 from jietong.app.platform import Platform
+from jietong.app.secrets_at_rest import seal_plaintext
 from jietong.channels.webchat.demo import add_demo_widget
 from jietong.core.tenancy import Actor, Role, system_actor
 from jietong.identity import service as identity_service
@@ -52,7 +53,11 @@ DEMO_SKILLS: dict[str, dict[str, int]] = {
 
 
 def migrate(platform: Platform) -> None:
+    """Bring the schema up to date, then seal any secret still stored in plaintext
+    (written before secrets were sealed, ADR 0016); both are no-ops the second time."""
     upgrade(platform.engine)
+    with platform.uow() as uow:
+        seal_plaintext(uow)
 
 
 def ensure_demo(platform: Platform) -> bool:

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from jietong.channels.base import ChannelAccount
+from jietong.channels.accounts import to_channel_account
 from jietong.channels.email import config, imap_in, service
 from jietong.channels.email import store as email_store
 from jietong.channels.email.adapter import EmailAdapter
 from jietong.channels.email.smtp_in import ReceivedMail, SmtpReceiver
 from jietong.core.ids import new_id
+from jietong.storage.secretbox import UndecryptableSecret
 from jietong.storage.tables import QueueRow
 from jietong.storage.tables_channels import ChannelAccountRow
 from jietong.storage.uow import UnitOfWork
@@ -101,16 +102,6 @@ def record_bounce(
         provider_status="bounced",
         error=f"bounced: {summary}",
         now=now,
-    )
-
-
-def channel_account(row: ChannelAccountRow) -> ChannelAccount:
-    return ChannelAccount(
-        id=row.id,
-        provider=row.provider,
-        address=row.address,
-        settings={k: str(v) for k, v in row.settings.items()},
-        secrets={k: str(v) for k, v in row.secrets.items()},
     )
 
 
@@ -239,9 +230,12 @@ class EmailRuntime:
 
     def _start_poller(self, account: ChannelAccountRow) -> None:
         try:
-            mailbox = config.mailbox_of(channel_account(account))
+            mailbox = config.mailbox_of(to_channel_account(account, self._platform.secret_box))
         except config.InvalidAccount as exc:
             log.warning("email account %s cannot be polled: %s", account.id, exc)
+            return
+        except UndecryptableSecret as exc:  # names the account, never the value
+            log.error("email account %s cannot be polled: %s", account.id, exc)
             return
         recipient = service.Recipient(
             address=(account.address or "").lower(),

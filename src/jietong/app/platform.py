@@ -22,6 +22,7 @@ from jietong.interactions.writer_process import ProcessCommitter
 from jietong.storage.blobs import BlobStore, FileBlobStore
 from jietong.storage.engine import create_db_engine
 from jietong.storage.outbox import OutboxRelay
+from jietong.storage.secretbox import SecretBox, secret_box_of, session_factory
 from jietong.storage.uow import UnitOfWork
 
 
@@ -66,6 +67,11 @@ class Platform:
         """A unit of work that only reads: on SQLite it never waits for the write lock."""
         return UnitOfWork(self.sessions, self.clock(), read_only=True)
 
+    @property
+    def secret_box(self) -> SecretBox:
+        """The keys sealing secrets at rest, as every session of `sessions` carries them."""
+        return secret_box_of(self.sessions)
+
     def close(self) -> None:
         self.intake.close()
         self.bus.close()
@@ -74,7 +80,7 @@ class Platform:
 
 def build_platform(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Platform:
     engine = create_db_engine(settings.effective_database_url)
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    sessions = session_factory(engine, SecretBox(settings.secrets_keyring()))
     bus = create_bus(settings.redis_url, settings.event_stream)
     return Platform(
         settings=settings,

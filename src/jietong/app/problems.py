@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jietong.core import errors
+from jietong.storage.secretbox import UndecryptableSecret
 from jietong.web.i18n import FALLBACK, LANG_COOKIE, choose_locale, translate
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,19 @@ def install(app: FastAPI) -> None:
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
+
+    @app.exception_handler(UndecryptableSecret)
+    async def _sealed(request: Request, exc: UndecryptableSecret) -> JSONResponse:
+        # The installation lacks a key (ADR 0016): 503, so a provider's webhook is
+        # retried once it is restored. The row is named in the log only: webhook callers
+        # are outsiders.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        locale = request_language(request)
+        return problem(
+            503,
+            translate(locale, "problem.secret_unreadable"),
+            title=translate(locale, "problem.title.503"),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

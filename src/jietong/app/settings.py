@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs tokens; unset means a random key kept in <data_dir>/secret.key.",
+    )
+    secrets_keys: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys sealing stored channel secrets and trunk passwords, comma "
+        "separated: the first seals, all open (rotation). Unset means <data_dir>/secrets.key.",
     )
     default_region: str = Field(default="CN", description="Region for phone numbers without +.")
     default_locale: str = "zh-CN"
@@ -162,6 +168,46 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as fh:
                 fh.write(os.urandom(32).hex())
         return path.read_text().strip().encode()
+
+    def secrets_keyring(self) -> list[bytes]:
+        """The keys sealing secrets at rest, first one sealing: `secrets_keys`, or the
+        keys in <data_dir>/secrets.key (one generated there the first time). Separate from
+        the signing key of `secret()`: rotating one must not touch the other."""
+        if self.secrets_keys is not None:
+            text, source = self.secrets_keys.get_secret_value(), "JIETONG_SECRETS_KEYS"
+        else:
+            path = self.data_dir / "secrets.key"
+            if not path.exists():
+                _write_new_key_file(path)
+            text, source = path.read_text(), str(path)
+        keys = [k.strip().encode() for k in text.replace("\n", ",").split(",") if k.strip()]
+        if not keys:
+            raise ValueError(f"{source} holds no key")
+        for n, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except ValueError:  # the key itself is never put in the message
+                raise ValueError(
+                    f"{source}: key {n} of {len(keys)} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
+        return keys
+
+
+def _write_new_key_file(path: Path) -> None:
+    """A new key in `path` (mode 0600), written whole before it appears there: another
+    process starting at the same moment reads either no file or the complete key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(Fernet.generate_key().decode() + "\n")
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process made it meanwhile: its key is the one
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def load_settings(**overrides: Any) -> Settings:

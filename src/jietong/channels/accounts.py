@@ -2,8 +2,10 @@
 API-channel clients, managed by admins.
 
 Secrets are write-only: the API shows only their last four characters, events and the
-audit log name the changed keys, never values. Which settings and secrets an account
-needs comes from the registry (`AccountSpec`), so this module knows no provider.
+audit log name the changed keys, never values. They are stored sealed, value by value,
+with the unit of work's `SecretBox` (ADR 0016); `account_secrets` opens them. Which
+settings and secrets an account needs comes from the registry (`AccountSpec`), so this
+module knows no provider.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from jietong.events.channels import (
     ChannelAccountUpdated,
 )
 from jietong.interactions import store as interaction_store
+from jietong.storage.secretbox import SecretBox
 from jietong.storage.tables_channels import ChannelAccountRow
 from jietong.storage.uow import UnitOfWork
 
@@ -89,7 +92,7 @@ def create_account(
         address=changes.address,
         queue_id=_queue(uow, actor, changes.queue_id),
         settings=settings,
-        secrets=secrets,
+        secrets=uow.secrets.seal_values(secrets),
         enabled=True if changes.enabled is None else changes.enabled,
         created_at=uow.now,
         updated_at=uow.now,
@@ -123,9 +126,10 @@ def update_account(
     row = _get(uow, actor, account_id)
     spec = _spec(registry, row.channel, row.provider)
     settings = {**row.settings, **(changes.settings or {})}
-    secrets = {**row.secrets, **(changes.secrets or {})}
+    current = account_secrets(row, uow.secrets)
+    secrets = {**current, **(changes.secrets or {})}
     _check_keys(spec, settings, secrets, complete=True)
-    changed = _apply(uow, actor, row, changes, settings, secrets)
+    changed = _apply(uow, actor, row, changes, settings, secrets, current)
     if changed:
         row.updated_at = uow.now
         uow.emit(ChannelAccountUpdated(org_id=actor.org_id, account_id=row.id, changed=changed))
@@ -163,7 +167,9 @@ def find_webhook_account(uow: UnitOfWork, account_id: str, channel: str) -> Webh
     row = store.find_account(uow.session, account_id)
     if row is None or row.channel != channel or not row.enabled:
         return None
-    return WebhookAccount(row.org_id, row.channel, row.queue_id, to_channel_account(row))
+    return WebhookAccount(
+        row.org_id, row.channel, row.queue_id, to_channel_account(row, uow.secrets)
+    )
 
 
 class WebhookAccountCache:
@@ -245,18 +251,26 @@ class WebhookAccountCache:
             self._entries.clear()
 
 
-def to_channel_account(row: ChannelAccountRow) -> ChannelAccount:
+def to_channel_account(row: ChannelAccountRow, box: SecretBox) -> ChannelAccount:
+    """The adapters' view of `row`, its secrets opened (`UndecryptableSecret` if no key
+    opens one)."""
     return ChannelAccount(
         id=row.id,
         provider=row.provider,
         address=row.address,
         settings={k: str(v) for k, v in row.settings.items()},
-        secrets={k: str(v) for k, v in row.secrets.items()},
+        secrets=account_secrets(row, box),
     )
 
 
+def account_secrets(row: ChannelAccountRow, box: SecretBox) -> dict[str, str]:
+    """The stored secrets of `row`, opened (values stored before sealing pass as they are)."""
+    return box.open_values(row.secrets, owner=f"channel account {row.id}")
+
+
 def masked(secrets: Mapping[str, Any]) -> dict[str, str]:
-    """Secrets as the API shows them: the last four characters at most."""
+    """Secrets as the API shows them: the last four characters at most. Give it opened
+    secrets (`account_secrets`): a sealed value's tail is the token's, not the secret's."""
     return {k: "…" + str(v)[-4:] if len(str(v)) >= 12 else "…" for k, v in secrets.items()}
 
 
@@ -310,6 +324,7 @@ def _apply(
     changes: AccountChanges,
     settings: dict[str, str],
     secrets: dict[str, str],
+    current_secrets: dict[str, str],
 ) -> list[str]:
     changed: list[str] = []
     for name in ("name", "address", "enabled"):
@@ -325,8 +340,8 @@ def _apply(
     if settings != row.settings:
         row.settings = settings
         changed.append("settings")
-    if secrets != row.secrets:
-        row.secrets = secrets
+    if secrets != current_secrets:
+        row.secrets = uow.secrets.seal_values(secrets)
         changed.extend(f"secrets.{k}" for k in sorted(changes.secrets or {}))
     return changed
 

@@ -20,13 +20,16 @@ from jietong.channels.schemas import (
 )
 from jietong.core.schemas import PageOut
 from jietong.interactions.schemas import ID_PATTERN
+from jietong.storage.secretbox import SecretBox
 from jietong.storage.tables_channels import ChannelAccountRow
 
 router = APIRouter(tags=["channels"])
 API_PREFIX = "/api/v1"
 
 
-def account_out(row: ChannelAccountRow, registry: ChannelRegistry) -> ChannelAccountOut:
+def account_out(
+    row: ChannelAccountRow, registry: ChannelRegistry, box: SecretBox
+) -> ChannelAccountOut:
     spec = registry.account_spec(row.channel, row.provider)
     suffixes = ("",) if spec is None else spec.webhook_suffixes
     base = f"{API_PREFIX}/channels/{row.channel}/{row.id}"
@@ -38,7 +41,7 @@ def account_out(row: ChannelAccountRow, registry: ChannelRegistry) -> ChannelAcc
         address=row.address,
         queue_id=row.queue_id,
         settings={k: str(v) for k, v in row.settings.items()},
-        secrets=accounts.masked(row.secrets),
+        secrets=accounts.masked(accounts.account_secrets(row, box)),
         enabled=row.enabled,
         webhook_paths=[base + s for s in suffixes],
         created_at=row.created_at,
@@ -66,7 +69,7 @@ def list_channel_accounts(
     channel: Annotated[str | None, Query(max_length=16)] = None,
 ) -> list[ChannelAccountOut]:
     rows = accounts.list_accounts(uow, actor, channel=channel)
-    return [account_out(r, platform.channels) for r in rows]
+    return [account_out(r, platform.channels, uow.secrets) for r in rows]
 
 
 @router.post(
@@ -84,14 +87,14 @@ def create_channel_account(
         changes=_changes(body),
     )
     platform.webhook_accounts.invalidate()
-    return account_out(row, platform.channels)
+    return account_out(row, platform.channels, uow.secrets)
 
 
 @router.get("/channel-accounts/{account_id}", response_model=ChannelAccountOut)
 def get_channel_account(
     account_id: str, uow: UowDep, actor: ActorDep, platform: PlatformDep
 ) -> ChannelAccountOut:
-    return account_out(accounts.get_account(uow, actor, account_id), platform.channels)
+    return account_out(accounts.get_account(uow, actor, account_id), platform.channels, uow.secrets)
 
 
 @router.patch("/channel-accounts/{account_id}", response_model=ChannelAccountOut)
@@ -104,7 +107,7 @@ def update_channel_account(
 ) -> ChannelAccountOut:
     row = accounts.update_account(uow, actor, platform.channels, account_id, _changes(body))
     platform.webhook_accounts.invalidate()
-    return account_out(row, platform.channels)
+    return account_out(row, platform.channels, uow.secrets)
 
 
 @router.delete("/channel-accounts/{account_id}", status_code=204)

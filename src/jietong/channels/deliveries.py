@@ -45,6 +45,7 @@ from jietong.identity.contact_points import ContactKind
 from jietong.interactions.model import AuthorKind, Direction, reach_of
 from jietong.interactions.service import acting_user_id, bounded, require_interaction
 from jietong.storage.blobs import BlobStore
+from jietong.storage.secretbox import UndecryptableSecret
 from jietong.storage.tables import InteractionRow, MessageRow, UserRow
 from jietong.storage.tables_channels import DeliveryRow
 from jietong.storage.uow import UnitOfWork
@@ -178,7 +179,9 @@ def claim_due(
         row.updated_at = now
         try:
             jobs.append(_job(uow, registry, row, blobs))
-        except ContentGone as exc:
+        except (ContentGone, UndecryptableSecret) as exc:
+            # Failed visibly (an admin can requeue it once the key is back), rather than
+            # aborting the claim and blocking every delivery due after it.
             _mark_failed(uow, row, str(exc))
     uow.commit()
     return jobs
@@ -372,7 +375,7 @@ def _job(
     account = None
     if row.account_id is not None:
         found = store.find_account(uow.session, row.account_id, org_id=row.org_id)
-        account = None if found is None else to_channel_account(found)
+        account = None if found is None else to_channel_account(found, uow.secrets)
     sender = None
     if message is not None and message.author_user_id is not None:
         user = uow.session.get(UserRow, message.author_user_id)

@@ -31,6 +31,13 @@ def list_accounts(
     return list(session.scalars(query.order_by(ChannelAccountRow.id).limit(500)))
 
 
+def all_accounts_for_update(session: Session) -> list[ChannelAccountRow]:
+    """Every organisation's accounts, locked until the transaction ends (re-sealing
+    their secrets must not overwrite an admin's change made meanwhile)."""
+    query = select(ChannelAccountRow).order_by(ChannelAccountRow.id).with_for_update()
+    return list(session.scalars(query))
+
+
 def first_enabled_account(session: Session, org_id: str, channel: str) -> ChannelAccountRow | None:
     return session.scalar(
         select(ChannelAccountRow)

@@ -24,7 +24,8 @@ from jietong.storage.tables import ID, Base, org_fk
 class ChannelAccountRow(Base):
     """One organisation's account on one channel (a Twilio number, a WeChat Official
     Account, an API-channel client). Its id is the key in the account's webhook URLs.
-    `secrets` are never returned in full by the API nor written to logs or audit."""
+    `secrets` are never returned in full by the API nor written to logs or audit; each
+    value is stored sealed (ADR 0016), the names readable."""
 
     __tablename__ = "channel_accounts"
     __table_args__ = (UniqueConstraint("org_id", "channel", "name"),)

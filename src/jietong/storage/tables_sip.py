@@ -53,9 +53,10 @@ class SipBindingRow(Base):
 
 
 class SipTrunkRow(Base):
-    """A carrier connection. `password` is the carrier's secret, kept as given because
-    answering its digest challenges needs it (like channel account secrets: write-only
-    in the API, never logged)."""
+    """A carrier connection. `password` is the carrier's secret, kept sealed (ADR 0016:
+    `fernet:` + token; a value without the mark is from before sealing) because answering
+    its digest challenges needs it back (like channel account secrets: write-only in the
+    API, never logged). 2048 characters: a 256-character password, sealed."""
 
     __tablename__ = "sip_trunks"
     __table_args__ = (UniqueConstraint("org_id", "name"),)
@@ -66,7 +67,7 @@ class SipTrunkRow(Base):
     port: Mapped[int] = mapped_column(Integer, default=5060)
     allowed_sources: Mapped[list[str]]
     username: Mapped[str | None] = mapped_column(String(128))
-    password: Mapped[str | None] = mapped_column(String(256))
+    password: Mapped[str | None] = mapped_column(String(2048))
     register: Mapped[bool] = mapped_column(Boolean, default=False)
     register_expires_s: Mapped[int] = mapped_column(Integer, default=3600)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -35,6 +35,7 @@ from jietong.core.tenancy import SYSTEM_USER_ID, Actor
 from jietong.events.base import DomainEvent, Envelope
 from jietong.storage.audience import resolve_audience
 from jietong.storage.engine import READ_ONLY
+from jietong.storage.secretbox import SecretBox, secret_box_of
 from jietong.storage.tables import AuditRow, Base, OutboxRow
 
 
@@ -77,6 +78,11 @@ class UnitOfWork:
         # close() rolls back anything not committed explicitly; unlike rollback() it
         # leaves loaded rows readable (detached), so results outlive the unit of work.
         self.session.close()
+
+    @property
+    def secrets(self) -> SecretBox:
+        """The platform's box sealing secrets at rest (given to its session factory)."""
+        return secret_box_of(self.session)
 
     def emit(self, event: DomainEvent) -> None:
         """Add `event` to the outbox of this transaction, with the audience its subject

@@ -152,7 +152,9 @@ def test_trunk_password_is_write_only_and_input_is_checked(
     ).json()
     with platform.read_uow() as uow:
         rows = {r.name: r for r in uow.session.scalars(select(SipTrunkRow))}
-        assert rows["carrier"].password == "s3cret-pass"
+        stored = rows["carrier"].password
+        assert stored is not None and "s3cret-pass" not in stored  # sealed (ADR 0016)
+        assert uow.secrets.open(stored, owner="test") == "s3cret-pass"
         assert [r.name for r in rows.values() if r.is_default] == ["backup"]  # one default
         audit = uow.session.scalars(select(AuditRow).where(AuditRow.entity_id == trunk["id"])).all()
         assert audit and all("s3cret-pass" not in str(a.changes) for a in audit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jietong.app.cli import importing, media, platform, wfm
+from jietong.app.cli import importing, media, platform, secrets, wfm
 
 app = typer.Typer(
     name="jietong",
@@ -15,6 +15,7 @@ app = typer.Typer(
 platform.register(app)
 app.add_typer(importing.app, name="import")
 app.add_typer(media.app, name="media")
+app.add_typer(secrets.app, name="secrets")
 app.add_typer(wfm.app, name="wfm")
 
 

@@ -114,7 +114,7 @@ class WeChatMediaFetcher:
                 raise MediaFetchError("no WeChat adapter is registered", retryable=False)
             with platform.uow() as uow:
                 row = store.find_account(uow.session, job.account_id or "", org_id=job.org_id)
-                account = None if row is None else to_channel_account(row)
+                account = None if row is None else to_channel_account(row, uow.secrets)
             if account is None:
                 raise MediaFetchError("the WeChat account is gone", retryable=False)
             media = adapter.fetch_media(

@@ -150,6 +150,11 @@ def _one_default(uow: UnitOfWork, row: SipTrunkRow) -> None:
                 other.is_default = False
 
 
+def _sealed(uow: UnitOfWork, password: str | None) -> str | None:
+    """A trunk password as stored: sealed with the platform's key (ADR 0016)."""
+    return None if password is None else uow.secrets.seal(password)
+
+
 def _public(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ("***" if k == "password" else v) for k, v in values.items()}
 
@@ -158,8 +163,9 @@ def create_trunk(uow: UnitOfWork, actor: Actor, data: TrunkCreate) -> SipTrunkRo
     require(actor, Permission.CHANNELS_MANAGE)
     values = data.model_dump()
     values["register"] = values.pop("registering")  # `register` would shadow BaseModel's
+    stored = {**values, "password": _sealed(uow, values.get("password"))}
     row = SipTrunkRow(
-        id=new_id(), org_id=actor.org_id, created_at=uow.now, updated_at=uow.now, **values
+        id=new_id(), org_id=actor.org_id, created_at=uow.now, updated_at=uow.now, **stored
     )
     _check_trunk(row)
     uow.session.add(row)
@@ -179,7 +185,7 @@ def update_trunk(uow: UnitOfWork, actor: Actor, trunk_id: str, data: TrunkUpdate
     if "registering" in changes:
         changes["register"] = changes.pop("registering")
     for key, value in changes.items():
-        setattr(row, key, value)
+        setattr(row, key, _sealed(uow, value) if key == "password" else value)
     row.updated_at = uow.now
     _check_trunk(row)
     try:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jietong.core.ids import new_id
+from jietong.storage.secretbox import SecretBox, secret_box_of
 from jietong.storage.tables_sip import SipBindingRow, SipPhoneAccountRow, SipTrunkRow
 from jietong.telephony.sip.model import Binding, PhoneAccount, Trunk
 
@@ -33,7 +34,13 @@ def phone_of(row: SipPhoneAccountRow) -> PhoneAccount:
     )
 
 
-def trunk_of(row: SipTrunkRow) -> Trunk:
+def trunk_of(row: SipTrunkRow, box: SecretBox) -> Trunk:
+    """The signaling view of `row`, its password opened (`UndecryptableSecret` if no
+    configured key opens it)."""
+    return _trunk(row, trunk_password(row, box))
+
+
+def _trunk(row: SipTrunkRow, password: str | None) -> Trunk:
     return Trunk(
         id=row.id,
         org_id=row.org_id,
@@ -42,13 +49,20 @@ def trunk_of(row: SipTrunkRow) -> Trunk:
         port=row.port,
         allowed_sources=tuple(row.allowed_sources or ()),
         username=row.username,
-        password=row.password,
+        password=password,
         register=row.register,
         register_expires_s=row.register_expires_s,
         is_default=row.is_default,
         enabled=row.enabled,
         trusted_edge=row.trusted_edge,
     )
+
+
+def trunk_password(row: SipTrunkRow, box: SecretBox) -> str | None:
+    """The trunk's password, opened (one stored before sealing passes as it is)."""
+    if row.password is None:
+        return None
+    return box.open(row.password, owner=f"SIP trunk {row.id} ({row.name})")
 
 
 def find_phone(session: Session, username: str) -> SipPhoneAccountRow | None:
@@ -86,6 +100,12 @@ def list_trunks(session: Session, org_id: str | None = None) -> list[SipTrunkRow
     if org_id is not None:
         query = query.where(SipTrunkRow.org_id == org_id)
     return list(session.scalars(query))
+
+
+def all_trunks_for_update(session: Session) -> list[SipTrunkRow]:
+    """Every organisation's trunks, locked until the transaction ends (see
+    `channels.store.all_accounts_for_update`)."""
+    return list(session.scalars(select(SipTrunkRow).order_by(SipTrunkRow.id).with_for_update()))
 
 
 def count_bindings(session: Session, account_ids: list[str], now: datetime) -> dict[str, int]:
@@ -134,11 +154,13 @@ class SqlSipDirectory:
     async def trunk_admitting(self, source_host: str) -> Trunk | None:
         def work(session: Session) -> Trunk | None:
             for row in list_trunks(session):
-                trunk = trunk_of(row)
+                # Only the trunk found is opened: another organisation's trunk whose key
+                # is missing must not stop this one's calls.
+                trunk = _trunk(row, None)
                 if trunk.enabled and (
                     trunk.admits(source_host) or (trunk.register and trunk.host == source_host)
                 ):
-                    return trunk
+                    return trunk_of(row, secret_box_of(session))
             return None
 
         return await self._run(work)
@@ -147,14 +169,15 @@ class SqlSipDirectory:
         def work(session: Session) -> Trunk | None:
             for row in list_trunks(session, org_id):
                 if row.id == trunk_id or (trunk_id is None and row.is_default):
-                    return trunk_of(row)
+                    return trunk_of(row, secret_box_of(session))
             return None
 
         return await self._run(work)
 
     async def registering_trunks(self) -> list[Trunk]:
         def work(session: Session) -> list[Trunk]:
-            return [trunk_of(r) for r in list_trunks(session) if r.enabled and r.register]
+            box = secret_box_of(session)
+            return [trunk_of(r, box) for r in list_trunks(session) if r.enabled and r.register]
 
         return await self._run(work)
 
