@@ -362,3 +362,19 @@ def test_a_delivery_whose_account_cannot_be_opened_fails_visibly_and_blocks_none
         assert failed is not None and failed.status == "failed"
         assert f"channel account {broken}" in (failed.last_error or "")
         assert INBOUND not in (failed.last_error or "")
+
+
+def test_db_upgrade_seals_what_was_left_in_plaintext(
+    platform: Platform, settings: Settings, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jietong.app.cli import app as jietong_cli
+
+    _insert_plaintext_rows(platform, tenant_a.org_id)
+    assert INBOUND in _raw(platform)
+    monkeypatch.setenv("JIETONG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("JIETONG_DATABASE_URL", settings.effective_database_url)
+    upgraded = CliRunner().invoke(jietong_cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    raw = _raw(platform)
+    assert INBOUND not in raw and TRUNK_PASSWORD not in raw and raw.count(SEALED_PREFIX) == 3
+    assert _trunk_password(platform, tenant_a.org_id) == TRUNK_PASSWORD

@@ -114,12 +114,14 @@ def register(app: typer.Typer) -> None:
 
     @db_app.command("upgrade")
     def db_upgrade(data_dir: DataDirOption = None) -> None:
-        """Apply every pending migration."""
+        """Apply every pending migration (and seal secrets left in plaintext, as `serve`
+        does at start-up)."""
+        from jietong.app.bootstrap import migrate
         from jietong.app.platform import build_platform
-        from jietong.storage.migrate import current_revision, upgrade
+        from jietong.storage.migrate import current_revision
 
         platform = build_platform(_settings(data_dir=data_dir))
-        upgrade(platform.engine)
+        migrate(platform)
         console.print(f"database at revision {current_revision(platform.engine)}")
         platform.close()
 
