@@ -8,8 +8,12 @@ network drop the client reconnects with the last `seq` it applied and continues.
 
 The relay hands events to the bus before its transaction commits (so a crash can only
 repeat an event, never lose one). A stream that subscribes inside that window receives
-no live copy and cannot yet read the row, so whenever the live queue has been quiet for
-CATCH_UP_SECONDS the stream reads the outbox again after its last seq.
+no live copy and cannot yet read the row. Relays run one at a time and a relay's lock is
+held until its commit, so by the time the first live event arrives every event numbered
+before it is committed: the stream reads the outbox once more then, before yielding that
+event. (Without it, the live event would move the stream past the missed one for good —
+seen as a wallboard out of step with a fresh snapshot.) Whenever the live queue has been
+quiet for CATCH_UP_SECONDS the stream reads the outbox again too.
 Events the actor may not see are dropped here, on the server, never in the browser.
 """
 
@@ -56,9 +60,14 @@ class EventStream:
                 last = envelope.seq or last
                 if visible(envelope, actor):
                     yield envelope
+            seam_read = False
             while True:
                 try:
                     batch = [await asyncio.wait_for(live.get(), CATCH_UP_SECONDS)]
+                    if not seam_read:  # see the module's docstring
+                        seam_read = True
+                        earlier = await asyncio.to_thread(self._replay, actor.org_id, last)
+                        batch = sorted(earlier + batch, key=lambda e: e.seq or 0)
                 except TimeoutError:
                     batch = await asyncio.to_thread(self._replay, actor.org_id, last)
                 for envelope in batch:
