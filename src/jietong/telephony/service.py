@@ -472,20 +472,22 @@ class VoiceService(QueueingMixin, PartiesMixin, OutboundMixin):
 
     async def _connect(self, live: LiveCall, leg: Leg) -> None:
         """Caller and agent into one bridge: consent announcement, music off, recording,
-        as the policy of the call's queue says at this moment (`telephony.policy`)."""
-        media = live.media
-        await media.set_hold(live.caller.leg_id, False)
-        policy = await self._recording_policy(live)
-        if policy.record and policy.consent:
-            await self._consent(live, policy.consent_prompt)
-        live.connections += 1
-        live.bridge_id = f"{live.key}-b{live.connections}"
-        await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
-        live.phase = Phase.BRIDGED
-        live.connected.set()
-        await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id, "leg": leg})
-        if policy.record:
-            await self._start_recording(live)
+        as the policy of the call's queue says at this moment (`telephony.policy`). After a
+        transfer back to the queue has finished taking the call apart (`live.moving`)."""
+        async with live.moving:
+            media = live.media
+            await media.set_hold(live.caller.leg_id, False)
+            policy = await self._recording_policy(live)
+            if policy.record and policy.consent:
+                await self._consent(live, policy.consent_prompt)
+            live.connections += 1
+            live.bridge_id = f"{live.key}-b{live.connections}"
+            await media.create_bridge(live.bridge_id, (live.caller.leg_id, leg.leg_id))
+            live.phase = Phase.BRIDGED
+            live.connected.set()
+            await self.call_log.call_event(live, "bridged", {"agent_id": leg.user_id, "leg": leg})
+            if policy.record:
+                await self._start_recording(live)
 
     async def _recording_policy(self, live: LiveCall) -> Effective:
         """Read per bridge, not cached: an admin's change applies to the next call, and a

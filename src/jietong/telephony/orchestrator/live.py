@@ -92,6 +92,9 @@ class LiveCall:
     connections: int = 0  # bridges so far (a transfer back to the queue starts another)
     pending_answer: MediaEndpoint | None = None  # an agent's own call: their phone's 200 OK
     language: str | None = None  # chosen in the IVR; prompts after it speak it
+    # Held while the call is taken apart for the queue or put together with an agent:
+    # a transfer's "music on" must not land after the next agent's "music off".
+    moving: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def interaction_id(self) -> str | None:

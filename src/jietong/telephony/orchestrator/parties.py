@@ -109,25 +109,26 @@ class PartiesMixin(OrchestratorBase):
     async def _back_to_queue(self, live: LiveCall) -> None:
         """The interaction was transferred to a queue or an agent through routing: the
         agent's phone is released, the caller waits with music for the next offer."""
-        agent = live.agent
-        live.agent = None
-        live.phase = Phase.QUEUED
-        live.connected.clear()
-        media = live.media
-        if agent is not None:
-            self.calls.drop_leg(agent)
-            with contextlib.suppress(Exception):
-                await self.signaling.hangup(agent.call_id)
-        with contextlib.suppress(MediaError):
-            if live.bridge_id is not None:
-                if live.recording_path is not None:
-                    await media.record_stop(live.bridge_id)
-                    live.recording_path = None
-                await media.destroy_bridge(live.bridge_id)
-                live.bridge_id = None
+        async with live.moving:
+            agent = live.agent
+            live.agent = None
+            live.phase = Phase.QUEUED
+            live.connected.clear()
+            media = live.media
             if agent is not None:
-                await media.destroy_leg(agent.leg_id)
-            await media.set_hold(live.caller.leg_id, True)
+                self.calls.drop_leg(agent)
+                with contextlib.suppress(Exception):
+                    await self.signaling.hangup(agent.call_id)
+            with contextlib.suppress(MediaError):
+                if live.bridge_id is not None:
+                    if live.recording_path is not None:
+                        await media.record_stop(live.bridge_id)
+                        live.recording_path = None
+                    await media.destroy_bridge(live.bridge_id)
+                    live.bridge_id = None
+                if agent is not None:
+                    await media.destroy_leg(agent.leg_id)
+                await media.set_hold(live.caller.leg_id, True)
         await self.call_log.call_event(live, "requeued", {"leg": agent})
         audio = LegAudio(live, self.prompts, self.waiters)
         language = live.language or self.options.language
